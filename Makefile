@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+
+# Bundled defaults from ../shared when it is there; otherwise roadwatch falls back on its own defaults.
+DEFAULT_SOURCE := $(wildcard $(SHARED)/videos/fixedcam_citystreet_cars_bus_640x360.mp4)
+DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
+RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
+            $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
+
+.PHONY: run test venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/roadwatch run $(RUN_ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -ra tests
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

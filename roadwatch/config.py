@@ -1,0 +1,116 @@
+"""Configuration: one YAML file validated by pydantic, with CLI flags layered on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from detector.categories import DEFAULT_CATEGORIES, CategoryMap
+from roadwatch.errors import ConfigError
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors, so a typo never silently does nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceConfig(Section):
+    uri: str = Field(description="File, folder or glob, camera index, or rtsp/http URL")
+    id: str | None = Field(None, description="Stream id carried by frames and events; derived from the uri if unset")
+
+
+class StreamsConfig(Section):
+    live_buffer: int = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
+    file_buffer: int = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
+
+
+class DetectorConfig(Section):
+    model: str = Field("yolo11n.pt", description="Checkpoint path or official Ultralytics model name")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    imgsz: int = Field(640, ge=32, description="Inference size (longest side)")
+    conf: Fraction = Field(0.25, description="Minimum detection confidence")
+    iou: Fraction = Field(0.7, description="NMS IoU threshold")
+    half: bool = Field(True, description="fp16 inference where the device supports it (ignored on CPU)")
+    max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
+    max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
+    categories: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_CATEGORIES.items()},
+        description="roadwatch category -> model class names; classes in no category are ignored",
+    )
+
+    @field_validator("categories")
+    @classmethod
+    def _one_category_per_class(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        CategoryMap(value)  # raises ValueError on a class listed twice
+        return value
+
+
+class TrackerSettings(Section):
+    min_hits: int = Field(3, ge=1, description="Matches in a row before a track is confirmed (and started)")
+    max_age_s: float = Field(1.0, gt=0, description="Seconds a confirmed track may go unseen before it ends")
+    iou_threshold: Fraction = Field(0.2, description="Least IoU between prediction and detection to match")
+    new_track_confidence: Fraction = Field(0.3, description="Least confidence for a detection to start a track")
+    update_interval_s: float = Field(1.0, ge=0, description="track.updated at most this often per track")
+
+
+class EventsConfig(Section):
+    endpoint: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint the pipeline binds")
+    send_hwm: int = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
+    linger_ms: int = Field(2000, ge=0, description="How long queued events may take to leave at shutdown")
+
+
+class OutputConfig(Section):
+    dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
+    video: bool = Field(True, description="Write the annotated video")
+    codec: str = Field("mp4v", min_length=4, max_length=4, description="FourCC of the annotated video")
+
+
+class Config(Section):
+    sources: list[SourceConfig] = Field(default_factory=list)
+    streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _plain_strings_are_uris(cls, value):
+        if isinstance(value, list):
+            return [{"uri": item} if isinstance(item, (str, int)) else item for item in value]
+        return value
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; every failure is a ConfigError with a one-line message."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config '{path}': no such file; pass --config PATH to a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config '{path}': not valid YAML{where}: {problem}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config '{path}': cannot read it ({exc})") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config '{path}': the top level must be a mapping of sections, not {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"config '{path}': {where}: {first['msg']}{more}") from exc

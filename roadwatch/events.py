@@ -1,0 +1,92 @@
+"""The event schema: what subscribers receive, one dict per event, the same on ZeroMQ and in events.jsonl.
+
+Every event carries `schema_version`, `event_id`, `type`, `seq` (per producer, starts at 1, no gaps),
+`producer_id`, `stream_id`, `frame`, `ts` (capture wall-clock time, Unix seconds), `pts` (media time,
+seconds) and `published_ts`. Track events add `track_id` (unique within its stream), `category`,
+`class`, `confidence`, `bbox` [x1, y1, x2, y2] in pixels, `bbox_norm` (the same divided by width and
+height) and `velocity` [vx, vy] of the box centre in pixels per second. `track.ended` adds `reason`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from enum import Enum
+from typing import Any
+
+from trackers import TrackView
+
+SCHEMA_VERSION = "1.0"
+
+Event = dict[str, Any]
+
+
+class EventType(str, Enum):
+    TRACK_STARTED = "track.started"
+    TRACK_UPDATED = "track.updated"
+    TRACK_ENDED = "track.ended"
+
+
+def default_producer_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class EventFactory:
+    """Stamps events with the producer's identity and a gap-free sequence number."""
+
+    def __init__(self, producer_id: str | None = None) -> None:
+        self.producer_id = producer_id or default_producer_id()
+        self._seq = 0
+        self._lock = threading.Lock()
+
+    def make(self, type: EventType, stream_id: str, frame: int, ts: float, pts: float, **fields: Any) -> Event:
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "event_id": uuid.uuid4().hex,
+            "type": type.value,
+            "seq": seq,
+            "producer_id": self.producer_id,
+            "stream_id": stream_id,
+            "frame": frame,
+            "ts": round(ts, 6),
+            "pts": round(pts, 6),
+            "published_ts": round(time.time(), 6),
+            **fields,
+        }
+
+    def track(
+        self,
+        type: EventType,
+        stream_id: str,
+        frame: int,
+        ts: float,
+        pts: float,
+        track: TrackView,
+        category: str,
+        class_name: str,
+        frame_size: tuple[int, int],
+        **extra: Any,
+    ) -> Event:
+        width, height = frame_size
+        x1, y1, x2, y2 = track.xyxy
+        return self.make(
+            type,
+            stream_id,
+            frame,
+            ts,
+            pts,
+            track_id=track.track_id,
+            category=category,
+            **{"class": class_name},
+            confidence=round(track.confidence, 4),
+            bbox=[round(v, 2) for v in (x1, y1, x2, y2)],
+            bbox_norm=[round(x1 / width, 5), round(y1 / height, 5), round(x2 / width, 5), round(y2 / height, 5)],
+            velocity=[round(v, 2) for v in track.velocity],
+            **extra,
+        )

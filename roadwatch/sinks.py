@@ -1,0 +1,131 @@
+"""Where results go besides ZeroMQ: the events file, the annotated video and the run summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from roadwatch.events import Event, EventType
+from trackers import TrackView
+
+# One colour per category index (vehicle, pedestrian, sign, plate, then any extra categories).
+CATEGORY_PALETTE = sv.ColorPalette.from_hex(["#3b82f6", "#f97316", "#22c55e", "#eab308", "#a855f7", "#ec4899"])
+
+
+class EventLog:
+    """events.jsonl: one JSON event per line, flushed by the pipeline after every batch."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = open(path, "w", encoding="utf-8")
+
+    def write(self, event: Event) -> None:
+        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+
+
+class AnnotatedVideo:
+    """Writes every processed frame, with its confirmed tracks drawn, to a video file.
+
+    Opened on the first frame, so its size is the source's real size; later frames of another size
+    (an image folder) are resized to it. Boxes are coloured by category.
+    """
+
+    def __init__(self, path: Path, fps: float, codec: str, category_names: list[str]) -> None:
+        self.path = path
+        self.fps = fps if fps > 0 else 25.0
+        self.codec = codec
+        self.category_names = category_names
+        self.frames_written = 0
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
+        self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4)
+        self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
+
+    def write(self, image: np.ndarray, tracks: list[TrackView], class_names: list[str]) -> None:
+        if self._writer is None:
+            self._open(image)
+        canvas = image.copy()
+        if tracks:
+            detections = sv.Detections(
+                xyxy=np.array([t.xyxy for t in tracks], dtype=np.float32),
+                confidence=np.array([t.confidence for t in tracks], dtype=np.float32),
+                class_id=np.array([t.category for t in tracks], dtype=int),
+                tracker_id=np.array([t.track_id for t in tracks], dtype=int),
+            )
+            labels = [f"#{t.track_id} {name} {t.confidence:.2f}" for t, name in zip(tracks, class_names)]
+            canvas = self._traces.annotate(canvas, detections)
+            canvas = self._boxes.annotate(canvas, detections)
+            canvas = self._labels.annotate(canvas, detections, labels=labels)
+        if (canvas.shape[1], canvas.shape[0]) != self._size:
+            canvas = cv2.resize(canvas, self._size)
+        self._writer.write(canvas)
+        self.frames_written += 1
+
+    def _open(self, image: np.ndarray) -> None:
+        self._size = (image.shape[1], image.shape[0])
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self._size)
+        if not self._writer.isOpened():
+            raise OSError(f"cannot write video '{self.path}' with codec '{self.codec}'")
+
+    def close(self) -> None:
+        """Finalise the container (writes its index), so the file plays."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+
+class RunSummary:
+    """Counts for summary.json, built from the very events that were written, so the two always agree."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, dict[str, Any]] = {}
+        self.events_by_type: Counter[str] = Counter()
+        self.events_by_category: Counter[str] = Counter()
+        self.tracks_by_category: Counter[str] = Counter()
+
+    def add_stream(self, stream_id: str, uri: str) -> None:
+        self.streams[stream_id] = {"source": uri, "frames": 0, "dropped": 0, "status": "starting"}
+
+    def observe(self, event: Event) -> None:
+        self.events_by_type[event["type"]] += 1
+        category = event.get("category")
+        if category is not None:
+            self.events_by_category[category] += 1
+            if event["type"] == EventType.TRACK_STARTED.value:
+                self.tracks_by_category[category] += 1
+
+    def to_dict(self, elapsed_s: float) -> dict[str, Any]:
+        frames = sum(s["frames"] for s in self.streams.values())
+        return {
+            "streams": self.streams,
+            "frames": frames,
+            "elapsed_s": round(elapsed_s, 3),
+            "fps": round(frames / elapsed_s, 2) if elapsed_s > 0 else 0.0,
+            "tracks": dict(self.tracks_by_category),
+            "events": dict(self.events_by_type),
+            "events_by_category": dict(self.events_by_category),
+        }
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temporary file then rename, so a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,25 @@
+"""Capture: one thread per source reading frames into a bounded ring buffer.
+
+Knows nothing of detection or tracking; `roadwatch` wires it to them.
+"""
+
+from streams.capture import CaptureThread, StreamStatus, buffer_for
+from streams.frame import Frame
+from streams.ring_buffer import BufferPolicy, RingBuffer
+from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
+
+__all__ = [
+    "BufferPolicy",
+    "CaptureThread",
+    "Frame",
+    "RingBuffer",
+    "SourceError",
+    "SourceInfo",
+    "SourceKind",
+    "SourceSpec",
+    "StreamStatus",
+    "buffer_for",
+    "classify",
+    "open_reader",
+    "probe",
+]

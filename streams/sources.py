@@ -1,0 +1,180 @@
+"""What a source string means, and how to read frames from it."""
+
+from __future__ import annotations
+
+import glob
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+GLOB_CHARS = set("*?[")
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read; the message is one line a user can act on."""
+
+
+class SourceKind(str, Enum):
+    FILE = "file"
+    FOLDER = "folder"
+    CAMERA = "camera"
+    URL = "url"
+
+
+LIVE_KINDS = {SourceKind.CAMERA, SourceKind.URL}
+
+
+def classify(uri: str) -> SourceKind:
+    """Tell a camera index, a URL, a folder or glob, and a file apart from the string alone."""
+    if uri.isdigit():
+        return SourceKind.CAMERA
+    if "://" in uri and not uri.startswith("file://"):
+        return SourceKind.URL
+    if GLOB_CHARS & set(uri) or Path(uri).is_dir():
+        return SourceKind.FOLDER
+    return SourceKind.FILE
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source as configured: where to read and the stream id its frames and events carry."""
+
+    uri: str
+    stream_id: str
+    kind: SourceKind
+
+    @property
+    def live(self) -> bool:
+        return self.kind in LIVE_KINDS
+
+    @classmethod
+    def from_uri(cls, uri: str, stream_id: str) -> "SourceSpec":
+        return cls(uri=uri.removeprefix("file://"), stream_id=stream_id, kind=classify(uri))
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a source says about itself once open; 0 means unknown."""
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+
+
+class FrameReader(Protocol):
+    info: SourceInfo
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        """Next (BGR image, media time in seconds), or None at the end."""
+
+    def close(self) -> None: ...
+
+
+class VideoReader:
+    """Files, camera indices and URLs through OpenCV's VideoCapture (FFmpeg / V4L2 backends)."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self._spec = spec
+        target: int | str = int(spec.uri) if spec.kind is SourceKind.CAMERA else spec.uri
+        self._cap = cv2.VideoCapture(target)
+        if not self._cap.isOpened():
+            self._cap.release()
+            raise SourceError(_open_failure(spec))
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.info = SourceInfo(
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            fps=fps if 0 < fps < 1000 else 0.0,
+            frame_count=max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))) if spec.kind is SourceKind.FILE else 0,
+        )
+        self._index = 0
+        self._last_pts = -1.0
+        self._opened_at = time.monotonic()
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            return None
+        if self._spec.live:
+            pts = time.monotonic() - self._opened_at
+        else:
+            pts = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if pts <= self._last_pts and self.info.fps:  # container without usable timestamps
+                pts = self._index / self.info.fps
+        self._last_pts = pts
+        self._index += 1
+        return image, pts
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+class ImageFolderReader:
+    """Every image of a folder or glob pattern, in name order, as a stream at a nominal frame rate."""
+
+    def __init__(self, spec: SourceSpec, fps: float = 10.0) -> None:
+        pattern = str(Path(spec.uri) / "*") if Path(spec.uri).is_dir() else spec.uri
+        self._paths = sorted(p for p in glob.glob(pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        if not self._paths:
+            raise SourceError(f"source '{spec.uri}': no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found there")
+        first = cv2.imread(self._paths[0])
+        if first is None:
+            raise SourceError(f"source '{spec.uri}': cannot decode image '{self._paths[0]}'")
+        self.info = SourceInfo(width=first.shape[1], height=first.shape[0], fps=fps, frame_count=len(self._paths))
+        self.skipped: list[str] = []
+        self._next = 0
+        self._fps = fps
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        while self._next < len(self._paths):
+            path = self._paths[self._next]
+            self._next += 1
+            image = cv2.imread(path)
+            if image is not None:
+                return image, (self._next - 1) / self._fps
+            self.skipped.append(path)
+        return None
+
+    def close(self) -> None:
+        self._paths = []
+
+
+def _open_failure(spec: SourceSpec) -> str:
+    if spec.kind is SourceKind.CAMERA:
+        return f"source '{spec.uri}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
+    if spec.kind is SourceKind.URL:
+        return f"source '{spec.uri}': cannot connect to the stream (check the URL, the host and the credentials)"
+    return f"source '{spec.uri}': cannot open it as video (not a video file, or corrupt)"
+
+
+def open_reader(spec: SourceSpec) -> FrameReader:
+    """Open a source for reading; raises SourceError with a one-line reason."""
+    if spec.kind is SourceKind.FOLDER:
+        return ImageFolderReader(spec)
+    if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
+        raise SourceError(f"source '{spec.uri}': no such file; check the path given to --source")
+    return VideoReader(spec)
+
+
+def probe(spec: SourceSpec) -> SourceInfo:
+    """Check that a file or folder source decodes before the pipeline starts.
+
+    Live sources are not probed: a camera that is down now may come up later, and the capture thread
+    reports it either way.
+    """
+    if spec.live:
+        return SourceInfo(0, 0, 0.0, 0)
+    reader = open_reader(spec)
+    try:
+        if reader.read() is None:
+            raise SourceError(f"source '{spec.uri}': no frame could be decoded (not a video file, or corrupt)")
+        return reader.info
+    finally:
+        reader.close()
