@@ -40,12 +40,16 @@ def run(
     from streams import SourceError
 
     try:
-        _run(source, model, config, output, events, device, load_config)
+        summary = _run(source, model, config, output, events, device, load_config)
     except (UserError, SourceError, ModelError) as exc:
         fail(str(exc))
+    streams = summary["streams"].values()
+    if all(s["status"] == "failed" for s in streams):
+        print("roadwatch: error: no source could be read; see the status column above", file=sys.stderr)
+        raise typer.Exit(1)
 
 
-def _run(source, model, config_path, output, events, device, load_config) -> None:
+def _run(source, model, config_path, output, events, device, load_config) -> dict:
     from detector import CategoryMap, YoloDetector
     from roadwatch.pipeline import Pipeline, stream_ids_for
     from roadwatch.report import RunProgress, summary_table
@@ -104,6 +108,7 @@ def _run(source, model, config_path, output, events, device, load_config) -> Non
     finally:
         publisher.close()
     Console().print(summary_table(summary))
+    return summary
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import glob
+import os
 import time
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
 
-import cv2
-import numpy as np
+# FFmpeg and OpenCV print their own diagnostics ("moov atom not found") on stderr; roadwatch reports
+# sources' problems itself, in one line. Set these variables beforehand to see them again.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
+os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+if os.environ["OPENCV_LOG_LEVEL"] == "SILENT":
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 GLOB_CHARS = set("*?[")

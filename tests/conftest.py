@@ -1,0 +1,86 @@
+"""Shared test material: real models and clips from ../shared, skipped with a reason where absent."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+MODEL = SHARED / "models" / "yolov8n_coco.pt"
+VIDEOS = SHARED / "videos"
+CITY = VIDEOS / "fixedcam_citystreet_cars_bus_640x360.mp4"
+TRUCKS_DAMAGED = VIDEOS / "fixedcam_highway_trucks_640x360_2s.mp4"
+CROWD_TRUNCATED = VIDEOS / "crowd_overhead_1280x720_truncated.avi"
+
+# Ultralytics must never try the network in tests (there is none in CI).
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is missing: these tests read real models and clips from ../shared (see ../shared/README.md)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return require(MODEL)
+
+
+def cut_clip(src: Path, dst: Path, frames: int) -> Path:
+    """The first `frames` frames of a real clip, re-encoded, so end-to-end runs stay short on a CPU."""
+    cap = cv2.VideoCapture(str(src))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    writer = None
+    for _ in range(frames):
+        ok, image = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            h, w = image.shape[:2]
+            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        writer.write(image)
+    cap.release()
+    writer.release()
+    return dst
+
+
+@pytest.fixture(scope="session")
+def city_clip(tmp_path_factory) -> Path:
+    """40 frames (1.6 s) of the city-street CCTV clip: cars, a bus, pedestrians."""
+    return cut_clip(require(CITY), tmp_path_factory.mktemp("clips") / "city40.mp4", 40)
+
+
+def count_frames(path: Path) -> int:
+    """Frames that actually decode, not what the header claims."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "roadwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 240),
+        cwd=kwargs.pop("cwd", ROOT),
+        **kwargs,
+    )

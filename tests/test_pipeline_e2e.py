@@ -1,0 +1,201 @@
+"""The whole path on CPU with the real model and real clips: capture -> detect -> track -> events and sinks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import zmq
+
+from conftest import CITY, ROOT, VIDEOS, count_frames, cut_clip, free_endpoint, require, roadwatch
+
+pytestmark = pytest.mark.e2e
+
+REQUIRED = {"schema_version", "event_id", "type", "seq", "producer_id", "stream_id", "frame", "ts", "pts", "published_ts"}
+TRACK_FIELDS = {"track_id", "category", "class", "confidence", "bbox", "bbox_norm", "velocity"}
+
+
+class Subscriber(threading.Thread):
+    """A real SUB socket on the event endpoint, connected before the pipeline starts."""
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__(daemon=True)
+        self.events: list[dict] = []
+        self.topics: list[bytes] = []
+        self.done = threading.Event()
+        self.ready = threading.Event()
+        self.endpoint = endpoint
+
+    def run(self) -> None:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.SUB)
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(self.endpoint)
+        self.ready.set()
+        quiet_since = None
+        while True:
+            if sock.poll(200):
+                topic, payload = sock.recv_multipart()
+                self.topics.append(topic)
+                self.events.append(json.loads(payload))
+                quiet_since = None
+            elif self.done.is_set():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 1.0:
+                    break
+        sock.close(linger=0)
+        ctx.term()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_tracks_closed(events: list[dict]) -> None:
+    started = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.started"}
+    ended = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.ended"}
+    assert started.keys() == ended.keys()
+    assert all(started[k] < ended[k] for k in started)
+    assert len(ended) == sum(e["type"] == "track.ended" for e in events)  # each ends once
+
+
+def assert_summary_matches(summary: dict, events: list[dict]) -> None:
+    assert summary["events"] == dict(Counter(e["type"] for e in events))
+    assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
+    assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))
+
+
+@pytest.fixture(scope="module")
+def single_run(tmp_path_factory, model_path, city_clip):
+    out = tmp_path_factory.mktemp("run1")
+    endpoint = free_endpoint()
+    sub = Subscriber(endpoint)
+    sub.start()
+    sub.ready.wait(5)
+    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
+                     "--events", endpoint, "--device", "cpu", "--config", str(ROOT / "configs" / "default.yaml"))
+    sub.done.set()
+    sub.join(10)
+    return proc, out, sub
+
+
+def test_run_succeeds_and_prints_the_summary_table(single_run):
+    proc, _, _ = single_run
+    assert proc.returncode == 0, proc.stderr
+    assert "frames/s" in proc.stdout and "tracks: vehicle" in proc.stdout
+
+
+def test_subscriber_receives_exactly_the_events_written_to_the_file(single_run):
+    _, out, sub = single_run
+    logged = read_jsonl(out / "events.jsonl")
+    assert logged, "the city clip has cars: some tracks must start"
+    assert sub.events == logged
+    assert sub.topics == [f"{e['type']}/{e['stream_id']}".encode() for e in logged]
+
+
+def test_events_carry_the_documented_fields_and_gap_free_seq(single_run):
+    _, out, _ = single_run
+    events = read_jsonl(out / "events.jsonl")
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    for e in events:
+        assert REQUIRED <= e.keys()
+        assert e["type"] in {"track.started", "track.updated", "track.ended"}
+        assert TRACK_FIELDS <= e.keys()
+        x1, y1, x2, y2 = e["bbox"]
+        assert x1 < x2 and y1 < y2
+        assert all(0 <= v <= 1.01 for v in e["bbox_norm"]) or e["type"] == "track.ended"
+    assert {e["category"] for e in events} >= {"vehicle"}
+
+
+def test_every_started_track_ends_by_the_end_of_the_file(single_run):
+    _, out, _ = single_run
+    events = read_jsonl(out / "events.jsonl")
+    assert_tracks_closed(events)
+    assert {e["reason"] for e in events if e["type"] == "track.ended"} <= {"lost", "end_of_stream"}
+
+
+def test_annotated_video_has_the_input_frame_count(single_run, city_clip):
+    _, out, _ = single_run
+    assert count_frames(out / "annotated.mp4") == count_frames(city_clip) == 40
+
+
+def test_summary_counts_equal_the_event_file(single_run):
+    _, out, _ = single_run
+    summary = json.loads((out / "summary.json").read_text())
+    events = read_jsonl(out / "events.jsonl")
+    assert_summary_matches(summary, events)
+    (stream,) = summary["streams"].values()
+    assert stream["frames"] == 40 and stream["status"] == "ended" and stream["dropped"] == 0
+
+
+def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_path, city_clip):
+    dash = cut_clip(require(VIDEOS / "dashcam_b_640x360.mp4"), tmp_path / "dash20.mp4", 20)
+    out = tmp_path / "out"
+    proc = roadwatch("run", "--source", str(city_clip), "--source", str(dash), "--model", str(model_path),
+                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert count_frames(out / "annotated_city40.mp4") == 40
+    assert count_frames(out / "annotated_dash20.mp4") == 20
+    summary = json.loads((out / "summary.json").read_text())
+    assert {k: v["frames"] for k, v in summary["streams"].items()} == {"city40": 40, "dash20": 20}
+    events = read_jsonl(out / "events.jsonl")
+    assert_tracks_closed(events)
+    assert_summary_matches(summary, events)
+    for stream_id in ("city40", "dash20"):
+        frames = [e["frame"] for e in events if e["stream_id"] == stream_id]
+        assert frames == sorted(frames)  # per-stream order survives batching
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, model_path, sig):
+    source = require(CITY)  # 1190 frames: far longer than the test waits
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roadwatch", "run", "--source", str(source), "--model", str(model_path),
+         "--output", str(out), "--events", free_endpoint(), "--device", "cpu"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    log = out / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and log.stat().st_size > 0):
+        time.sleep(0.2)
+    assert log.exists(), "the pipeline never started"
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    summary = json.loads((out / "summary.json").read_text())
+    frames = summary["streams"]["fixedcam_citystreet_cars_bus_640x360"]["frames"]
+    assert 0 < frames < 1190
+    assert count_frames(out / "annotated.mp4") == frames
+    events = read_jsonl(log)
+    assert_tracks_closed(events)
+    assert_summary_matches(summary, events)
+    assert "shutdown" in {e.get("reason") for e in events}
+
+
+def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_path, city_clip):
+    out = tmp_path / "out"
+    proc = roadwatch("run", "--source", "99", "--source", str(city_clip), "--model", str(model_path),
+                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["streams"]["cam99"]["status"] == "failed"
+    assert "camera index 99 cannot be opened" in summary["streams"]["cam99"]["error"]
+    assert summary["streams"]["city40"] | {"status": "ended", "frames": 40} == summary["streams"]["city40"]
+
+
+def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_path):
+    proc = roadwatch("run", "--source", "99", "--model", str(model_path), "--output", str(tmp_path / "o"),
+                     "--events", free_endpoint(), "--device", "cpu")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "roadwatch: error: no source could be read; see the status column above"
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,88 @@
+"""Sources and capture threads on real files."""
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
+from streams import BufferPolicy, CaptureThread, SourceError, SourceKind, SourceSpec, StreamStatus, buffer_for, classify, probe
+
+
+@pytest.mark.parametrize(
+    "uri, kind",
+    [("0", SourceKind.CAMERA), ("rtsp://cam/stream", SourceKind.URL), ("https://x/y.m3u8", SourceKind.URL),
+     ("clip.mp4", SourceKind.FILE), ("file://clip.mp4", SourceKind.FILE), ("frames/*.jpg", SourceKind.FOLDER)],
+)
+def test_classify(uri, kind):
+    assert classify(uri) == kind
+
+
+def test_probe_rejects_missing_and_non_video_files(tmp_path):
+    with pytest.raises(SourceError, match="no such file"):
+        probe(SourceSpec.from_uri(str(tmp_path / "missing.mp4"), "a"))
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 100)
+    with pytest.raises(SourceError, match="not a video file"):
+        probe(SourceSpec.from_uri(str(text), "b"))
+
+
+def drain(spec: SourceSpec, capacity: int = 4):
+    buffer = buffer_for(spec, live_capacity=capacity, file_capacity=capacity)
+    capture = CaptureThread(spec, buffer)
+    capture.start()
+    frames = []
+    while (frame := buffer.get(timeout=10)) is not None:
+        frames.append(frame)
+    capture.join(5)
+    return capture, frames
+
+
+def test_file_source_delivers_every_frame_once_in_order(city_clip):
+    capture, frames = drain(SourceSpec.from_uri(str(city_clip), "city"))
+    assert capture.status is StreamStatus.ENDED and capture.warning is None
+    assert [f.index for f in frames] == list(range(count_frames(city_clip)))
+    pts = [f.pts for f in frames]
+    assert pts == sorted(pts) and pts[1] == pytest.approx(1 / 25, abs=1e-3)
+    assert all(f.dropped == 0 and f.stream_id == "city" for f in frames)
+    assert capture.buffer.policy is BufferPolicy.BLOCK
+
+
+@pytest.mark.parametrize("damaged", [TRUCKS_DAMAGED, CROWD_TRUNCATED], ids=["undecodable-last-frame", "truncated"])
+def test_damaged_file_ends_at_its_last_good_frame_with_a_warning(damaged):
+    require(damaged)
+    capture, frames = drain(SourceSpec.from_uri(str(damaged), "d"))
+    assert capture.status is StreamStatus.ENDED
+    assert len(frames) == count_frames(damaged) > 0
+    assert "truncated or damaged" in capture.warning
+
+
+def test_image_folder_source(tmp_path):
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), np.full((24, 32, 3), i * 40, np.uint8))
+    (tmp_path / "readme.txt").write_text("not an image")
+    capture, frames = drain(SourceSpec.from_uri(str(tmp_path), "imgs"))
+    assert capture.status is StreamStatus.ENDED
+    assert [int(f.image[0, 0, 0]) for f in frames] == [0, 40, 80]
+
+
+def test_unopenable_camera_index_fails_with_a_status_not_a_hang():
+    capture, frames = drain(SourceSpec.from_uri("99", "cam99"))
+    assert frames == []
+    assert capture.status is StreamStatus.FAILED
+    assert "camera index 99 cannot be opened" in capture.error
+
+
+def test_stop_ends_a_blocked_file_reader_promptly(city_clip):
+    spec = SourceSpec.from_uri(str(city_clip), "city")
+    buffer = buffer_for(spec, 2, 2)
+    capture = CaptureThread(spec, buffer)
+    before = threading.active_count()
+    capture.start()
+    buffer.get(timeout=5)  # the reader is now blocked on a full buffer
+    capture.stop()
+    capture.join(2)
+    assert not capture.is_alive()
+    assert capture.status is StreamStatus.STOPPED
+    assert threading.active_count() == before

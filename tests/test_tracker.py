@@ -1,0 +1,98 @@
+"""Tracker association and lifecycle on synthetic boxes with known motion."""
+
+import numpy as np
+
+from trackers import Tracker, TrackerConfig
+
+VEHICLE, PEDESTRIAN = 0, 1
+
+
+def box(x, y=100.0, w=20.0, h=40.0):
+    return [x, y, x + w, y + h]
+
+
+def step(tracker, t, boxes, categories=None, conf=0.9, class_id=2):
+    n = len(boxes)
+    cats = categories if categories is not None else [VEHICLE] * n
+    return tracker.update(t, np.array(boxes, dtype=float).reshape(-1, 4), np.full(n, conf), np.full(n, class_id), np.array(cats))
+
+
+def test_two_moving_objects_keep_their_ids_and_get_their_velocity():
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    ids_seen = []
+    for k in range(30):
+        t = k * 0.1
+        s = step(tracker, t, [box(10 + 100 * t), box(400 - 50 * t, y=300)])
+        if k == 2:
+            assert len(s.started) == 2
+        ids_seen.append(sorted(v.track_id for v in s.tracks))
+    assert ids_seen[0] == [] and ids_seen[1] == []  # tentative: not reported yet
+    assert all(ids == [1, 2] for ids in ids_seen[2:])
+    by_id = {v.track_id: v for v in s.tracks}
+    vx_right = next(v.velocity[0] for v in by_id.values() if v.velocity[0] > 0)
+    vx_left = next(v.velocity[0] for v in by_id.values() if v.velocity[0] < 0)
+    assert abs(vx_right - 100) < 10 and abs(vx_left + 50) < 5
+
+
+def test_dropped_frames_are_bridged_by_prediction_in_real_time():
+    tracker = Tracker(TrackerConfig(min_hits=3, max_age_s=1.0))
+    for k in range(15):
+        step(tracker, k * 0.1, [box(10 + 100 * k * 0.1)])
+    # 0.4 s of frames lost: the box moved 40 px, twice its width, so IoU with its last position is 0.
+    s = step(tracker, 1.8, [box(10 + 100 * 1.8)])
+    assert [v.track_id for v in s.tracks] == [1]
+    assert not s.started and not s.ended
+
+
+def test_no_match_across_categories():
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    step(tracker, 0.0, [box(10)], categories=[VEHICLE])
+    s = step(tracker, 0.1, [box(10)], categories=[PEDESTRIAN])
+    assert [v.category for v in s.started] == [PEDESTRIAN]
+    assert [v.track_id for v in s.tracks] == [2]
+
+
+def test_one_frame_flicker_never_starts_a_track():
+    tracker = Tracker(TrackerConfig(min_hits=3))
+    started = []
+    for k in range(10):
+        boxes = [box(200)] if k == 4 else []
+        started += step(tracker, k * 0.1, boxes).started
+    assert started == []
+    assert len(tracker) == 0
+
+
+def test_lost_track_ends_after_max_age_seconds_with_its_last_seen_box():
+    tracker = Tracker(TrackerConfig(min_hits=2, max_age_s=0.5))
+    for k in range(5):
+        step(tracker, k * 0.1, [box(10 + 10 * k)])
+    ended_at = None
+    for k in range(5, 20):
+        s = step(tracker, k * 0.1, [])
+        if s.ended:
+            ended_at = k
+            (gone,) = s.ended
+            break
+    assert ended_at == 10  # last seen at 0.4 s, gone once more than 0.5 s passed
+    assert gone.track_id == 1
+    assert np.allclose(gone.xyxy, box(50), atol=3)
+
+
+def test_finish_ends_every_confirmed_track_once():
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    for k in range(3):
+        step(tracker, k * 0.1, [box(10), box(200), box(400)])
+    step(tracker, 0.3, [box(10), box(200), box(400), box(600)])  # the fourth is still tentative
+    ended = tracker.finish()
+    assert sorted(v.track_id for v in ended) == [1, 2, 3]
+    assert tracker.finish() == []
+
+
+def test_hundreds_of_tracks_stay_vectorised():
+    rng = np.random.default_rng(0)
+    xs = rng.uniform(0, 4000, 300)
+    ys = rng.uniform(0, 4000, 300)
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    for k in range(5):
+        s = step(tracker, k * 0.04, [box(x + k, y) for x, y in zip(xs, ys)])
+    assert len(s.tracks) == 300
