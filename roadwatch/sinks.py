@@ -55,7 +55,7 @@ class AnnotatedVideo:
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
-        self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4)
+        self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4, smart_position=True)
         self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
 
     def write(self, image: np.ndarray, tracks: list[TrackView], class_names: list[str]) -> None:
