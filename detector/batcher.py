@@ -50,10 +50,12 @@ class Batcher(Generic[T]):
             self._buffers.pop(key, None)
         self.wake()
 
-    def next_batch(self, stop: threading.Event | None = None) -> list[T] | None:
-        """The next batch, or None once every buffer is exhausted (or `stop` is set) and nothing is left."""
+    def next_batch(self, stop: threading.Event | None = None, idle_s: float | None = None) -> list[T] | None:
+        """The next batch; None once every buffer is exhausted (or `stop` is set) and nothing is left;
+        an empty list after `idle_s` seconds without any item, so the caller can do other work."""
         batch: list[T] = []
         deadline: float | None = None
+        idle_deadline = None if idle_s is None else time.monotonic() + idle_s
         while True:
             self._signal.clear()  # cleared before polling, so a put during the pass is not missed
             with self._lock:
@@ -72,8 +74,10 @@ class Batcher(Generic[T]):
                 if now >= deadline:
                     return batch
                 self._signal.wait(deadline - now)
+            elif idle_deadline is not None and now >= idle_deadline:
+                return batch
             else:
-                self._signal.wait(0.1)
+                self._signal.wait(0.1 if idle_deadline is None else min(0.1, max(0.0, idle_deadline - now)))
 
     def _fill(self, batch: list[T], buffers: list[Buffer[T]]) -> None:
         if not buffers:

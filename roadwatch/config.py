@@ -28,6 +28,11 @@ class SourceConfig(Section):
 class StreamsConfig(Section):
     live_buffer: int = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
     file_buffer: int = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
+    open_timeout_s: float = Field(5.0, gt=0, description="Longest wait to open a stream URL")
+    stall_timeout_s: float = Field(5.0, gt=0, description="A live source with no frame for this long is reconnected")
+    reconnect_base_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failed attempt")
+    reconnect_cap_s: float = Field(30.0, gt=0, description="Longest reconnect delay (before jitter)")
+    max_retries: int | None = Field(None, ge=0, description="Failed reconnects before a live source is given up; null: never")
 
 
 class DetectorConfig(Section):

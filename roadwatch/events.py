@@ -5,6 +5,8 @@ Every event carries `schema_version`, `event_id`, `type`, `seq` (per producer, s
 seconds) and `published_ts`. Track events add `track_id` (unique within its stream), `category`,
 `class`, `confidence`, `bbox` [x1, y1, x2, y2] in pixels, `bbox_norm` (the same divided by width and
 height) and `velocity` [vx, vy] of the box centre in pixels per second. `track.ended` adds `reason`.
+Stream events (`stream.up`, `stream.down`, `stream.stalled`) add `source`, `reason` and, while a live
+source is retrying, `retry_in_s`; their `frame` is the number of frames the stream had read.
 """
 
 from __future__ import annotations
@@ -28,6 +30,9 @@ class EventType(str, Enum):
     TRACK_STARTED = "track.started"
     TRACK_UPDATED = "track.updated"
     TRACK_ENDED = "track.ended"
+    STREAM_UP = "stream.up"
+    STREAM_DOWN = "stream.down"
+    STREAM_STALLED = "stream.stalled"
 
 
 def default_producer_id() -> str:

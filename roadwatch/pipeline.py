@@ -1,12 +1,14 @@
 """Wiring: source -> ring buffer -> batcher -> detector -> tracker -> events and sinks.
 
 Capture runs in one thread per source; everything after the buffers runs in the caller's thread,
-batch by batch, so per-stream order is kept without locks.
+batch by batch, so per-stream order is kept without locks. Other threads talk to that loop only
+through queues: stream status changes, and requests to add, remove or reload sources.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import re
 import threading
 import time
@@ -21,16 +23,33 @@ from roadwatch.config import Config
 from roadwatch.events import Event, EventFactory, EventType
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.zmq_io import EventPublisher
-from streams import CaptureThread, Frame, SourceInfo, SourceSpec, StreamStatus, buffer_for
+from streams import (
+    CaptureThread,
+    Frame,
+    ReconnectPolicy,
+    SourceInfo,
+    SourceSpec,
+    StatusChange,
+    StreamManager,
+    StreamStatus,
+)
 from trackers import Tracker, TrackerConfig, TrackView
 
 log = logging.getLogger(__name__)
 
+STATUS_EVENTS = {
+    StreamStatus.UP: EventType.STREAM_UP,
+    StreamStatus.DOWN: EventType.STREAM_DOWN,
+    StreamStatus.FAILED: EventType.STREAM_DOWN,
+    StreamStatus.STALLED: EventType.STREAM_STALLED,
+}
 
-def stream_ids_for(uris: list[str], given: list[str | None] | None = None) -> list[str]:
+
+def stream_ids_for(uris: list[str], given: list[str | None] | None = None, taken: set[str] | None = None) -> list[str]:
     """Readable, unique stream ids: the given id, else a file's stem, else cam<N> / url<N>."""
     given = given or [None] * len(uris)
     ids: list[str] = []
+    taken = set(taken or ())
     for i, (uri, explicit) in enumerate(zip(uris, given)):
         if explicit:
             base = explicit
@@ -41,7 +60,7 @@ def stream_ids_for(uris: list[str], given: list[str | None] | None = None) -> li
         else:
             base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri.rstrip("/*")).stem) or f"src{i}"
         name, n = base, 1
-        while name in ids:
+        while name in ids or name in taken:
             n += 1
             name = f"{base}-{n}"
         ids.append(name)
@@ -64,7 +83,10 @@ class StreamState:
 
 
 class Pipeline:
-    """Runs the sources to their end (files) or until `stop` is set (live sources, Ctrl-C, SIGTERM)."""
+    """Runs the sources to their end (files) or until `stop` is set (live sources, Ctrl-C, SIGTERM).
+
+    Sources can be added, removed or reloaded from any thread while it runs; the others carry on.
+    """
 
     def __init__(
         self,
@@ -83,52 +105,177 @@ class Pipeline:
         self.event_log = EventLog(out_dir / "events.jsonl")
         self.summary = RunSummary()
         self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
-        tracker_config = TrackerConfig(
+        s = config.streams
+        self.manager = StreamManager(
+            live_capacity=s.live_buffer,
+            file_capacity=s.file_buffer,
+            policy=ReconnectPolicy(
+                base_s=s.reconnect_base_s,
+                cap_s=s.reconnect_cap_s,
+                open_timeout_s=s.open_timeout_s,
+                stall_timeout_s=s.stall_timeout_s,
+                max_retries=s.max_retries,
+            ),
+            on_put=self.batcher.wake,
+            on_status=self._on_status,
+        )
+        self.tracker_config = TrackerConfig(
             min_hits=config.tracker.min_hits,
             max_age_s=config.tracker.max_age_s,
             iou_threshold=config.tracker.iou_threshold,
             new_track_confidence=config.tracker.new_track_confidence,
         )
         self.streams: dict[str, StreamState] = {}
+        self._single_output = len(specs) == 1
+        self._infos = dict(infos)
+        self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._running = False
+        self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
         for spec in specs:
-            buffer = buffer_for(spec, config.streams.live_buffer, config.streams.file_buffer, self.batcher.wake)
-            video = None
-            if config.output.video:
-                name = "annotated.mp4" if len(specs) == 1 else f"annotated_{spec.stream_id}.mp4"
-                fps = infos[spec.stream_id].fps if spec.stream_id in infos else 0.0
-                video = AnnotatedVideo(out_dir / name, fps, config.output.codec, detector.category_names)
-            self.streams[spec.stream_id] = StreamState(spec, CaptureThread(spec, buffer), Tracker(tracker_config), video)
-            self.batcher.add(spec.stream_id, buffer)
-            self.summary.add_stream(spec.stream_id, spec.uri)
+            self._add(spec, start=False)
         self.started_at = 0.0
+
+    # --- control from any thread -------------------------------------------------------------------
+
+    def add_source(self, uri: str, stream_id: str | None = None) -> str:
+        """Start reading another source; returns its stream id. Safe from any thread while running."""
+        taken = set(self.streams)
+        sid = stream_ids_for([uri], [stream_id], taken)[0]
+        spec = SourceSpec.from_uri(uri, sid)
+        self._request(lambda: self._add(spec, start=True))
+        return sid
+
+    def remove_source(self, stream_id: str) -> None:
+        """Stop a source: its open tracks end with reason 'removed'; the others are not touched."""
+        self._request(lambda: self._remove(stream_id, reason="removed"))
+
+    def request_reload(self) -> None:
+        """Re-read the source list through `reload_sources_hook` (the CLI's is SIGHUP -> config file)."""
+        self._request(self._reload)
+
+    def _request(self, action: Callable[[], None]) -> None:
+        if self._running:
+            self._requests.put(action)
+            self.batcher.wake()
+        else:
+            action()
+
+    def _on_status(self, change: StatusChange) -> None:
+        """Called in capture threads: hand over to the pipeline thread, which owns the event stream."""
+        self._status_changes.put(change)
+        self.batcher.wake()
+
+    # --- the loop ----------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None) -> dict:
         """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary."""
         self.started_at = time.monotonic()
+        self._running = True
         for state in self.streams.values():
-            state.capture.start()
+            if not state.capture.is_alive() and state.capture.status is StreamStatus.STARTING:
+                state.capture.start()
         try:
             while not stop.is_set():
-                batch = self.batcher.next_batch(stop)
+                self._handle_requests()
+                self._emit_status_changes()
+                batch = self.batcher.next_batch(stop, idle_s=0.25)
                 if batch is None:
                     break
-                if not batch:
-                    continue
-                results = self.detector.detect([frame.image for frame in batch])
+                # A capture thread reports `up` before its first frame, so draining here keeps each
+                # stream's status events ahead of the track events of its frames.
+                self._emit_status_changes()
                 counts: dict[str, int] = {}
-                for frame, detections in zip(batch, results):
-                    self._process(frame, detections)
-                    counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                if batch:
+                    results = self.detector.detect([frame.image for frame in batch])
+                    for frame, detections in zip(batch, results):
+                        self._process(frame, detections)
+                        counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                self._emit_status_changes()
                 self._finish_ended_streams()
                 self.event_log.flush()
-                if on_batch is not None:
+                if on_batch is not None and counts:
                     on_batch(counts)
         finally:
+            self._running = False
             summary = self._shutdown()
         return summary
 
+    def _add(self, spec: SourceSpec, start: bool) -> None:
+        if spec.stream_id in self.streams and not self.streams[spec.stream_id].finished:
+            log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
+            return
+        video = None
+        if self.config.output.video:
+            name = "annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4"
+            fps = self._infos[spec.stream_id].fps if spec.stream_id in self._infos else 0.0
+            video = AnnotatedVideo(self.out_dir / name, fps, self.config.output.codec, self.detector.category_names)
+        if spec.stream_id in self.streams:  # re-added after removal: a fresh state, a fresh id space
+            self.manager.remove(spec.stream_id)
+        capture = self.manager.add(spec, start=False)
+        self.streams[spec.stream_id] = StreamState(spec, capture, Tracker(self.tracker_config), video)
+        self.batcher.add(spec.stream_id, capture.buffer)
+        self.summary.add_stream(spec.stream_id, spec.uri)
+        if start:
+            capture.start()
+
+    def _remove(self, stream_id: str, reason: str) -> None:
+        state = self.streams.get(stream_id)
+        if state is None or state.finished:
+            log.warning("cannot remove stream '%s': no such running stream", stream_id)
+            return
+        self.batcher.remove(stream_id)
+        self._finish_stream(state, reason=reason)
+        self.manager.remove(stream_id)
+
+    def _reload(self) -> None:
+        if self.reload_sources_hook is None:
+            return
+        try:
+            wanted = {spec.stream_id: spec for spec in self.reload_sources_hook()}
+        except Exception as exc:  # a bad edit must not stop the sources that are running
+            log.error("reload ignored: %s", exc)
+            return
+        running = {sid: s.spec for sid, s in self.streams.items() if not s.finished}
+        for sid, spec in running.items():
+            if sid not in wanted or wanted[sid].uri != spec.uri:
+                self._remove(sid, reason="removed")
+        for sid, spec in wanted.items():
+            if sid not in running or running[sid].uri != spec.uri:
+                self._add(spec, start=True)
+        log.warning("reloaded sources: %s", ", ".join(wanted) or "(none)")
+
+    def _handle_requests(self) -> None:
+        while True:
+            try:
+                action = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            action()
+
+    def _emit_status_changes(self) -> None:
+        while True:
+            try:
+                change = self._status_changes.get_nowait()
+            except queue.Empty:
+                return
+            event_type = STATUS_EVENTS.get(change.status)
+            state = self.streams.get(change.stream_id)
+            if event_type is None or state is None:
+                continue
+            extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
+            pts = state.last_frame.pts if state.last_frame is not None else 0.0
+            self._emit(
+                self.events.make(
+                    event_type, change.stream_id, change.frames, change.at, pts,
+                    source=state.spec.uri, status=change.status.value, reason=change.reason, **extra,
+                )
+            )
+
     def _process(self, frame: Frame, detections) -> None:
         state = self.streams[frame.stream_id]
+        if state.finished:  # removed while this frame was in flight
+            return
         category_id = detections.data.get("category_id", np.zeros(0, dtype=np.int64))
         step = state.tracker.update(
             frame.pts, detections.xyxy, detections.confidence, detections.class_id, category_id
@@ -196,23 +343,29 @@ class Pipeline:
             self._emit_track(EventType.TRACK_ENDED, last, track, size, state, reason=reason)
         if state.video is not None:
             state.video.close()
+        self._record_stream(state)
+
+    def _record_stream(self, state: StreamState) -> None:
+        entry = self.summary.streams[state.spec.stream_id]
+        capture = state.capture
+        entry.update(frames=state.frames, dropped=capture.buffer.dropped, status=capture.status.value)
+        if capture.spec.live:
+            entry["reconnects"] = capture.reconnects
+        if capture.status in (StreamStatus.FAILED, StreamStatus.DOWN, StreamStatus.STALLED) and capture.error:
+            entry["error"] = capture.error
+        if capture.warning:
+            entry["warning"] = capture.warning
 
     def _shutdown(self) -> dict:
         for state in self.streams.values():
             if not state.finished:
                 reason = "end_of_stream" if state.capture.buffer.exhausted else "shutdown"
                 self._finish_stream(state, reason=reason)
+        self.manager.stop_all(timeout_s=5)
+        self._emit_status_changes()
         for state in self.streams.values():
-            state.capture.join(timeout=5)
-        elapsed = time.monotonic() - self.started_at
-        for stream_id, state in self.streams.items():
-            entry = self.summary.streams[stream_id]
-            entry.update(frames=state.frames, dropped=state.capture.buffer.dropped, status=state.capture.status.value)
-            if state.capture.status is StreamStatus.FAILED:
-                entry["error"] = state.capture.error
-            if state.capture.warning:
-                entry["warning"] = state.capture.warning
+            self._record_stream(state)  # final statuses, after the threads have stopped
         self.event_log.close()
-        summary = self.summary.to_dict(elapsed)
+        summary = self.summary.to_dict(time.monotonic() - self.started_at)
         write_json_atomic(self.out_dir / "summary.json", summary)
         return summary

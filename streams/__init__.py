@@ -3,8 +3,9 @@
 Knows nothing of detection or tracking; `roadwatch` wires it to them.
 """
 
-from streams.capture import CaptureThread, StreamStatus, buffer_for
+from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
 from streams.frame import Frame
+from streams.manager import StreamManager
 from streams.ring_buffer import BufferPolicy, RingBuffer
 from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
 
@@ -12,11 +13,14 @@ __all__ = [
     "BufferPolicy",
     "CaptureThread",
     "Frame",
+    "ReconnectPolicy",
     "RingBuffer",
     "SourceError",
     "SourceInfo",
     "SourceKind",
     "SourceSpec",
+    "StatusChange",
+    "StreamManager",
     "StreamStatus",
     "buffer_for",
     "classify",

@@ -1,25 +1,62 @@
-"""One thread per source: read frames and push them into the source's ring buffer."""
+"""One thread per source: read frames into the source's ring buffer, and keep live sources alive.
+
+Files and folders are read once, to their end. Live sources (cameras, URLs) reconnect after every
+failure with exponential backoff and jitter, and report each change of state (up, down, stalled) through
+a callback, so one camera going away never stops or slows the others and is never silent.
+"""
 
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from streams.frame import Frame
 from streams.ring_buffer import BufferPolicy, RingBuffer
-from streams.sources import SourceError, SourceInfo, SourceSpec, open_reader
+from streams.sources import FrameReader, SourceError, SourceInfo, SourceSpec, open_reader
 
 log = logging.getLogger(__name__)
 
 
 class StreamStatus(str, Enum):
     STARTING = "starting"
-    UP = "up"
-    ENDED = "ended"
-    STOPPED = "stopped"
-    FAILED = "failed"
+    UP = "up"  # frames are flowing
+    DOWN = "down"  # cannot open, or the connection was lost; retrying (live) or given up (FAILED)
+    STALLED = "stalled"  # connected but no frame for stall_timeout_s; reconnecting
+    ENDED = "ended"  # a file or folder reached its end
+    STOPPED = "stopped"  # stopped on request
+    FAILED = "failed"  # will not be retried
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """How live sources come back. The n-th retry waits min(cap, base * 2**n) scaled by a random factor
+    in [0.5, 1], so cameras that dropped together do not all reconnect in the same instant."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    open_timeout_s: float = 5.0
+    stall_timeout_s: float = 5.0
+    max_retries: int | None = None  # None: forever, as a 24/7 monitor wants
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        return min(self.cap_s, self.base_s * 2**attempt) * rng.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """A stream changed state: what, why, when (wall clock), and how many frames it had read by then."""
+
+    stream_id: str
+    status: StreamStatus
+    reason: str
+    at: float
+    frames: int
+    retry_in_s: float | None = None
 
 
 def buffer_for(spec: SourceSpec, live_capacity: int, file_capacity: int, on_put=None) -> RingBuffer[Frame]:
@@ -30,21 +67,32 @@ def buffer_for(spec: SourceSpec, live_capacity: int, file_capacity: int, on_put=
 
 
 class CaptureThread(threading.Thread):
-    """Reads one source until it ends, fails or is stopped, then closes its buffer.
+    """Reads one source until it ends, fails for good or is stopped, then closes its buffer.
 
     The buffer being closed is the consumer's signal that this stream will produce nothing more.
     """
 
-    def __init__(self, spec: SourceSpec, buffer: RingBuffer[Frame]) -> None:
+    def __init__(
+        self,
+        spec: SourceSpec,
+        buffer: RingBuffer[Frame],
+        policy: ReconnectPolicy | None = None,
+        on_status: Callable[[StatusChange], None] | None = None,
+    ) -> None:
         super().__init__(name=f"capture-{spec.stream_id}", daemon=True)
         self.spec = spec
         self.buffer = buffer
+        self.policy = policy or ReconnectPolicy()
         self.status = StreamStatus.STARTING
         self.error: str | None = None
         self.warning: str | None = None
         self.info: SourceInfo | None = None
         self.frames_read = 0
+        self.reconnects = 0
+        self._on_status = on_status
         self._stop_event = threading.Event()
+        self._rng = random.Random()
+        self._clock_origin = time.monotonic()
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -52,24 +100,32 @@ class CaptureThread(threading.Thread):
 
     def run(self) -> None:
         try:
-            reader = open_reader(self.spec)
+            if self.spec.live:
+                self._run_live()
+            else:
+                self._run_once()
+        except Exception as exc:  # a backend error must not kill the pipeline, nor pass unreported
+            self._set(StreamStatus.FAILED, f"source '{self.spec.uri}': {type(exc).__name__}: {exc}")
+        finally:
+            self.buffer.close()
+
+    def _open(self) -> FrameReader:
+        return open_reader(self.spec, self.policy.open_timeout_s, self.policy.stall_timeout_s, self._clock_origin)
+
+    def _run_once(self) -> None:
+        try:
+            reader = self._open()
         except SourceError as exc:
-            self._finish(StreamStatus.FAILED, error=str(exc))
-            return
-        except Exception as exc:  # a backend error must not kill the pipeline
-            self._finish(StreamStatus.FAILED, error=f"source '{self.spec.uri}': {exc}")
+            self._set(StreamStatus.FAILED, str(exc))
             return
         self.info = reader.info
-        self.status = StreamStatus.UP
+        self._set(StreamStatus.UP, "opened")
         try:
-            self._read_all(reader)
-        except Exception as exc:
-            self._finish(StreamStatus.FAILED, error=f"source '{self.spec.uri}': read failed: {exc}")
-            return
+            self._read_until_end(reader)
         finally:
             reader.close()
         if self._stop_event.is_set():
-            self._finish(StreamStatus.STOPPED)
+            self._set(StreamStatus.STOPPED, "stopped")
             return
         expected = self.info.frame_count
         if expected and self.frames_read < expected:
@@ -78,13 +134,51 @@ class CaptureThread(threading.Thread):
                 "(truncated or damaged file); processed up to the last good frame"
             )
             log.warning(self.warning)
-        self._finish(StreamStatus.ENDED)
+        self._set(StreamStatus.ENDED, "end of file")
 
-    def _read_all(self, reader) -> None:
+    def _run_live(self) -> None:
+        failures = 0
+        while not self._stop_event.is_set():
+            try:
+                reader = self._open()
+            except SourceError as exc:
+                if self.policy.max_retries is not None and failures >= self.policy.max_retries:
+                    self._set(StreamStatus.FAILED, str(exc))
+                    return
+                delay = self.policy.delay(failures, self._rng)
+                failures += 1
+                self._set(StreamStatus.DOWN, str(exc), retry_in_s=delay)
+                self._stop_event.wait(delay)
+                continue
+            failures = 0
+            self.info = reader.info
+            if self.status is not StreamStatus.STARTING:
+                self.reconnects += 1
+            self._set(StreamStatus.UP, "connected")
+            last_frame_at = time.monotonic()
+            try:
+                last_frame_at = self._read_until_end(reader)
+            finally:
+                reader.close()
+            if self._stop_event.is_set():
+                break
+            silent_for = time.monotonic() - last_frame_at
+            delay = self.policy.delay(0, self._rng)
+            if silent_for >= 0.9 * self.policy.stall_timeout_s:
+                self._set(StreamStatus.STALLED, f"no frame for {silent_for:.1f} s; reconnecting", retry_in_s=delay)
+            else:
+                self._set(StreamStatus.DOWN, "connection lost (stream ended or camera went away)", retry_in_s=delay)
+            self._stop_event.wait(delay)
+        self._set(StreamStatus.STOPPED, "stopped")
+
+    def _read_until_end(self, reader: FrameReader) -> float:
+        """Push frames until the reader ends or a stop is requested; returns when the last frame came."""
+        last_frame_at = time.monotonic()
         while not self._stop_event.is_set():
             got = reader.read()
             if got is None:
-                return
+                break
+            last_frame_at = time.monotonic()
             image, pts = got
             frame = Frame(
                 stream_id=self.spec.stream_id,
@@ -98,11 +192,21 @@ class CaptureThread(threading.Thread):
             # A BLOCK buffer waits in short slices so a stop request is seen promptly.
             while not self.buffer.put(frame, timeout=0.1):
                 if self._stop_event.is_set() or self.buffer.closed:
-                    return
+                    return last_frame_at
+        return last_frame_at
 
-    def _finish(self, status: StreamStatus, error: str | None = None) -> None:
-        self.error = error
-        if error:
-            log.error(error)
+    def _set(self, status: StreamStatus, reason: str, retry_in_s: float | None = None) -> None:
+        """Record a state and report it, once per change: a camera that stays down is not reported every retry."""
+        changed = status is not self.status or (status is StreamStatus.DOWN and reason != self.error)
         self.status = status
-        self.buffer.close()
+        if status in (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED):
+            self.error = reason
+        if not changed:
+            return
+        if status in (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED):
+            retry = f"; retrying in {retry_in_s:.1f} s" if retry_in_s is not None else ""
+            log.warning("stream %s %s: %s%s", self.spec.stream_id, status.value, reason, retry)
+        if self._on_status is not None:
+            self._on_status(
+                StatusChange(self.spec.stream_id, status, reason, time.time(), self.frames_read, retry_in_s)
+            )

@@ -14,6 +14,8 @@ from typing import Protocol
 # sources' problems itself, in one line. Set these variables beforehand to see them again.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
+# RTSP over TCP: UDP loses packets under load and shows grey, smeared frames; most NVRs default to TCP too.
+os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -87,12 +89,34 @@ class FrameReader(Protocol):
 
 
 class VideoReader:
-    """Files, camera indices and URLs through OpenCV's VideoCapture (FFmpeg / V4L2 backends)."""
+    """Files, camera indices and URLs through OpenCV's VideoCapture (FFmpeg / V4L2 backends).
 
-    def __init__(self, spec: SourceSpec) -> None:
+    URLs get an open and a read timeout, so an unreachable or silent server fails in bounded time
+    instead of blocking the capture thread. Live media time counts from `clock_origin` (a
+    time.monotonic() value), so it keeps increasing across reconnects.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec,
+        open_timeout_s: float = 5.0,
+        read_timeout_s: float = 5.0,
+        clock_origin: float | None = None,
+    ) -> None:
         self._spec = spec
-        target: int | str = int(spec.uri) if spec.kind is SourceKind.CAMERA else spec.uri
-        self._cap = cv2.VideoCapture(target)
+        if spec.kind is SourceKind.CAMERA:
+            self._cap = cv2.VideoCapture(int(spec.uri))
+        elif spec.kind is SourceKind.URL:
+            self._cap = cv2.VideoCapture(
+                spec.uri,
+                cv2.CAP_FFMPEG,
+                [
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+                ],
+            )
+        else:
+            self._cap = cv2.VideoCapture(spec.uri)
         if not self._cap.isOpened():
             self._cap.release()
             raise SourceError(_open_failure(spec))
@@ -105,14 +129,14 @@ class VideoReader:
         )
         self._index = 0
         self._last_pts = -1.0
-        self._opened_at = time.monotonic()
+        self._clock_origin = time.monotonic() if clock_origin is None else clock_origin
 
     def read(self) -> tuple[np.ndarray, float] | None:
         ok, image = self._cap.read()
         if not ok or image is None:
             return None
         if self._spec.live:
-            pts = time.monotonic() - self._opened_at
+            pts = time.monotonic() - self._clock_origin
         else:
             pts = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             if pts <= self._last_pts and self.info.fps:  # container without usable timestamps
@@ -159,17 +183,19 @@ def _open_failure(spec: SourceSpec) -> str:
     if spec.kind is SourceKind.CAMERA:
         return f"source '{spec.uri}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
     if spec.kind is SourceKind.URL:
-        return f"source '{spec.uri}': cannot connect to the stream (check the URL, the host and the credentials)"
+        return f"source '{spec.uri}': cannot open the stream (host unreachable or silent, bad URL or credentials)"
     return f"source '{spec.uri}': cannot open it as video (not a video file, or corrupt)"
 
 
-def open_reader(spec: SourceSpec) -> FrameReader:
+def open_reader(
+    spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0, clock_origin: float | None = None
+) -> FrameReader:
     """Open a source for reading; raises SourceError with a one-line reason."""
     if spec.kind is SourceKind.FOLDER:
         return ImageFolderReader(spec)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
         raise SourceError(f"source '{spec.uri}': no such file; check the path given to --source")
-    return VideoReader(spec)
+    return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin)
 
 
 def probe(spec: SourceSpec) -> SourceInfo:

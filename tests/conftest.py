@@ -80,7 +80,7 @@ def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "roadwatch", *args],
         capture_output=True,
         text=True,
-        timeout=kwargs.pop("timeout", 240),
+        timeout=kwargs.pop("timeout", 120),
         cwd=kwargs.pop("cwd", ROOT),
         **kwargs,
     )

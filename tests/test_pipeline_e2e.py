@@ -21,6 +21,7 @@ pytestmark = pytest.mark.e2e
 
 REQUIRED = {"schema_version", "event_id", "type", "seq", "producer_id", "stream_id", "frame", "ts", "pts", "published_ts"}
 TRACK_FIELDS = {"track_id", "category", "class", "confidence", "bbox", "bbox_norm", "velocity"}
+STREAM_FIELDS = {"source", "status", "reason"}
 
 
 class Subscriber(threading.Thread):
@@ -107,12 +108,17 @@ def test_events_carry_the_documented_fields_and_gap_free_seq(single_run):
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     for e in events:
         assert REQUIRED <= e.keys()
+        if e["type"].startswith("stream."):
+            assert STREAM_FIELDS <= e.keys()
+            continue
         assert e["type"] in {"track.started", "track.updated", "track.ended"}
         assert TRACK_FIELDS <= e.keys()
         x1, y1, x2, y2 = e["bbox"]
         assert x1 < x2 and y1 < y2
         assert all(0 <= v <= 1.01 for v in e["bbox_norm"]) or e["type"] == "track.ended"
-    assert {e["category"] for e in events} >= {"vehicle"}
+    assert {e.get("category") for e in events} >= {"vehicle"}
+    assert [e["type"] for e in events if e["type"].startswith("stream.")] == ["stream.up"]
+    assert events[0]["type"] == "stream.up" and events[0]["frame"] == 0
 
 
 def test_every_started_track_ends_by_the_end_of_the_file(single_run):
@@ -182,20 +188,28 @@ def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, 
     assert "shutdown" in {e.get("reason") for e in events}
 
 
+def no_retries(tmp_path: Path) -> str:
+    cfg = tmp_path / "no_retries.yaml"
+    cfg.write_text("streams:\n  max_retries: 0\n")
+    return str(cfg)
+
+
 def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_path, city_clip):
     out = tmp_path / "out"
     proc = roadwatch("run", "--source", "99", "--source", str(city_clip), "--model", str(model_path),
-                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path))
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["streams"]["cam99"]["status"] == "failed"
     assert "camera index 99 cannot be opened" in summary["streams"]["cam99"]["error"]
     assert summary["streams"]["city40"] | {"status": "ended", "frames": 40} == summary["streams"]["city40"]
+    down = [e for e in read_jsonl(out / "events.jsonl") if e["type"] == "stream.down"]
+    assert [(e["stream_id"], e["status"]) for e in down] == [("cam99", "failed")]
 
 
 def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_path):
     proc = roadwatch("run", "--source", "99", "--model", str(model_path), "--output", str(tmp_path / "o"),
-                     "--events", free_endpoint(), "--device", "cpu")
+                     "--events", free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path), timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "roadwatch: error: no source could be read; see the status column above"
     assert "Traceback" not in proc.stderr

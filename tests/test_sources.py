@@ -67,13 +67,6 @@ def test_image_folder_source(tmp_path):
     assert [int(f.image[0, 0, 0]) for f in frames] == [0, 40, 80]
 
 
-def test_unopenable_camera_index_fails_with_a_status_not_a_hang():
-    capture, frames = drain(SourceSpec.from_uri("99", "cam99"))
-    assert frames == []
-    assert capture.status is StreamStatus.FAILED
-    assert "camera index 99 cannot be opened" in capture.error
-
-
 def test_stop_ends_a_blocked_file_reader_promptly(city_clip):
     spec = SourceSpec.from_uri(str(city_clip), "city")
     buffer = buffer_for(spec, 2, 2)

@@ -1,0 +1,64 @@
+"""All sources of a pipeline: their capture threads and buffers, added and removed while others run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
+from streams.frame import Frame
+from streams.ring_buffer import RingBuffer
+from streams.sources import SourceSpec
+
+
+class StreamManager:
+    """Starts one capture thread per source and stops it again, independently of the others."""
+
+    def __init__(
+        self,
+        live_capacity: int = 4,
+        file_capacity: int = 64,
+        policy: ReconnectPolicy | None = None,
+        on_put: Callable[[], None] | None = None,
+        on_status: Callable[[StatusChange], None] | None = None,
+    ) -> None:
+        self.live_capacity = live_capacity
+        self.file_capacity = file_capacity
+        self.policy = policy or ReconnectPolicy()
+        self._on_put = on_put
+        self._on_status = on_status
+        self._captures: dict[str, CaptureThread] = {}
+        self._lock = threading.Lock()
+
+    def add(self, spec: SourceSpec, start: bool = True) -> CaptureThread:
+        with self._lock:
+            if spec.stream_id in self._captures:
+                raise ValueError(f"stream id '{spec.stream_id}' is already in use")
+            buffer: RingBuffer[Frame] = buffer_for(spec, self.live_capacity, self.file_capacity, self._on_put)
+            capture = CaptureThread(spec, buffer, self.policy, self._on_status)
+            self._captures[spec.stream_id] = capture
+        if start:
+            capture.start()
+        return capture
+
+    def remove(self, stream_id: str, timeout_s: float = 10.0) -> CaptureThread:
+        """Stop a source and wait for its thread; its buffer is closed, so consumers see it end."""
+        with self._lock:
+            capture = self._captures.pop(stream_id)
+        capture.stop()
+        if capture.is_alive():
+            capture.join(timeout_s)
+        return capture
+
+    def get(self, stream_id: str) -> CaptureThread | None:
+        with self._lock:
+            return self._captures.get(stream_id)
+
+    @property
+    def stream_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._captures)
+
+    def stop_all(self, timeout_s: float = 10.0) -> None:
+        for stream_id in self.stream_ids:
+            self.remove(stream_id, timeout_s)

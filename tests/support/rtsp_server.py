@@ -1,0 +1,37 @@
+#!/usr/bin/python3
+"""A real RTSP server on loopback for the tests: gst-rtsp-server (Debian's gir1.2-gst-rtsp-server-1.0,
+run by the system python3 with python3-gi) serving an H.264 MP4 clip at its own frame rate.
+
+usage: rtsp_server.py PORT MOUNT CLIP       prints "ready" once it listens on rtsp://127.0.0.1:PORT/MOUNT
+"""
+
+import sys
+
+import gi
+
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+
+
+def main() -> None:
+    port, mount, clip = sys.argv[1], sys.argv[2].strip("/"), sys.argv[3]
+    Gst.init(None)
+    server = GstRtspServer.RTSPServer()
+    server.set_address("127.0.0.1")
+    server.set_service(port)
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(
+        f'( filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
+    )
+    factory.set_shared(True)
+    server.get_mount_points().add_factory(f"/{mount}", factory)
+    if server.attach(None) == 0:
+        print(f"cannot listen on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print("ready", flush=True)
+    GLib.MainLoop().run()
+
+
+if __name__ == "__main__":
+    main()
