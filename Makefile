@@ -11,7 +11,7 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test venv clean
+.PHONY: run test test-deps venv clean bench-streams
 
 venv: $(STAMP)
 
@@ -24,8 +24,14 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/roadwatch run $(RUN_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -ra tests
+
+test-deps:
+	@bash tests/support/install_rtsp_server.sh
+
+bench-streams: $(STAMP)
+	$(BIN)/python bench/streams_bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

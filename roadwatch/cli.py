@@ -49,13 +49,20 @@ def run(
         raise typer.Exit(1)
 
 
+def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
+    from roadwatch.pipeline import stream_ids_for
+    from streams import SourceSpec
+
+    return [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, ids))]
+
+
 def _run(source, model, config_path, output, events, device, load_config) -> dict:
     from detector import CategoryMap, YoloDetector
-    from roadwatch.pipeline import Pipeline, stream_ids_for
+    from roadwatch.pipeline import Pipeline
     from roadwatch.report import RunProgress, summary_table
     from roadwatch.sample import sample_video
     from roadwatch.zmq_io import EventPublisher
-    from streams import SourceSpec, probe
+    from streams import probe
 
     cfg = load_config(config_path)
     if model:
@@ -68,12 +75,11 @@ def _run(source, model, config_path, output, events, device, load_config) -> dic
         cfg.output.dir = str(output)
 
     if source:
-        uris, given_ids = list(source), None
+        specs = specs_for(list(source))
     elif cfg.sources:
-        uris, given_ids = [s.uri for s in cfg.sources], [s.id for s in cfg.sources]
+        specs = specs_for([s.uri for s in cfg.sources], [s.id for s in cfg.sources])
     else:
-        uris, given_ids = [sample_video()], None
-    specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, given_ids))]
+        specs = specs_for([sample_video()])
     infos = {spec.stream_id: probe(spec) for spec in specs}
 
     out_dir = Path(cfg.output.dir)
@@ -97,6 +103,14 @@ def _run(source, model, config_path, output, events, device, load_config) -> dic
                 half=cfg.detector.half,
             )
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
+        if config_path is not None and not source:
+            # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
+            def sources_from_config() -> list:
+                fresh = load_config(config_path).sources
+                return specs_for([s.uri for s in fresh], [s.id for s in fresh])
+
+            pipeline.reload_sources_hook = sources_from_config
+            signal.signal(signal.SIGHUP, lambda *_: pipeline.request_reload())
         stop = threading.Event()
         _stop_on_signals(stop)
         console.print(

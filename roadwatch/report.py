@@ -36,6 +36,8 @@ class RunProgress:
 
     def advance(self, counts: dict[str, int]) -> None:
         for stream_id, n in counts.items():
+            if stream_id not in self._tasks:  # a source added while running
+                self._tasks[stream_id] = self._progress.add_task(stream_id, total=None, fps=0.0)
             task_id = self._tasks[stream_id]
             self._progress.advance(task_id, n)
             task = self._progress.tasks[task_id]

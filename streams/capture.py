@@ -97,6 +97,8 @@ class CaptureThread(threading.Thread):
     def stop(self) -> None:
         self._stop_event.set()
         self.buffer.close()
+        if self.ident is None:  # never started: nothing will report the stop
+            self.status = StreamStatus.STOPPED
 
     def run(self) -> None:
         try:

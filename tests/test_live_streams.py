@@ -1,0 +1,284 @@
+"""Live sources against a real RTSP server on loopback: outages, reconnects, bad addresses, slow consumers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import CITY, VIDEOS, free_endpoint, require
+from streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
+from support.rtsp import RtspServer, unavailable_reason
+
+FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
+
+
+@pytest.fixture(scope="module")
+def rtsp_ok():
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def servers(rtsp_ok):
+    started: list[RtspServer] = []
+
+    def start(clip: Path) -> RtspServer:
+        server = RtspServer(require(clip)).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
+
+
+def wait_until(predicate, timeout_s: float, what: str) -> float:
+    """Seconds it took for `predicate` to hold; fails the test if it never did."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def open_sockets() -> int:
+    fds = Path("/proc/self/fd")
+    count = 0
+    for fd in fds.iterdir():
+        try:
+            count += os.readlink(fd).startswith("socket:")
+        except OSError:
+            pass
+    return count
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def cpu_detector(model_path):
+    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+
+    return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
+
+
+def make_pipeline(tmp_path, detector, uris: dict[str, str]):
+    from roadwatch.config import Config
+    from roadwatch.pipeline import Pipeline
+    from streams import probe
+
+    cfg = Config.model_validate(
+        {"streams": {"open_timeout_s": 2, "stall_timeout_s": 2, "reconnect_base_s": 0.2, "reconnect_cap_s": 1.0},
+         "output": {"dir": str(tmp_path), "video": False}}
+    )
+    specs = [SourceSpec.from_uri(uri, sid) for sid, uri in uris.items()]
+    return Pipeline(cfg, specs, {s.stream_id: probe(s) for s in specs}, detector, None, tmp_path)
+
+
+def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_path, servers, cpu_detector):
+    threads_before, sockets_before = threading.active_count(), open_sockets()
+    server = servers(CITY)
+    pipeline = make_pipeline(tmp_path, cpu_detector, {"cam": server.url, "file": str(require(CITY))})
+    stop = threading.Event()
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
+    runner.start()
+    events = lambda: read_events(tmp_path / "events.jsonl")  # noqa: E731
+    of_cam = lambda kind: [e for e in events() if e["stream_id"] == "cam" and e["type"] == kind]  # noqa: E731
+    try:
+        wait_until(lambda: pipeline.streams["cam"].frames >= 10, 30, "frames from the RTSP server")
+        assert len(of_cam("stream.up")) == 1
+
+        server.kill()
+        file_frames_at_kill = pipeline.streams["file"].frames
+        took = wait_until(lambda: of_cam("stream.down") or of_cam("stream.stalled"), 8, "stream.down after the kill")
+        assert took < 5
+        down = (of_cam("stream.down") or of_cam("stream.stalled"))[0]
+        assert down["reason"] and down["source"] == server.url
+        wait_until(lambda: pipeline.streams["file"].frames > file_frames_at_kill + 5, 10, "the file stream to go on")
+
+        server.start()
+        wait_until(lambda: len(of_cam("stream.up")) == 2, 15, "stream.up after the restart")
+        cam_frames = pipeline.streams["cam"].frames
+        wait_until(lambda: pipeline.streams["cam"].frames > cam_frames + 10, 15, "frames after the restart")
+        assert pipeline.streams["file"].capture.status in (StreamStatus.UP, StreamStatus.ENDED)
+    finally:
+        stop.set()
+        runner.join(30)
+    assert not runner.is_alive()
+    summary = result["summary"]
+    assert summary["streams"]["cam"]["reconnects"] == 1
+    assert threading.active_count() == threads_before
+    assert open_sockets() <= sockets_before
+
+
+def test_bad_addresses_report_a_status_and_never_hang(rtsp_ok):
+    silent = socket.socket()  # accepts connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    closed_port = socket.socket()
+    closed_port.bind(("127.0.0.1", 0))
+    refused_url = f"rtsp://127.0.0.1:{closed_port.getsockname()[1]}/cam"
+    closed_port.close()
+    sources = {
+        "refused": refused_url,
+        "silent": f"rtsp://127.0.0.1:{silent.getsockname()[1]}/cam",
+        "badurl": "rtsp://",
+        "nocam": "99",
+        "nohttp": refused_url.replace("rtsp", "http") + ".mjpg",
+    }
+    threads_before = threading.active_count()
+    changes = []
+    manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=0.5, open_timeout_s=2.0, stall_timeout_s=2.0),
+                            on_status=changes.append)
+    t0 = time.monotonic()
+    for sid, uri in sources.items():
+        manager.add(SourceSpec.from_uri(uri, sid))
+    try:
+        wait_until(lambda: {c.stream_id for c in changes} == set(sources), 6, "a status for every source")
+        assert time.monotonic() - t0 < 6
+        for change in changes:
+            assert change.status is StreamStatus.DOWN
+            assert change.retry_in_s is not None and change.retry_in_s <= 0.5
+        reasons = {c.stream_id: c.reason for c in changes}
+        assert "cannot open the stream" in reasons["refused"] and "cannot open the stream" in reasons["silent"]
+        assert "camera index 99 cannot be opened" in reasons["nocam"]
+        time.sleep(1.5)  # retries go on, but a camera that stays down is reported once, not every retry
+        assert len(changes) == len(sources)
+    finally:
+        t_stop = time.monotonic()
+        manager.stop_all(timeout_s=5)
+        silent.close()
+    assert time.monotonic() - t_stop < 4  # a stop interrupts the backoff wait (an open may still be in flight)
+    assert threading.active_count() == threads_before
+
+
+def test_max_retries_gives_a_live_source_up_and_ends_its_buffer(rtsp_ok):
+    manager = StreamManager(policy=ReconnectPolicy(base_s=0.1, cap_s=0.2, open_timeout_s=1.0, max_retries=2))
+    capture = manager.add(SourceSpec.from_uri("rtsp://127.0.0.1:1/cam", "gone"))
+    wait_until(lambda: capture.buffer.exhausted, 10, "the source to be given up")
+    assert capture.status is StreamStatus.FAILED
+    manager.stop_all()
+
+
+def test_a_slow_consumer_of_a_30fps_camera_only_ever_sees_fresh_frames(servers):
+    server = servers(VIDEOS / "dashcam_a_640x360.mp4")  # 30 frames/s
+    capacity, fps = 4, 30.0
+    manager = StreamManager(live_capacity=capacity, policy=FAST_RETRY)
+    capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    process = psutil.Process()
+    try:
+        assert capture.buffer.get(timeout=15) is not None
+        time.sleep(1.0)  # let the decoder settle
+        rss_start = process.memory_info().rss
+        ages = []
+        for _ in range(30):  # 5 frames/s: six times slower than the camera
+            time.sleep(0.2)
+            frame = capture.buffer.get(timeout=5)
+            assert frame is not None
+            ages.append(time.time() - frame.captured_at)
+        rss_end = process.memory_info().rss
+    finally:
+        manager.stop_all()
+    print(f"frame ages: max {max(ages):.3f} s, mean {sum(ages) / len(ages):.3f} s; dropped {capture.buffer.dropped}")
+    assert max(ages) <= capacity / fps + 0.15, f"oldest frame was {max(ages):.3f} s old"
+    assert capture.buffer.high_water <= capacity
+    assert capture.buffer.dropped > 100  # ~25 of every 30 frames are dropped
+    assert rss_end - rss_start < 30 * 2**20, "memory grew while the consumer was slow"
+
+
+def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, servers, cpu_detector, city_clip):
+    server = servers(CITY)
+    pipeline = make_pipeline(tmp_path, cpu_detector, {"cam": server.url})
+    stop = threading.Event()
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
+    threads_before = threading.active_count()
+    runner.start()
+    try:
+        wait_until(lambda: pipeline.streams["cam"].frames >= 5, 30, "frames from the camera")
+        added = pipeline.add_source(str(city_clip))
+        assert added == "city40"
+        wait_until(lambda: "city40" in pipeline.streams and pipeline.streams["city40"].finished, 60, "the added file to finish")
+        cam_frames = pipeline.streams["cam"].frames
+        wait_until(lambda: pipeline.streams["cam"].frames > cam_frames + 5, 15, "the camera to go on")
+        pipeline.remove_source("cam")
+        runner.join(30)  # nothing left to read: the pipeline ends by itself
+    finally:
+        stop.set()
+        runner.join(30)
+    assert not runner.is_alive()
+    summary = result["summary"]
+    assert summary["streams"]["city40"]["frames"] == 40
+    assert summary["streams"]["cam"]["status"] == "stopped"
+    events = read_events(tmp_path / "events.jsonl")
+    reasons = {e["reason"] for e in events if e["type"] == "track.ended" and e["stream_id"] == "cam"}
+    assert reasons <= {"lost", "removed"}
+    started = {(e["stream_id"], e["track_id"]) for e in events if e["type"] == "track.started"}
+    ended = {(e["stream_id"], e["track_id"]) for e in events if e["type"] == "track.ended"}
+    assert started == ended
+    assert threading.active_count() == threads_before
+
+
+def test_reload_adds_and_removes_sources_by_id(tmp_path, cpu_detector, city_clip):
+    pipeline = make_pipeline(tmp_path, cpu_detector, {"a": str(city_clip)})
+    pipeline.reload_sources_hook = lambda: [SourceSpec.from_uri(str(city_clip), "b")]
+    stop = threading.Event()
+    result = {}
+    pipeline.request_reload()  # before run: applied at once
+    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
+    runner.start()
+    runner.join(60)
+    stop.set()
+    summary = result["summary"]
+    assert summary["streams"]["b"]["frames"] == 40
+    assert summary["streams"]["a"]["frames"] == 0 and summary["streams"]["a"]["status"] == "stopped"
+
+
+def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_path, servers, model_path, city_clip):
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    server = servers(CITY)
+    cfg = tmp_path / "live.yaml"
+    cfg.write_text(f"sources:\n  - {{uri: '{server.url}', id: door}}\nstreams: {{open_timeout_s: 2, stall_timeout_s: 2}}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roadwatch", "run", "--config", str(cfg), "--model", str(model_path),
+         "--output", str(out), "--events", free_endpoint(), "--device", "cpu"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    log = out / "events.jsonl"
+    ups = lambda: {e["stream_id"] for e in read_events(log) if e["type"] == "stream.up"}  # noqa: E731
+    try:
+        wait_until(lambda: "door" in ups(), 60, "the camera to come up")
+        cfg.write_text(cfg.read_text().replace("sources:\n", f"sources:\n  - {{uri: '{city_clip}', id: clip}}\n"))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "clip" in ups(), 30, "the added source to come up")
+        clip_done = lambda: any(e["stream_id"] == "clip" and e.get("reason") == "end_of_stream" for e in read_events(log))  # noqa: E731
+        wait_until(clip_done, 60, "the added clip to be read to its end")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["streams"]["clip"]["frames"] == 40
+    assert summary["streams"]["door"]["frames"] > 0 and summary["streams"]["door"].get("reconnects") == 0
+    assert "reloaded sources: clip, door" in stderr
