@@ -12,7 +12,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +36,15 @@ from streams import (
 from trackers import Tracker, TrackerConfig, TrackView
 
 log = logging.getLogger(__name__)
+
+def _drain(q: queue.SimpleQueue) -> Iterator:
+    """Everything queued now, without waiting."""
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
+
 
 STATUS_EVENTS = {
     StreamStatus.UP: EventType.STREAM_UP,
@@ -246,19 +255,11 @@ class Pipeline:
         log.warning("reloaded sources: %s", ", ".join(wanted) or "(none)")
 
     def _handle_requests(self) -> None:
-        while True:
-            try:
-                action = self._requests.get_nowait()
-            except queue.Empty:
-                return
+        for action in _drain(self._requests):
             action()
 
     def _emit_status_changes(self) -> None:
-        while True:
-            try:
-                change = self._status_changes.get_nowait()
-            except queue.Empty:
-                return
+        for change in _drain(self._status_changes):
             event_type = STATUS_EVENTS.get(change.status)
             state = self.streams.get(change.stream_id)
             if event_type is None or state is None:

@@ -74,6 +74,13 @@ def free_endpoint() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
+def spawn_roadwatch(*args: str) -> subprocess.Popen:
+    """Start the real CLI in a child process and return at once (for signal tests)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "roadwatch", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
 def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI in a child process, as a user would."""
     return subprocess.run(

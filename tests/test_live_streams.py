@@ -74,6 +74,25 @@ def cpu_detector(model_path):
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
 
 
+class Running:
+    """A pipeline running in a thread until stopped; `summary` is its result once it has ended."""
+
+    def __init__(self, pipeline) -> None:
+        self.stop = threading.Event()
+        self.summary: dict | None = None
+        self.thread = threading.Thread(target=self._run, args=(pipeline,))
+        self.thread.start()
+
+    def _run(self, pipeline) -> None:
+        self.summary = pipeline.run(self.stop)
+
+    def end(self, timeout_s: float = 30) -> dict:
+        self.stop.set()
+        self.thread.join(timeout_s)
+        assert not self.thread.is_alive(), "the pipeline did not stop"
+        return self.summary
+
+
 def make_pipeline(tmp_path, detector, uris: dict[str, str]):
     from roadwatch.config import Config
     from roadwatch.pipeline import Pipeline
@@ -91,10 +110,7 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
     threads_before, sockets_before = threading.active_count(), open_sockets()
     server = servers(CITY)
     pipeline = make_pipeline(tmp_path, cpu_detector, {"cam": server.url, "file": str(require(CITY))})
-    stop = threading.Event()
-    result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
-    runner.start()
+    running = Running(pipeline)
     events = lambda: read_events(tmp_path / "events.jsonl")  # noqa: E731
     of_cam = lambda kind: [e for e in events() if e["stream_id"] == "cam" and e["type"] == kind]  # noqa: E731
     try:
@@ -115,10 +131,7 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
         wait_until(lambda: pipeline.streams["cam"].frames > cam_frames + 10, 15, "frames after the restart")
         assert pipeline.streams["file"].capture.status in (StreamStatus.UP, StreamStatus.ENDED)
     finally:
-        stop.set()
-        runner.join(30)
-    assert not runner.is_alive()
-    summary = result["summary"]
+        summary = running.end()
     assert summary["streams"]["cam"]["reconnects"] == 1
     assert threading.active_count() == threads_before
     assert open_sockets() <= sockets_before
@@ -202,11 +215,8 @@ def test_a_slow_consumer_of_a_30fps_camera_only_ever_sees_fresh_frames(servers):
 def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, servers, cpu_detector, city_clip):
     server = servers(CITY)
     pipeline = make_pipeline(tmp_path, cpu_detector, {"cam": server.url})
-    stop = threading.Event()
-    result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
     threads_before = threading.active_count()
-    runner.start()
+    running = Running(pipeline)
     try:
         wait_until(lambda: pipeline.streams["cam"].frames >= 5, 30, "frames from the camera")
         added = pipeline.add_source(str(city_clip))
@@ -215,12 +225,10 @@ def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, serv
         cam_frames = pipeline.streams["cam"].frames
         wait_until(lambda: pipeline.streams["cam"].frames > cam_frames + 5, 15, "the camera to go on")
         pipeline.remove_source("cam")
-        runner.join(30)  # nothing left to read: the pipeline ends by itself
+        running.thread.join(30)  # nothing left to read: the pipeline ends by itself
+        assert not running.thread.is_alive()
     finally:
-        stop.set()
-        runner.join(30)
-    assert not runner.is_alive()
-    summary = result["summary"]
+        summary = running.end()
     assert summary["streams"]["city40"]["frames"] == 40
     assert summary["streams"]["cam"]["status"] == "stopped"
     events = read_events(tmp_path / "events.jsonl")
@@ -235,34 +243,25 @@ def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, serv
 def test_reload_adds_and_removes_sources_by_id(tmp_path, cpu_detector, city_clip):
     pipeline = make_pipeline(tmp_path, cpu_detector, {"a": str(city_clip)})
     pipeline.reload_sources_hook = lambda: [SourceSpec.from_uri(str(city_clip), "b")]
-    stop = threading.Event()
-    result = {}
     pipeline.request_reload()  # before run: applied at once
-    runner = threading.Thread(target=lambda: result.setdefault("summary", pipeline.run(stop)))
-    runner.start()
-    runner.join(60)
-    stop.set()
-    summary = result["summary"]
+    running = Running(pipeline)
+    running.thread.join(60)
+    summary = running.end()
     assert summary["streams"]["b"]["frames"] == 40
     assert summary["streams"]["a"]["frames"] == 0 and summary["streams"]["a"]["status"] == "stopped"
 
 
 def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_path, servers, model_path, city_clip):
     import signal
-    import subprocess
-    import sys
 
-    from conftest import ROOT
+    from conftest import spawn_roadwatch
 
     server = servers(CITY)
     cfg = tmp_path / "live.yaml"
     cfg.write_text(f"sources:\n  - {{uri: '{server.url}', id: door}}\nstreams: {{open_timeout_s: 2, stall_timeout_s: 2}}\n")
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roadwatch", "run", "--config", str(cfg), "--model", str(model_path),
-         "--output", str(out), "--events", free_endpoint(), "--device", "cpu"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = spawn_roadwatch("run", "--config", str(cfg), "--model", str(model_path),
+                           "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
     log = out / "events.jsonl"
     ups = lambda: {e["stream_id"] for e in read_events(log) if e["type"] == "stream.up"}  # noqa: E731
     try:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from conftest import CITY, ROOT, VIDEOS, count_frames, cut_clip, free_endpoint, require, roadwatch
+from conftest import CITY, ROOT, VIDEOS, count_frames, cut_clip, free_endpoint, require, roadwatch, spawn_roadwatch
 
 pytestmark = pytest.mark.e2e
 
@@ -164,11 +162,8 @@ def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_pat
 def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, model_path, sig):
     source = require(CITY)  # 1190 frames: far longer than the test waits
     out = tmp_path / "out"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "roadwatch", "run", "--source", str(source), "--model", str(model_path),
-         "--output", str(out), "--events", free_endpoint(), "--device", "cpu"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    proc = spawn_roadwatch("run", "--source", str(source), "--model", str(model_path),
+                           "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
     log = out / "events.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and log.stat().st_size > 0):
