@@ -14,7 +14,7 @@ import pytest
 
 from conftest import CITY, VIDEOS, free_endpoint, require
 from streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
-from support.rtsp import RtspServer, unavailable_reason
+from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
 
@@ -135,6 +135,49 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
     assert summary["streams"]["cam"]["reconnects"] == 1
     assert threading.active_count() == threads_before
     assert open_sockets() <= sockets_before
+
+
+def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers):
+    server = servers(CITY)
+    changes = []
+    manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
+                            on_status=changes.append)
+    capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    statuses = lambda: [c.status for c in changes]  # noqa: E731
+    try:
+        wait_until(lambda: capture.frames_read >= 10, 20, "frames from the camera")
+        server.pause()  # the connection stays open, but nothing comes
+        # Frames already in the socket and demuxer buffers still arrive after the pause; the stall is
+        # measured from the last frame, and must be declared soon after stall_timeout_s of silence.
+        wait_until(lambda: StreamStatus.STALLED in statuses(), 15, "stream.stalled")
+        stalled = changes[statuses().index(StreamStatus.STALLED)]
+        silent_s = float(stalled.reason.split("no frame for ")[1].split(" s")[0])
+        assert 1.5 * 0.9 <= silent_s < 1.5 + 1.0
+        server.resume()
+        wait_until(lambda: statuses().count(StreamStatus.UP) >= 2, 20, "the camera to come back")
+        frames = capture.frames_read
+        wait_until(lambda: capture.frames_read > frames + 10, 10, "frames after the stall")
+    finally:
+        manager.stop_all()
+    assert capture.reconnects >= 1
+
+
+def test_http_mjpeg_camera_reads_and_reports_an_outage(rtsp_ok):
+    server = MjpegServer(require(VIDEOS / "dashcam_a_640x360.mp4")).start()
+    changes = []
+    manager = StreamManager(policy=FAST_RETRY, on_status=changes.append)
+    capture = manager.add(SourceSpec.from_uri(server.url, "mjpeg"))
+    try:
+        wait_until(lambda: capture.frames_read >= 10, 20, "frames from the MJPEG camera")
+        frame = capture.buffer.get(timeout=5)
+        assert frame.image.shape == (360, 640, 3)
+        server.kill()
+        wait_until(lambda: any(c.status in (StreamStatus.DOWN, StreamStatus.STALLED) for c in changes), 8, "stream.down")
+        server.start()
+        wait_until(lambda: [c.status for c in changes].count(StreamStatus.UP) == 2, 15, "the camera to come back")
+    finally:
+        manager.stop_all()
+        server.kill()
 
 
 def test_bad_addresses_report_a_status_and_never_hang(rtsp_ok):

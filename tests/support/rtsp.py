@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")
+MJPEG_SERVER = Path(__file__).with_name("mjpeg_server.py")
 INSTALL_HINT = "apt-get install gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi (.ci/run and `make test` do this as root)"
 
 _CHECK = """
@@ -38,7 +42,8 @@ def free_port() -> int:
 
 
 class RtspServer:
-    """One server process serving one clip at rtsp://127.0.0.1:PORT/cam; can be killed and restarted on the same port."""
+    """One server process serving one clip at rtsp://127.0.0.1:PORT/cam; can be killed and restarted on
+    the same port, or paused (SIGSTOP: connections stay open, no data flows) to make a real stall."""
 
     def __init__(self, clip: Path, mount: str = "cam") -> None:
         self.clip = clip
@@ -50,9 +55,18 @@ class RtspServer:
     def url(self) -> str:
         return f"rtsp://127.0.0.1:{self.port}/{self.mount}"
 
-    def start(self, timeout_s: float = 20.0) -> "RtspServer":
+    def command(self) -> list[str]:
+        return [SYSTEM_PYTHON, str(SERVER), str(self.port), self.mount, str(self.clip)]
+
+    def pause(self) -> None:
+        os.kill(self._proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self._proc.pid, signal.SIGCONT)
+
+    def start(self) -> "RtspServer":
         self._proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SERVER), str(self.port), self.mount, str(self.clip)],
+            self.command(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -71,3 +85,14 @@ class RtspServer:
             self._proc.stdout.close()
             self._proc.stderr.close()
             self._proc = None
+
+
+class MjpegServer(RtspServer):
+    """The same life cycle for an HTTP MJPEG camera at http://127.0.0.1:PORT/cam.mjpg (run by this python)."""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.mount}.mjpg"
+
+    def command(self) -> list[str]:
+        return [sys.executable, str(MJPEG_SERVER), str(self.port), str(self.clip)]
