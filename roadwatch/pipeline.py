@@ -288,7 +288,8 @@ class Pipeline:
             self._emit_track(EventType.TRACK_STARTED, frame, track, size, state)
         started_ids = {t.track_id for t in step.started}
         interval = self.config.tracker.update_interval_s
-        for track in step.tracks:
+        visible = step.tracks.views()
+        for track in visible:
             if track.track_id in started_ids:
                 continue
             due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= interval
@@ -296,7 +297,7 @@ class Pipeline:
             if due or reclassified:
                 self._emit_track(EventType.TRACK_UPDATED, frame, track, size, state)
         if state.video is not None:
-            state.video.write(frame.image, step.tracks, [self.detector.names[t.class_id] for t in step.tracks])
+            state.video.write(frame.image, visible, [self.detector.names[t.class_id] for t in visible])
         state.frames += 1
         state.last_frame = frame
 

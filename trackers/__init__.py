@@ -4,11 +4,12 @@ Knows nothing of streams or detectors; it takes boxes, scores, classes and categ
 """
 
 from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from trackers.tracker import Tracker, TrackerConfig, TrackerStep, TrackView
+from trackers.tracker import TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView
 
 __all__ = [
     "KalmanBoxFilter",
     "KalmanParams",
+    "TrackArrays",
     "Tracker",
     "TrackerConfig",
     "TrackerStep",

@@ -3,6 +3,12 @@
 State per track: [cx, cy, w, h, vcx, vcy, vw, vh], positions in pixels, velocities in pixels per second.
 Noise scales with box height, as in ByteTrack/DeepSORT, so near and far objects are treated alike.
 Process noise grows linearly with the time step, so a dropped frame simply widens the prediction.
+
+The initial covariance, the process noise and the measurement noise are diagonal, and the motion model
+couples each coordinate only with its own velocity, so the 8x8 covariance is exactly four independent
+2x2 blocks and stays so. Each track's covariance is therefore stored as (4, 3): for each coordinate
+[var(position), cov(position, velocity), var(velocity)], and every step is a few elementwise operations
+on (N, 4) arrays, with no matrix products or inverses. `full_covariance` rebuilds the 8x8 form.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import numpy as np
 
 NDIM = 4
 MIN_SIZE = 1.0  # pixels
+PP, PV, VV = 0, 1, 2  # var(position), cov(position, velocity), var(velocity)
 
 
 @dataclass(frozen=True)
@@ -25,57 +32,79 @@ class KalmanParams:
 
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
     xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    wh = xyxy[:, 2:] - xyxy[:, :2]
-    return np.hstack([xyxy[:, :2] + wh / 2, wh])
+    out = np.empty_like(xyxy)
+    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
+    out[:, :2] = xyxy[:, :2] + out[:, 2:] / 2
+    return out
 
 
 def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
     cxcywh = np.asarray(cxcywh, dtype=np.float64).reshape(-1, 4)
-    half = cxcywh[:, 2:] / 2
-    return np.hstack([cxcywh[:, :2] - half, cxcywh[:, :2] + half])
+    out = np.empty_like(cxcywh)
+    out[:, :2] = cxcywh[:, :2] - cxcywh[:, 2:] / 2
+    out[:, 2:] = out[:, :2] + cxcywh[:, 2:]
+    return out
+
+
+def full_covariance(cov: np.ndarray) -> np.ndarray:
+    """The (N, 8, 8) covariance matrices that (N, 4, 3) block storage stands for."""
+    n = len(cov)
+    full = np.zeros((n, 2 * NDIM, 2 * NDIM))
+    i = np.arange(NDIM)
+    full[:, i, i] = cov[:, :, PP]
+    full[:, i, i + NDIM] = full[:, i + NDIM, i] = cov[:, :, PV]
+    full[:, i + NDIM, i + NDIM] = cov[:, :, VV]
+    return full
 
 
 class KalmanBoxFilter:
-    """Stateless maths on stacked means (N, 8) and covariances (N, 8, 8); the tracker owns the arrays."""
+    """Stateless maths on stacked means (N, 8) and block covariances (N, 4, 3); the tracker owns the arrays."""
 
     def __init__(self, params: KalmanParams | None = None) -> None:
         self.p = params or KalmanParams()
-        self._H = np.eye(NDIM, 2 * NDIM)
 
     def initiate(self, measurements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """New tracks from (N, 4) cxcywh measurements, at rest, with wide velocity uncertainty."""
         z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
         mean = np.hstack([z, np.zeros_like(z)])
         h = z[:, 3:4]
-        std = np.hstack([2 * self.p.std_position * h.repeat(4, 1), 10 * self.p.std_velocity * h.repeat(4, 1)])
-        cov = np.einsum("ni,ij->nij", std**2, np.eye(2 * NDIM))
+        cov = np.zeros((len(z), NDIM, 3))
+        cov[:, :, PP] = (2 * self.p.std_position * h) ** 2
+        cov[:, :, VV] = (10 * self.p.std_velocity * h) ** 2
         return mean, cov
 
     def predict(self, mean: np.ndarray, cov: np.ndarray, dt: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Advance every track by dt seconds (a scalar or one value per track)."""
-        n = len(mean)
-        dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), (n,))
-        F = np.tile(np.eye(2 * NDIM), (n, 1, 1))
-        F[:, np.arange(NDIM), np.arange(NDIM) + NDIM] = dt[:, None]
-        h = mean[:, 3:4]
-        std = np.hstack([self.p.std_position * h.repeat(4, 1), self.p.std_velocity * h.repeat(4, 1)])
-        q = std**2 * (dt / self.p.reference_dt)[:, None]
-        Q = np.einsum("ni,ij->nij", q, np.eye(2 * NDIM))
-        new_mean = np.einsum("nij,nj->ni", F, mean)
+        """Advance every track by dt seconds (a scalar or one value per track): per block,
+        F P F^T + Q with F = [[1, dt], [0, 1]]."""
+        dt = np.asarray(dt, dtype=np.float64)
+        dt_col = dt.reshape(-1, 1) if dt.ndim else dt
+        new_mean = mean.copy()
+        new_mean[:, :NDIM] += dt_col * mean[:, NDIM:]
         # A shrinking box must not turn inside out while coasting: stop its size at MIN_SIZE.
         collapsed = new_mean[:, 2:4] < MIN_SIZE
-        new_mean[:, 2:4] = np.where(collapsed, MIN_SIZE, new_mean[:, 2:4])
-        new_mean[:, 6:8] = np.where(collapsed, 0.0, new_mean[:, 6:8])
-        new_cov = F @ cov @ F.transpose(0, 2, 1) + Q
+        new_mean[:, 2:4][collapsed] = MIN_SIZE
+        new_mean[:, 6:8][collapsed] = 0.0
+
+        pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
+        noise = mean[:, 3:4] ** 2 * (dt_col / self.p.reference_dt)
+        new_cov = np.empty_like(cov)
+        new_cov[:, :, PP] = pp + 2 * dt_col * pv + dt_col**2 * vv + self.p.std_position**2 * noise
+        new_cov[:, :, PV] = pv + dt_col * vv
+        new_cov[:, :, VV] = vv + self.p.std_velocity**2 * noise
         return new_mean, new_cov
 
     def update(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Correct each track with its matched (N, 4) cxcywh measurement."""
         z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
-        r = (self.p.std_measurement * mean[:, 3:4]).repeat(4, 1) ** 2
-        S = cov[:, :NDIM, :NDIM] + np.einsum("ni,ij->nij", r, np.eye(NDIM))
-        K = cov[:, :, :NDIM] @ np.linalg.inv(S)  # (N, 8, 4)
+        pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
+        s = pp + (self.p.std_measurement * mean[:, 3:4]) ** 2  # innovation variance per coordinate
+        k_pos, k_vel = pp / s, pv / s  # Kalman gains
         innovation = z - mean[:, :NDIM]
-        new_mean = mean + np.einsum("nij,nj->ni", K, innovation)
-        new_cov = cov - K @ S @ K.transpose(0, 2, 1)
+        new_mean = np.empty_like(mean)
+        new_mean[:, :NDIM] = mean[:, :NDIM] + k_pos * innovation
+        new_mean[:, NDIM:] = mean[:, NDIM:] + k_vel * innovation
+        new_cov = np.empty_like(cov)  # P - K S K^T
+        new_cov[:, :, PP] = pp - k_pos * pp
+        new_cov[:, :, PV] = pv - k_pos * pv
+        new_cov[:, :, VV] = vv - k_vel * pv
         return new_mean, new_cov

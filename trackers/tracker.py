@@ -1,9 +1,11 @@
-"""Multi-object tracker for one stream: Kalman prediction, IoU matching, and a track lifecycle.
+"""Multi-object tracker for one stream: Kalman prediction, two-stage IoU matching, and a track lifecycle.
 
 Tracks live in parallel numpy arrays (one row per track) so each frame costs a handful of vectorised
-operations whatever the number of tracks. A track is tentative until it has been matched `min_hits`
-times in a row; only then does it get an id and count as started, so one-frame false positives never
-inflate counts. A confirmed track that goes unmatched for `max_age_s` seconds ends.
+operations whatever the number of tracks. Association follows ByteTrack: confident detections are matched
+first; weak ones (often a partly hidden object) may only continue tracks left unmatched, never start one.
+A track is tentative until it has been matched `min_hits` times in a row; only then does it get an id and
+count as started, so one-frame false positives never inflate counts. A confirmed track that goes unmatched
+for `max_age_s` seconds ends.
 """
 
 from __future__ import annotations
@@ -19,10 +21,13 @@ from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    min_hits: int = 3
-    max_age_s: float = 1.0
-    iou_threshold: float = 0.2
-    new_track_confidence: float = 0.3
+    min_hits: int = 3  # consecutive matches before a track is confirmed
+    max_age_s: float = 1.0  # seconds a confirmed track may coast unseen
+    iou_threshold: float = 0.2  # first stage: least IoU between a prediction and a confident detection
+    high_confidence: float = 0.5  # detections at least this confident are matched first
+    low_confidence: float = 0.1  # weaker ones than this are ignored; in between, second stage only
+    low_iou_threshold: float = 0.5  # second stage: weak detections must overlap a prediction well
+    new_track_confidence: float = 0.3  # least confidence for an unmatched detection to start a track
     kalman: KalmanParams = field(default_factory=KalmanParams)
 
 
@@ -39,11 +44,37 @@ class TrackView:
     last_seen: float  # media time of its last matched detection
 
 
+@dataclass(frozen=True)
+class TrackArrays:
+    """Many confirmed tracks at one instant, one row each; iterating yields TrackViews."""
+
+    track_id: np.ndarray  # (N,)
+    xyxy: np.ndarray  # (N, 4)
+    confidence: np.ndarray  # (N,)
+    class_id: np.ndarray  # (N,)
+    category: np.ndarray  # (N,)
+    velocity: np.ndarray  # (N, 2), px/s
+    last_seen: np.ndarray  # (N,)
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+    def __iter__(self):
+        return iter(self.views())
+
+    def views(self) -> list[TrackView]:
+        columns = zip(
+            self.track_id.tolist(), self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist(),
+            self.category.tolist(), self.velocity.tolist(), self.last_seen.tolist(),
+        )
+        return [TrackView(i, tuple(b), c, k, g, tuple(v), t) for i, b, c, k, g, v, t in columns]
+
+
 @dataclass
 class TrackerStep:
     """What one frame changed: confirmed tracks seen in it, tracks confirmed now, tracks that ended now."""
 
-    tracks: list[TrackView]
+    tracks: TrackArrays
     started: list[TrackView]
     ended: list[TrackView]
 
@@ -58,7 +89,7 @@ class Tracker:
         self._t: float | None = None
         self.ids = np.zeros(0, dtype=np.int64)  # 0 while tentative
         self.mean = np.zeros((0, 8))
-        self.cov = np.zeros((0, 8, 8))
+        self.cov = np.zeros((0, 4, 3))  # per coordinate: var(pos), cov(pos, vel), var(vel)
         self.hits = np.zeros(0, dtype=np.int64)
         self.last_seen = np.zeros(0)
         self.class_id = np.zeros(0, dtype=np.int64)
@@ -91,7 +122,7 @@ class Tracker:
         if len(self):
             self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt)
 
-        track_rows, det_rows = self._associate(xyxy, category)
+        track_rows, det_rows = self._associate(xyxy, confidence, category)
         matched = np.zeros(len(self), dtype=bool)
         matched[track_rows] = True
         if len(track_rows):
@@ -112,18 +143,21 @@ class Tracker:
         was_confirmed = self.confirmed
         expired = (~was_confirmed & ~matched) | (was_confirmed & (t - self.last_seen > self.config.max_age_s))
         newly_confirmed = ~was_confirmed & matched & (self.hits >= self.config.min_hits)
-        for row in np.flatnonzero(newly_confirmed):
-            self.ids[row] = self._next_id
-            self._next_id += 1
-        started = [self._view(row) for row in np.flatnonzero(newly_confirmed)]
-        ended = [self._view(row, at_last_match=True) for row in np.flatnonzero(expired & was_confirmed)]
-        self._keep(~expired)
-        visible_rows = np.flatnonzero(self.confirmed & (self.last_seen == t))
-        return TrackerStep(tracks=[self._view(r) for r in visible_rows], started=started, ended=ended)
+        n_new = int(newly_confirmed.sum())
+        self.ids[newly_confirmed] = np.arange(self._next_id, self._next_id + n_new)
+        self._next_id += n_new
+        started = self._arrays(newly_confirmed).views() if newly_confirmed.any() else []
+        gone = expired & was_confirmed
+        ended = self._arrays(gone).views() if gone.any() else []
+        if expired.any():
+            self._keep(~expired)
+            matched = matched[~expired]
+        # Tracks seen now were just matched, so their box is the one stored at that match.
+        return TrackerStep(tracks=self._arrays(matched & (self.ids > 0)), started=started, ended=ended)
 
     def finish(self) -> list[TrackView]:
         """End every confirmed track (end of stream or shutdown) and forget all state."""
-        ended = [self._view(row, at_last_match=True) for row in np.flatnonzero(self.confirmed)]
+        ended = self._arrays(self.confirmed).views()
         self._keep(np.zeros(len(self), dtype=bool))
         self._t = None
         return ended
@@ -131,20 +165,27 @@ class Tracker:
     def predicted_xyxy(self) -> np.ndarray:
         return cxcywh_to_xyxy(self.mean[:, :4]) if len(self) else np.zeros((0, 4))
 
-    def _associate(self, xyxy: np.ndarray, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Optimal one-to-one matching on IoU; a track never matches a detection of another category."""
+    def _associate(self, xyxy: np.ndarray, confidence: np.ndarray, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two-stage optimal matching on IoU (confident detections, then weak ones against the tracks left);
+        a track never matches a detection of another category. Returns matched (track rows, detection rows)."""
+        empty = np.zeros(0, dtype=np.int64)
         if not len(self) or not len(xyxy):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return empty, empty
         iou = box_iou_batch(self.predicted_xyxy(), xyxy)
         iou[self.category[:, None] != category[None, :]] = 0.0
-        rows, cols = linear_sum_assignment(-iou)
-        good = iou[rows, cols] >= self.config.iou_threshold
-        return rows[good], cols[good]
+        cfg = self.config
+        strong = np.flatnonzero(confidence >= cfg.high_confidence)
+        weak = np.flatnonzero((confidence >= cfg.low_confidence) & (confidence < cfg.high_confidence))
+        t1, d1 = _assign(iou, np.arange(len(self)), strong, cfg.iou_threshold)
+        left = np.ones(len(self), dtype=bool)
+        left[t1] = False
+        t2, d2 = _assign(iou, np.flatnonzero(left), weak, cfg.low_iou_threshold)
+        return np.concatenate([t1, t2]), np.concatenate([d1, d2])
 
     def _spawn(self, t, xyxy, confidence, class_id, category, matched_dets) -> None:
         fresh = np.ones(len(xyxy), dtype=bool)
         fresh[matched_dets] = False
-        fresh &= confidence >= self.config.new_track_confidence
+        fresh &= confidence >= max(self.config.new_track_confidence, self.config.high_confidence)
         if not fresh.any():
             return
         mean, cov = self.kf.initiate(xyxy_to_cxcywh(xyxy[fresh]))
@@ -170,15 +211,26 @@ class Tracker:
         self.confidence = self.confidence[rows]
         self.last_box = self.last_box[rows]
 
-    def _view(self, row: int, at_last_match: bool = False) -> TrackView:
-        box = self.last_box[row] if at_last_match else cxcywh_to_xyxy(self.mean[row, :4])[0]
-        x1, y1, x2, y2 = box
-        return TrackView(
-            track_id=int(self.ids[row]),
-            xyxy=(float(x1), float(y1), float(x2), float(y2)),
-            confidence=float(self.confidence[row]),
-            class_id=int(self.class_id[row]),
-            category=int(self.category[row]),
-            velocity=(float(self.mean[row, 4]), float(self.mean[row, 5])),
-            last_seen=float(self.last_seen[row]),
+    def _arrays(self, rows: np.ndarray) -> TrackArrays:
+        """The given rows (indices or mask) with the filtered box of their last match: for tracks seen now,
+        their current box; for ended ones, where they were last seen rather than where they coasted to."""
+        return TrackArrays(
+            track_id=self.ids[rows],
+            xyxy=self.last_box[rows],
+            confidence=self.confidence[rows],
+            class_id=self.class_id[rows],
+            category=self.category[rows],
+            velocity=self.mean[rows, 4:6],
+            last_seen=self.last_seen[rows],
         )
+
+
+def _assign(iou: np.ndarray, track_rows: np.ndarray, det_rows: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal assignment between some tracks and some detections; pairs under `threshold` IoU are dropped."""
+    if not len(track_rows) or not len(det_rows):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    sub = iou[np.ix_(track_rows, det_rows)]
+    rows, cols = linear_sum_assignment(-sub)
+    good = sub[rows, cols] >= threshold
+    return track_rows[rows[good]], det_rows[cols[good]]
