@@ -11,7 +11,7 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test test-deps venv clean bench-streams
+.PHONY: run test test-deps venv clean bench-streams bench-tracking
 
 venv: $(STAMP)
 
@@ -32,6 +32,14 @@ test-deps:
 
 bench-streams: $(STAMP)
 	$(BIN)/python bench/streams_bench.py
+
+# supervision dropped ByteTrack after 0.30; its last release with it runs in a child process from here.
+SV_PEER := bench/.peers/supervision-0.30.9
+
+bench-tracking: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	test -d $(SV_PEER) || $(BIN)/python -m pip install --quiet --no-deps --target $(SV_PEER) supervision==0.30.9
+	$(BIN)/python bench/tracking_bench.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from detector.categories import DEFAULT_CATEGORIES, CategoryMap
 from roadwatch.errors import ConfigError
+from trackers import TrackerConfig
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -56,12 +57,29 @@ class DetectorConfig(Section):
         return value
 
 
+_T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
+
+
 class TrackerSettings(Section):
-    min_hits: int = Field(3, ge=1, description="Matches in a row before a track is confirmed (and started)")
-    max_age_s: float = Field(1.0, gt=0, description="Seconds a confirmed track may go unseen before it ends")
-    iou_threshold: Fraction = Field(0.2, description="Least IoU between prediction and detection to match")
-    new_track_confidence: Fraction = Field(0.3, description="Least confidence for a detection to start a track")
+    min_hits: int = Field(_T.min_hits, ge=1, description="Matches in a row before a track is confirmed (and started)")
+    max_age_s: float = Field(_T.max_age_s, gt=0, description="Seconds a confirmed track may go unseen before it ends")
+    iou_threshold: Fraction = Field(_T.iou_threshold, description="Least IoU between prediction and confident detection")
+    high_confidence: Fraction = Field(_T.high_confidence, description="Detections this confident are matched first")
+    low_confidence: Fraction = Field(_T.low_confidence, description="Weaker detections are ignored; between the two, they only continue tracks")
+    low_iou_threshold: Fraction = Field(_T.low_iou_threshold, description="Least IoU for a weak detection to continue a track")
+    new_track_confidence: Fraction = Field(_T.new_track_confidence, description="Least confidence for a detection to start a track")
     update_interval_s: float = Field(1.0, ge=0, description="track.updated at most this often per track")
+
+    def tracker_config(self) -> TrackerConfig:
+        return TrackerConfig(
+            min_hits=self.min_hits,
+            max_age_s=self.max_age_s,
+            iou_threshold=self.iou_threshold,
+            high_confidence=self.high_confidence,
+            low_confidence=self.low_confidence,
+            low_iou_threshold=self.low_iou_threshold,
+            new_track_confidence=self.new_track_confidence,
+        )
 
 
 class EventsConfig(Section):

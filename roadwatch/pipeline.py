@@ -33,7 +33,7 @@ from streams import (
     StreamManager,
     StreamStatus,
 )
-from trackers import Tracker, TrackerConfig, TrackView
+from trackers import Tracker, TrackView
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +128,7 @@ class Pipeline:
             on_put=self.batcher.wake,
             on_status=self._on_status,
         )
-        self.tracker_config = TrackerConfig(
-            min_hits=config.tracker.min_hits,
-            max_age_s=config.tracker.max_age_s,
-            iou_threshold=config.tracker.iou_threshold,
-            new_track_confidence=config.tracker.new_track_confidence,
-        )
+        self.tracker_config = config.tracker.tracker_config()
         self.streams: dict[str, StreamState] = {}
         self._single_output = len(specs) == 1
         self._infos = dict(infos)

@@ -14,7 +14,8 @@ def test_box_conversions_round_trip():
 
 
 def test_initiate_predict_update_match_hand_computed_values():
-    kf = KalmanBoxFilter(KalmanParams())  # std_position 1/20, std_velocity 30/160, std_measurement 1/20, dt_ref 1/30
+    params = KalmanParams(std_position=1 / 20, std_velocity=30 / 160, std_measurement=1 / 20, reference_dt=1 / 30)
+    kf = KalmanBoxFilter(params)
     mean, cov = kf.initiate(np.array([[100.0, 50.0, 20.0, 40.0]]))
     # h = 40: initial position std 2 * 40/20 = 4, velocity std 10 * 40 * 30/160 = 75
     assert np.allclose(full_covariance(cov)[0], np.diag([16] * 4 + [5625] * 4))

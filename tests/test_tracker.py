@@ -96,3 +96,15 @@ def test_hundreds_of_tracks_stay_vectorised():
     for k in range(5):
         s = step(tracker, k * 0.04, [box(x + k, y) for x, y in zip(xs, ys)])
     assert len(s.tracks) == 300
+
+
+def test_iou_matrix_equals_supervision():
+    from supervision.detection.utils.iou_and_nms import box_iou_batch
+
+    from trackers.tracker import iou_matrix
+
+    rng = np.random.default_rng(3)
+    a = rng.uniform(0, 200, (7, 4))
+    a[:, 2:] = a[:, :2] + rng.uniform(1, 80, (7, 2))
+    b = np.vstack([a[:3] + rng.normal(0, 5, (3, 4)), [[500, 500, 510, 510]]])
+    assert np.allclose(iou_matrix(a, b), box_iou_batch(a, b), atol=1e-6)

@@ -26,7 +26,7 @@ PP, PV, VV = 0, 1, 2  # var(position), cov(position, velocity), var(velocity)
 class KalmanParams:
     std_position: float = 1.0 / 20  # x box height, per reference step
     std_velocity: float = 30.0 / 160  # x box height, px/s, per reference step (ByteTrack's 1/160 per frame at 30 fps)
-    std_measurement: float = 1.0 / 20  # x box height
+    std_measurement: float = 1.0 / 15  # x box height (detector boxes jitter a little more than ByteTrack assumes)
     reference_dt: float = 1.0 / 30  # process noise is given for this step and scaled linearly with dt
 
 
@@ -82,8 +82,9 @@ class KalmanBoxFilter:
         new_mean[:, :NDIM] += dt_col * mean[:, NDIM:]
         # A shrinking box must not turn inside out while coasting: stop its size at MIN_SIZE.
         collapsed = new_mean[:, 2:4] < MIN_SIZE
-        new_mean[:, 2:4][collapsed] = MIN_SIZE
-        new_mean[:, 6:8][collapsed] = 0.0
+        if collapsed.any():
+            new_mean[:, 2:4][collapsed] = MIN_SIZE
+            new_mean[:, 6:8][collapsed] = 0.0
 
         pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
         noise = mean[:, 3:4] ** 2 * (dt_col / self.p.reference_dt)
