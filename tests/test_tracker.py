@@ -108,3 +108,15 @@ def test_iou_matrix_equals_supervision():
     a[:, 2:] = a[:, :2] + rng.uniform(1, 80, (7, 2))
     b = np.vstack([a[:3] + rng.normal(0, 5, (3, 4)), [[500, 500, 510, 510]]])
     assert np.allclose(iou_matrix(a, b), box_iou_batch(a, b), atol=1e-6)
+
+
+def test_motion_prediction_heading_and_future_box():
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    for k in range(20):  # moving right at 100 px/s and down at 50 px/s, 10 frames/s
+        s = step(tracker, k * 0.1, [box(10 + 100 * k * 0.1, y=100 + 50 * k * 0.1)])
+    (view,) = s.tracks.views()
+    assert abs(view.heading_deg - np.degrees(np.arctan2(50, 100))) < 3
+    assert abs(view.speed - np.hypot(100, 50)) < 8
+    ahead = np.array(view.predicted_xyxy(2.0))
+    assert np.allclose(ahead, np.array(view.xyxy) + [200, 100, 200, 100], atol=15)
+    assert np.allclose(s.tracks.predicted_xyxy(2.0)[0], ahead)

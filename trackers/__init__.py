@@ -3,17 +3,26 @@
 Knows nothing of streams or detectors; it takes boxes, scores, classes and categories as arrays.
 """
 
+from trackers.camera_motion import CameraMotionEstimator
 from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from trackers.tracker import TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView
+from trackers.tracker import TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
+from trackers.zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
+    "CameraMotionEstimator",
     "KalmanBoxFilter",
     "KalmanParams",
     "TrackArrays",
+    "Line",
+    "LineEvent",
     "Tracker",
     "TrackerConfig",
     "TrackerStep",
     "TrackView",
+    "Zone",
+    "ZoneEvent",
+    "ZoneLineMonitor",
     "cxcywh_to_xyxy",
+    "predict_xyxy",
     "xyxy_to_cxcywh",
 ]

@@ -10,6 +10,7 @@ for `max_age_s` seconds ends.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,21 @@ class TrackView:
     category: int
     velocity: tuple[float, float]  # box centre, pixels per second
     last_seen: float  # media time of its last matched detection
+    size_velocity: tuple[float, float] = (0.0, 0.0)  # box width and height, pixels per second
+
+    @property
+    def speed(self) -> float:
+        """Pixels per second of the box centre."""
+        return math.hypot(*self.velocity)
+
+    @property
+    def heading_deg(self) -> float:
+        """Direction of motion in image coordinates: 0 is right, 90 down, 180 left, -90 up."""
+        return math.degrees(math.atan2(self.velocity[1], self.velocity[0]))
+
+    def predicted_xyxy(self, horizon_s: float) -> tuple[float, float, float, float]:
+        """Where the box will be `horizon_s` seconds after it was last seen, at constant velocity."""
+        return tuple(predict_xyxy(np.array([self.xyxy]), np.array([self.velocity]), np.array([self.size_velocity]), horizon_s)[0])
 
 
 @dataclass(slots=True)  # not frozen: one is built every frame, and frozen init costs ~3x more
@@ -57,9 +73,14 @@ class TrackArrays:
     category: np.ndarray  # (N,)
     velocity: np.ndarray  # (N, 2), px/s
     last_seen: np.ndarray  # (N,)
+    size_velocity: np.ndarray  # (N, 2), px/s
 
     def __len__(self) -> int:
         return len(self.track_id)
+
+    def predicted_xyxy(self, horizon_s: float) -> np.ndarray:
+        """(N, 4) boxes `horizon_s` seconds ahead, at constant velocity."""
+        return predict_xyxy(self.xyxy, self.velocity, self.size_velocity, horizon_s)
 
     def __iter__(self):
         return iter(self.views())
@@ -67,9 +88,9 @@ class TrackArrays:
     def views(self) -> list[TrackView]:
         columns = zip(
             self.track_id.tolist(), self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist(),
-            self.category.tolist(), self.velocity.tolist(), self.last_seen.tolist(),
+            self.category.tolist(), self.velocity.tolist(), self.last_seen.tolist(), self.size_velocity.tolist(),
         )
-        return [TrackView(i, tuple(b), c, k, g, tuple(v), t) for i, b, c, k, g, v, t in columns]
+        return [TrackView(i, tuple(b), c, k, g, tuple(v), t, tuple(sv)) for i, b, c, k, g, v, t, sv in columns]
 
 
 @dataclass(slots=True)
@@ -159,6 +180,22 @@ class Tracker:
         # Tracks seen now were just matched, so their box is the one stored at that match.
         return TrackerStep(tracks=self._arrays(matched & (self.ids > 0)), started=started, ended=ended)
 
+    def apply_camera_motion(self, affine: np.ndarray) -> None:
+        """Move every track by the camera's motion since the last frame (a 2x3 affine from
+        CameraMotionEstimator), before `update`: centres are mapped, sizes and velocities scaled and
+        rotated, position variances scaled. (The small coupling a rotation adds between x and y
+        uncertainty is left out: block storage keeps coordinates independent.)"""
+        if not len(self):
+            return
+        A = np.asarray(affine, dtype=np.float64)
+        R, t = A[:, :2], A[:, 2]
+        scale = math.sqrt(abs(np.linalg.det(R)))
+        self.mean[:, 0:2] = self.mean[:, 0:2] @ R.T + t
+        self.mean[:, 2:4] *= scale
+        self.mean[:, 4:6] = self.mean[:, 4:6] @ R.T
+        self.mean[:, 6:8] *= scale
+        self.cov *= scale**2
+
     def finish(self) -> list[TrackView]:
         """End every confirmed track (end of stream or shutdown) and forget all state."""
         ended = self._arrays(self.confirmed).views()
@@ -227,7 +264,16 @@ class Tracker:
             category=self.category[rows],
             velocity=self.mean[rows, 4:6],
             last_seen=self.last_seen[rows],
+            size_velocity=self.mean[rows, 6:8],
         )
+
+
+def predict_xyxy(xyxy: np.ndarray, velocity: np.ndarray, size_velocity: np.ndarray, horizon_s: float) -> np.ndarray:
+    """Boxes moved `horizon_s` seconds ahead at their centre and size velocities (sizes kept >= 1 px)."""
+    box = xyxy_to_cxcywh(xyxy)
+    box[:, :2] += np.asarray(velocity).reshape(-1, 2) * horizon_s
+    box[:, 2:] = np.maximum(box[:, 2:] + np.asarray(size_velocity).reshape(-1, 2) * horizon_s, 1.0)
+    return cxcywh_to_xyxy(box)
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
