@@ -77,8 +77,10 @@ class YoloDetector:
         conf: float = 0.25,
         iou: float = 0.7,
         half: bool = False,
+        agnostic_nms: bool = True,
     ) -> None:
         self.device = resolve_device(device)
+        self.agnostic_nms = agnostic_nms
         self.model = load_yolo(model)
         self.names: dict[int, str] = dict(self.model.names)
         self.category_names = categories.names
@@ -109,6 +111,7 @@ class YoloDetector:
             device=self.device,
             half=self.half,
             classes=self.class_ids,
+            agnostic_nms=self.agnostic_nms,
             verbose=False,
         )
         names = np.array(self.category_names)

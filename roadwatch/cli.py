@@ -101,6 +101,7 @@ def _run(source, model, config_path, output, events, device, load_config) -> dic
                 conf=cfg.detector.conf,
                 iou=cfg.detector.iou,
                 half=cfg.detector.half,
+                agnostic_nms=cfg.detector.agnostic_nms,
             )
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
         if config_path is not None and not source:

@@ -43,6 +43,7 @@ class DetectorConfig(Section):
     conf: Fraction = Field(0.25, description="Minimum detection confidence")
     iou: Fraction = Field(0.7, description="NMS IoU threshold")
     half: bool = Field(True, description="fp16 inference where the device supports it (ignored on CPU)")
+    agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")
     max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
     max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
     categories: dict[str, list[str]] = Field(
@@ -69,6 +70,9 @@ class TrackerSettings(Section):
     low_iou_threshold: Fraction = Field(_T.low_iou_threshold, description="Least IoU for a weak detection to continue a track")
     new_track_confidence: Fraction = Field(_T.new_track_confidence, description="Least confidence for a detection to start a track")
     update_interval_s: float = Field(1.0, ge=0, description="track.updated at most this often per track")
+    zone_min_frames: int = Field(3, ge=1, description="Frames a track must hold a new zone state or line side before it counts")
+    prediction_horizon_s: float = Field(1.0, ge=0, description="How far ahead events' predicted_bbox looks")
+    camera_motion: bool = Field(False, description="Compensate camera motion (moving cameras, dashcams)")
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(
@@ -80,6 +84,22 @@ class TrackerSettings(Section):
             low_iou_threshold=self.low_iou_threshold,
             new_track_confidence=self.new_track_confidence,
         )
+
+
+Point = tuple[float, float]
+
+
+class ZoneConfig(Section):
+    id: str = Field(description="Zone id carried by zone events")
+    polygon: list[Point] = Field(min_length=3, description="Corners in pixels, in order")
+    streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
+
+
+class LineConfig(Section):
+    id: str = Field(description="Line id carried by line.crossed events")
+    start: Point
+    end: Point
+    streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
 
 
 class EventsConfig(Section):
@@ -101,6 +121,8 @@ class Config(Section):
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     events: EventsConfig = Field(default_factory=EventsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list)
 
     @field_validator("sources", mode="before")
     @classmethod

@@ -4,7 +4,10 @@ Every event carries `schema_version`, `event_id`, `type`, `seq` (per producer, s
 `producer_id`, `stream_id`, `frame`, `ts` (capture wall-clock time, Unix seconds), `pts` (media time,
 seconds) and `published_ts`. Track events add `track_id` (unique within its stream), `category`,
 `class`, `confidence`, `bbox` [x1, y1, x2, y2] in pixels, `bbox_norm` (the same divided by width and
-height) and `velocity` [vx, vy] of the box centre in pixels per second. `track.ended` adds `reason`.
+height), `velocity` [vx, vy] of the box centre in pixels per second, `speed_px_s`, `heading_deg`
+(0 right, 90 down) and `predicted_bbox`, where the box will be `predicted_in_s` seconds later at
+constant velocity. `track.ended` adds `reason`. Zone events add `zone_id`, `line.crossed` adds
+`line_id` and `direction` ("in" or "out").
 Stream events (`stream.up`, `stream.down`, `stream.stalled`) add `source`, `reason` and, while a live
 source is retrying, `retry_in_s`; their `frame` is the number of frames the stream had read.
 """
@@ -30,6 +33,9 @@ class EventType(str, Enum):
     TRACK_STARTED = "track.started"
     TRACK_UPDATED = "track.updated"
     TRACK_ENDED = "track.ended"
+    ZONE_ENTERED = "zone.entered"
+    ZONE_EXITED = "zone.exited"
+    LINE_CROSSED = "line.crossed"
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"
@@ -76,6 +82,7 @@ class EventFactory:
         category: str,
         class_name: str,
         frame_size: tuple[int, int],
+        horizon_s: float = 1.0,
         **extra: Any,
     ) -> Event:
         width, height = frame_size
@@ -93,5 +100,9 @@ class EventFactory:
             bbox=[round(v, 2) for v in (x1, y1, x2, y2)],
             bbox_norm=[round(x1 / width, 5), round(y1 / height, 5), round(x2 / width, 5), round(y2 / height, 5)],
             velocity=[round(v, 2) for v in track.velocity],
+            speed_px_s=round(track.speed, 2),
+            heading_deg=round(track.heading_deg, 1),
+            predicted_bbox=[round(v, 2) for v in track.predicted_xyxy(horizon_s)],
+            predicted_in_s=horizon_s,
             **extra,
         )

@@ -33,7 +33,7 @@ from streams import (
     StreamManager,
     StreamStatus,
 )
-from trackers import Tracker, TrackView
+from trackers import CameraMotionEstimator, Line, Tracker, TrackView, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,8 @@ class StreamState:
     capture: CaptureThread
     tracker: Tracker
     video: AnnotatedVideo | None
+    zones: ZoneLineMonitor
+    camera: CameraMotionEstimator | None = None
     frames: int = 0
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
@@ -205,19 +207,29 @@ class Pipeline:
             summary = self._shutdown()
         return summary
 
+    def _zones_for(self, stream_id: str) -> ZoneLineMonitor:
+        applies = lambda item: item.streams is None or stream_id in item.streams  # noqa: E731
+        zones = [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if applies(z)]
+        lines = [Line(l.id, l.start, l.end) for l in self.config.lines if applies(l)]
+        return ZoneLineMonitor(zones, lines, self.config.tracker.zone_min_frames)
+
     def _add(self, spec: SourceSpec, start: bool) -> None:
         if spec.stream_id in self.streams and not self.streams[spec.stream_id].finished:
             log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
             return
+        zones = self._zones_for(spec.stream_id)
         video = None
         if self.config.output.video:
             name = "annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4"
             fps = self._infos[spec.stream_id].fps if spec.stream_id in self._infos else 0.0
-            video = AnnotatedVideo(self.out_dir / name, fps, self.config.output.codec, self.detector.category_names)
+            video = AnnotatedVideo(
+                self.out_dir / name, fps, self.config.output.codec, self.detector.category_names, zones.zones, zones.lines
+            )
         if spec.stream_id in self.streams:  # re-added after removal: a fresh state, a fresh id space
             self.manager.remove(spec.stream_id)
         capture = self.manager.add(spec, start=False)
-        self.streams[spec.stream_id] = StreamState(spec, capture, Tracker(self.tracker_config), video)
+        camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
+        self.streams[spec.stream_id] = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera)
         self.batcher.add(spec.stream_id, capture.buffer)
         self.summary.add_stream(spec.stream_id, spec.uri)
         if start:
@@ -273,30 +285,49 @@ class Pipeline:
         if state.finished:  # removed while this frame was in flight
             return
         category_id = detections.data.get("category_id", np.zeros(0, dtype=np.int64))
+        if state.camera is not None:
+            state.tracker.apply_camera_motion(state.camera.estimate(frame.image))
         step = state.tracker.update(
             frame.pts, detections.xyxy, detections.confidence, detections.class_id, category_id
         )
         size = (frame.image.shape[1], frame.image.shape[0])
         for track in step.ended:
-            self._emit_track(EventType.TRACK_ENDED, frame, track, size, state, reason="lost")
+            self._end_track(frame, track, size, state, reason="lost")
         for track in step.started:
             self._emit_track(EventType.TRACK_STARTED, frame, track, size, state)
-        started_ids = {t.track_id for t in step.started}
-        interval = self.config.tracker.update_interval_s
         visible = step.tracks.views()
+        by_id = {t.track_id: t for t in visible}
+        zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
+        for ze in zone_events:
+            kind = EventType.ZONE_ENTERED if ze.entered else EventType.ZONE_EXITED
+            self._emit_track(kind, frame, by_id[ze.track_id], size, state, zone_id=ze.zone_id)
+        for le in line_events:
+            self._emit_track(EventType.LINE_CROSSED, frame, by_id[le.track_id], size, state,
+                             line_id=le.line_id, direction=le.direction)
+        started_ids = {t.track_id for t in step.started}
+        zone_changed = {ze.track_id for ze in zone_events}
+        interval = self.config.tracker.update_interval_s
         for track in visible:
             if track.track_id in started_ids:
                 continue
             due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= interval
             reclassified = state.last_class.get(track.track_id) != track.class_id
-            if due or reclassified:
+            if due or reclassified or track.track_id in zone_changed:
                 self._emit_track(EventType.TRACK_UPDATED, frame, track, size, state)
         if state.video is not None:
             state.video.write(frame.image, visible, [self.detector.names[t.class_id] for t in visible])
         state.frames += 1
         state.last_frame = frame
 
+    def _end_track(self, frame: Frame, track: TrackView, size, state: StreamState, reason: str) -> None:
+        """A track ends: it first leaves the zones it was in, so zone entries and exits always pair up."""
+        for ze in state.zones.forget(track.track_id):
+            self._emit_track(EventType.ZONE_EXITED, frame, track, size, state, zone_id=ze.zone_id)
+        self._emit_track(EventType.TRACK_ENDED, frame, track, size, state, reason=reason)
+
     def _emit_track(self, type: EventType, frame: Frame, track: TrackView, size, state: StreamState, **extra) -> None:
+        if state.zones.zones and type not in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED):
+            extra["zones"] = state.zones.zones_of(track.track_id)
         event = self.events.track(
             type,
             frame.stream_id,
@@ -307,8 +338,12 @@ class Pipeline:
             category=self.detector.category_names[track.category],
             class_name=self.detector.names[track.class_id],
             frame_size=size,
+            horizon_s=self.config.tracker.prediction_horizon_s,
             **extra,
         )
+        if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED):
+            self._emit(event)
+            return
         if type is EventType.TRACK_ENDED:
             state.last_update_pts.pop(track.track_id, None)
             state.last_class.pop(track.track_id, None)
@@ -337,7 +372,7 @@ class Pipeline:
             if last is None:
                 break
             size = (last.image.shape[1], last.image.shape[0])
-            self._emit_track(EventType.TRACK_ENDED, last, track, size, state, reason=reason)
+            self._end_track(last, track, size, state, reason=reason)
         if state.video is not None:
             state.video.close()
         self._record_stream(state)

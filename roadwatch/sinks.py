@@ -46,8 +46,13 @@ class AnnotatedVideo:
     (an image folder) are resized to it. Boxes are coloured by category.
     """
 
-    def __init__(self, path: Path, fps: float, codec: str, category_names: list[str]) -> None:
+    def __init__(
+        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=()
+    ) -> None:
         self.path = path
+        self.zones = [np.array(z.polygon, dtype=np.int32) for z in zones]
+        self.zone_names = [(z.zone_id, tuple(int(v) for v in z.polygon[0])) for z in zones]
+        self.lines = [(tuple(int(v) for v in l.start), tuple(int(v) for v in l.end), l.line_id) for l in lines]
         self.fps = fps if fps > 0 else 25.0
         self.codec = codec
         self.category_names = category_names
@@ -62,6 +67,13 @@ class AnnotatedVideo:
         if self._writer is None:
             self._open(image)
         canvas = image.copy()
+        if self.zones:
+            cv2.polylines(canvas, self.zones, isClosed=True, color=(0, 215, 255), thickness=2)
+            for name, corner in self.zone_names:
+                cv2.putText(canvas, name, (corner[0] + 4, corner[1] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 215, 255), 1, cv2.LINE_AA)
+        for start, end, name in self.lines:
+            cv2.line(canvas, start, end, (255, 0, 255), 2, cv2.LINE_AA)
+            cv2.putText(canvas, name, (start[0] + 4, start[1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 0, 255), 1, cv2.LINE_AA)
         if tracks:
             detections = sv.Detections(
                 xyxy=np.array([t.xyxy for t in tracks], dtype=np.float32),
@@ -99,6 +111,8 @@ class RunSummary:
         self.events_by_type: Counter[str] = Counter()
         self.events_by_category: Counter[str] = Counter()
         self.tracks_by_category: Counter[str] = Counter()
+        self.zones: dict[str, Counter[str]] = {}
+        self.lines: dict[str, Counter[str]] = {}
 
     def add_stream(self, stream_id: str, uri: str) -> None:
         self.streams[stream_id] = {"source": uri, "frames": 0, "dropped": 0, "status": "starting"}
@@ -110,6 +124,10 @@ class RunSummary:
             self.events_by_category[category] += 1
             if event["type"] == EventType.TRACK_STARTED.value:
                 self.tracks_by_category[category] += 1
+        if event["type"] in (EventType.ZONE_ENTERED.value, EventType.ZONE_EXITED.value):
+            self.zones.setdefault(event["zone_id"], Counter())[event["type"].split(".")[1]] += 1
+        elif event["type"] == EventType.LINE_CROSSED.value:
+            self.lines.setdefault(event["line_id"], Counter())[event["direction"]] += 1
 
     def to_dict(self, elapsed_s: float) -> dict[str, Any]:
         frames = sum(s["frames"] for s in self.streams.values())
@@ -121,6 +139,8 @@ class RunSummary:
             "tracks": dict(self.tracks_by_category),
             "events": dict(self.events_by_type),
             "events_by_category": dict(self.events_by_category),
+            "zones": {zone: dict(counts) for zone, counts in self.zones.items()},
+            "lines": {line: dict(counts) for line, counts in self.lines.items()},
         }
 
 

@@ -32,7 +32,8 @@ def test_classes_map_to_categories_and_others_are_dropped(detector, bus):
 
 def test_same_boxes_as_ultralytics_predict(detector, bus):
     (ours,) = detector.detect([bus])
-    ref = detector.model.predict(bus, conf=detector.conf, iou=detector.iou, device="cpu", verbose=False)[0]
+    ref = detector.model.predict(bus, conf=detector.conf, iou=detector.iou, device="cpu", verbose=False,
+                                 agnostic_nms=detector.agnostic_nms)[0]
     keep = np.isin(ref.boxes.cls.numpy().astype(int), detector.class_ids)
     assert np.allclose(ours.xyxy, ref.boxes.xyxy.numpy()[keep], atol=0.5)
     assert np.array_equal(ours.class_id, ref.boxes.cls.numpy().astype(int)[keep])

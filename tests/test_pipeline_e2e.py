@@ -208,3 +208,35 @@ def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_p
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "roadwatch: error: no source could be read; see the status column above"
     assert "Traceback" not in proc.stderr
+
+
+def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city_clip):
+    """Cars drive up the road in this clip: they leave a zone over the near lanes and cross a line
+    drawn left to right across them, upwards, which is direction "out"."""
+    cfg = tmp_path / "zones.yaml"
+    cfg.write_text(
+        "zones:\n  - {id: near_lanes, polygon: [[200, 210], [420, 210], [420, 360], [200, 360]]}\n"
+        "lines:\n  - {id: stop, start: [200, 200], end: [420, 200]}\n"
+        "tracker: {zone_min_frames: 3, prediction_horizon_s: 0.5}\n"
+    )
+    out = tmp_path / "out"
+    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--config", str(cfg),
+                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    events = read_jsonl(out / "events.jsonl")
+    crossed = [e for e in events if e["type"] == "line.crossed"]
+    assert crossed and {(e["line_id"], e["direction"]) for e in crossed} == {("stop", "out")}
+    assert all(e["velocity"][1] < 0 for e in crossed)  # moving up the image
+    entered = [(e["track_id"], e["zone_id"], e["seq"]) for e in events if e["type"] == "zone.entered"]
+    exited = {(e["track_id"], e["zone_id"]): e["seq"] for e in events if e["type"] == "zone.exited"}
+    assert entered and all(exited[(t, z)] > seq for t, z, seq in entered)  # every entry is left by the end
+    assert len(exited) == len(entered)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["lines"] == {"stop": {"out": len(crossed)}}
+    assert summary["zones"] == {"near_lanes": {"entered": len(entered), "exited": len(exited)}}
+    track_events = [e for e in events if e["type"] in ("track.started", "track.updated")]
+    assert all(isinstance(e["zones"], list) and e["predicted_in_s"] == 0.5 for e in track_events)
+    for e in track_events:  # the prediction is the box moved by its velocity over the horizon
+        cx = (e["bbox"][0] + e["bbox"][2]) / 2 + e["velocity"][0] * 0.5
+        assert abs((e["predicted_bbox"][0] + e["predicted_bbox"][2]) / 2 - cx) < 1.0
+    assert count_frames(out / "annotated.mp4") == 40
