@@ -120,3 +120,24 @@ def test_motion_prediction_heading_and_future_box():
     ahead = np.array(view.predicted_xyxy(2.0))
     assert np.allclose(ahead, np.array(view.xyxy) + [200, 100, 200, 100], atol=15)
     assert np.allclose(s.tracks.predicted_xyxy(2.0)[0], ahead)
+
+
+def test_weak_detections_continue_tracks_but_never_start_them():
+    config = TrackerConfig(min_hits=2, high_confidence=0.6, low_confidence=0.1, new_track_confidence=0.3)
+    tracker = Tracker(config)
+    for k in range(3):
+        step(tracker, k * 0.1, [box(10 + 5 * k)], conf=0.9)
+    # Partly hidden now: a weak detection overlapping the prediction keeps the same track going...
+    s = step(tracker, 0.3, [box(25)], conf=0.2)
+    assert [v.track_id for v in s.tracks] == [1]
+    # ...but a weak detection elsewhere starts nothing, however long it stays.
+    for k in range(4, 10):
+        s = step(tracker, k * 0.1, [box(10 + 5 * k)], conf=0.9)
+        s = step(tracker, k * 0.1 + 0.05, [box(12 + 5 * k), box(400)], conf=0.2)
+    assert {v.track_id for v in s.tracks} == {1}
+    # The second stage asks for real overlap: a weak box far from the prediction does not continue it.
+    far = Tracker(config)
+    for k in range(3):
+        step(far, k * 0.1, [box(10)], conf=0.9)
+    s = step(far, 0.3, [box(22)], conf=0.2)  # IoU with the prediction about 0.25, under low_iou_threshold 0.5
+    assert len(s.tracks) == 0
