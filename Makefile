@@ -28,7 +28,7 @@ test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -ra tests
 
 test-deps:
-	@bash tests/support/install_rtsp_server.sh
+	@bash tests/support/install_test_packages.sh
 
 bench-streams: $(STAMP)
 	$(BIN)/python bench/streams_bench.py

@@ -1,4 +1,4 @@
-"""The `roadwatch` command: `run` the pipeline, `subscribe` to its events."""
+"""The `roadwatch` command: `run` the live pipeline, `analyze` recorded footage, `subscribe` to events."""
 
 from __future__ import annotations
 
@@ -17,6 +17,10 @@ from roadwatch.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time road object detection, tracking and events.")
 
+MODEL_HELP = "YOLO checkpoint path or official name [config: detector.model]"
+CONFIG_HELP = "YAML config file"
+DEVICE_HELP = "auto, cpu, cuda or cuda:N [config: detector.device]"
+
 
 def fail(message: str) -> None:
     """One line on stderr and exit status 2: the contract for every input a user can fix."""
@@ -24,29 +28,52 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-@app.command()
-def run(
-    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Video file, image folder or glob, camera index, or rtsp/http URL; repeat for several"),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="YOLO checkpoint path or official name [config: detector.model]"),
-    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file"),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [config: output.dir]"),
-    events: Optional[str] = typer.Option(None, "--events", "-e", help="ZeroMQ endpoint to publish on [config: events.endpoint]"),
-    device: Optional[str] = typer.Option(None, "--device", "-d", help="auto, cpu, cuda or cuda:N [config: detector.device]"),
-) -> None:
-    """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
+def _user_errors(work) -> dict:
+    """Run `work`, turning every error a user can fix into one line and exit status 2."""
     logging.basicConfig(level=logging.WARNING, format="roadwatch: %(levelname)s: %(message)s")
     from detector import ModelError
-    from roadwatch.config import load_config
     from streams import SourceError
 
     try:
-        summary = _run(source, model, config, output, events, device, load_config)
+        return work()
     except (UserError, SourceError, ModelError) as exc:
         fail(str(exc))
-    streams = summary["streams"].values()
-    if all(s["status"] == "failed" for s in streams):
+
+
+def _exit_if_nothing_read(summary: dict) -> None:
+    if summary["streams"] and all(s["status"] == "failed" for s in summary["streams"].values()):
         print("roadwatch: error: no source could be read; see the status column above", file=sys.stderr)
         raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    source: Optional[list[str]] = typer.Option(None, "--source", "-s", help="Video file, image folder or glob, camera index, or rtsp/http URL; repeat for several"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output folder [config: output.dir]"),
+    events: Optional[str] = typer.Option(None, "--events", "-e", help="ZeroMQ endpoint to publish on [config: events.endpoint]"),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
+) -> None:
+    """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
+    summary = _user_errors(lambda: _run(source, model, config, output, events, device))
+    _exit_if_nothing_read(summary)
+
+
+@app.command()
+def analyze(
+    paths: list[Path] = typer.Argument(..., help="Video files, or folders of them"),
+    output: Path = typer.Option(Path("runs/analyze"), "--output", "-o", help="Output folder; one subfolder per input"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help=MODEL_HELP),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
+    device: Optional[str] = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
+    events: Optional[str] = typer.Option(None, "--events", "-e", help="Also publish events on this ZeroMQ endpoint"),
+    camera_motion: bool = typer.Option(True, "--camera-motion/--no-camera-motion", help="Compensate camera motion (dashcams)"),
+) -> None:
+    """Analyse recorded footage, every frame, several files at once: annotated video, events, summary
+    and an HTML report per input."""
+    summary = _user_errors(lambda: _analyze(paths, output, model, config, device, events, camera_motion))
+    _exit_if_nothing_read(summary)
 
 
 def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
@@ -56,24 +83,54 @@ def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
     return [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, ids))]
 
 
-def _run(source, model, config_path, output, events, device, load_config) -> dict:
-    from detector import CategoryMap, YoloDetector
-    from roadwatch.pipeline import Pipeline
-    from roadwatch.report import RunProgress, summary_table
-    from roadwatch.sample import sample_video
-    from roadwatch.zmq_io import EventPublisher
-    from streams import probe
+def _load(config_path, model, device, output):
+    from roadwatch.config import load_config
 
     cfg = load_config(config_path)
     if model:
         cfg.detector.model = model
     if device:
         cfg.detector.device = device
-    if events:
-        cfg.events.endpoint = events
     if output:
         cfg.output.dir = str(output)
+    out_dir = Path(cfg.output.dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"output folder '{out_dir}': cannot create it ({exc.strerror}); pass another --output")
+    return cfg, out_dir
 
+
+def _detector(cfg, console: Console):
+    from detector import CategoryMap, YoloDetector
+
+    d = cfg.detector
+    with console.status(f"loading {d.model}"):
+        return YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
+                            iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms)
+
+
+def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
+    from roadwatch.report import RunProgress
+
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    totals = {s.stream_id: infos[s.stream_id].frame_count for s in specs}
+    with RunProgress(console, totals, overall=overall) as progress:
+        return pipeline.run(stop, on_batch=progress.advance)
+
+
+def _run(source, model, config_path, output, events, device) -> dict:
+    from roadwatch.config import load_config
+    from roadwatch.pipeline import Pipeline
+    from roadwatch.report import summary_table
+    from roadwatch.sample import sample_video
+    from roadwatch.zmq_io import EventPublisher
+    from streams import probe
+
+    cfg, out_dir = _load(config_path, model, device, output)
+    if events:
+        cfg.events.endpoint = events
     if source:
         specs = specs_for(list(source))
     elif cfg.sources:
@@ -82,27 +139,10 @@ def _run(source, model, config_path, output, events, device, load_config) -> dic
         specs = specs_for([sample_video()])
     infos = {spec.stream_id: probe(spec) for spec in specs}
 
-    out_dir = Path(cfg.output.dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"output folder '{out_dir}': cannot create it ({exc.strerror}); pass another --output")
-
     console = Console(stderr=True)
     publisher = EventPublisher(cfg.events.endpoint, cfg.events.send_hwm, cfg.events.linger_ms)
     try:
-        # Bound before the model loads, so subscribers that connect now miss nothing.
-        with console.status(f"loading {cfg.detector.model}"):
-            detector = YoloDetector(
-                cfg.detector.model,
-                CategoryMap(cfg.detector.categories),
-                device=cfg.detector.device,
-                imgsz=cfg.detector.imgsz,
-                conf=cfg.detector.conf,
-                iou=cfg.detector.iou,
-                half=cfg.detector.half,
-                agnostic_nms=cfg.detector.agnostic_nms,
-            )
+        detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
@@ -112,17 +152,73 @@ def _run(source, model, config_path, output, events, device, load_config) -> dic
 
             pipeline.reload_sources_hook = sources_from_config
             signal.signal(signal.SIGHUP, lambda *_: pipeline.request_reload())
-        stop = threading.Event()
-        _stop_on_signals(stop)
         console.print(
             f"roadwatch: {len(specs)} source(s) -> {out_dir}/, events on {cfg.events.endpoint}, "
             f"model {cfg.detector.model} on {detector.device}"
         )
-        with RunProgress(console, {s.stream_id: infos[s.stream_id].frame_count for s in specs}) as progress:
-            summary = pipeline.run(stop, on_batch=progress.advance)
+        summary = _process(pipeline, specs, infos, console, overall=len(specs) > 1)
     finally:
         publisher.close()
     Console().print(summary_table(summary))
+    return summary
+
+
+def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
+    """Files as given and every file of a folder (name order, hidden ones left out); missing paths are
+    reported, not fatal."""
+    files, skipped = [], []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            skipped.append({"path": str(path), "error": f"'{path}': no such file or folder"})
+    return files, skipped
+
+
+def _analyze(paths, output, model, config_path, device, events, camera_motion) -> dict:
+    from roadwatch.html_report import write_report
+    from roadwatch.pipeline import Pipeline
+    from roadwatch.report import summary_table
+    from roadwatch.sinks import write_json_atomic
+    from roadwatch.zmq_io import EventPublisher
+    from streams import SourceError, probe
+
+    cfg, out_dir = _load(config_path, model, device, output)
+    cfg.tracker.camera_motion = camera_motion
+    files, skipped = expand_inputs(paths)
+    specs, infos = [], {}
+    for spec in specs_for([str(f) for f in files]):
+        try:
+            infos[spec.stream_id] = probe(spec)
+            specs.append(spec)
+        except SourceError as exc:
+            skipped.append({"path": spec.uri, "error": str(exc)})
+    for item in skipped:
+        print(f"roadwatch: warning: {item['error']}; skipped", file=sys.stderr, flush=True)
+    if not specs:
+        raise UserError("no readable video among the inputs; pass video files or folders that hold some")
+
+    console = Console(stderr=True)
+    publisher = EventPublisher(events, cfg.events.send_hwm, cfg.events.linger_ms) if events else None
+    try:
+        detector = _detector(cfg, console)
+        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True, thumbnails=True)
+        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, model {cfg.detector.model} on {detector.device}")
+        summary = _process(pipeline, specs, infos, console, overall=True)
+    finally:
+        if publisher is not None:
+            publisher.close()
+    summary["skipped"] = skipped
+    write_json_atomic(out_dir / "summary.json", summary)
+    for state in pipeline.streams.values():
+        write_report(state.out_dir, state.thumbnails)
+    Console().print(summary_table(summary))
+    for stream_id, entry in summary["streams"].items():
+        if entry.get("warning"):
+            print(f"roadwatch: warning: {entry['warning']}", file=sys.stderr)
+        print(f"roadwatch: {stream_id}: {out_dir / stream_id / 'report.html'}")
     return summary
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from detector import Batcher, YoloDetector
@@ -36,6 +37,19 @@ from streams import (
 from trackers import CameraMotionEstimator, Line, Tracker, TrackView, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
+
+def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
+    """A JPEG of the box (with a little context), scaled to `height` pixels: the first sighting of a track."""
+    x1, y1, x2, y2 = xyxy
+    pad_x, pad_y = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
+    h, w = image.shape[:2]
+    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
+    right, bottom = int(min(w, x2 + pad_x)), int(min(h, y2 + pad_y))
+    crop = image[top:max(bottom, top + 1), left:max(right, left + 1)]
+    scale = height / crop.shape[0]
+    crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), height))
+    return cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
 
 def _drain(q: queue.SimpleQueue) -> Iterator:
     """Everything queued now, without waiting."""
@@ -86,6 +100,10 @@ class StreamState:
     video: AnnotatedVideo | None
     zones: ZoneLineMonitor
     camera: CameraMotionEstimator | None = None
+    out_dir: Path | None = None  # its own output folder, with per_stream_outputs
+    log: EventLog | None = None
+    summary: RunSummary | None = None
+    thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG
     frames: int = 0
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
@@ -107,13 +125,19 @@ class Pipeline:
         detector: YoloDetector,
         publisher: EventPublisher | None,
         out_dir: Path,
+        per_stream_outputs: bool = False,
+        thumbnails: bool = False,
     ) -> None:
         self.config = config
         self.detector = detector
         self.publisher = publisher
         self.out_dir = out_dir
+        # Footage analysis writes each input's outputs in a folder of its own (out_dir/<stream_id>/);
+        # live monitoring writes one events.jsonl for all streams.
+        self.per_stream_outputs = per_stream_outputs
+        self.thumbnails = thumbnails
         self.events = EventFactory()
-        self.event_log = EventLog(out_dir / "events.jsonl")
+        self.event_log = None if per_stream_outputs else EventLog(out_dir / "events.jsonl")
         self.summary = RunSummary()
         self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
         s = config.streams
@@ -199,7 +223,7 @@ class Pipeline:
                         counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
                 self._emit_status_changes()
                 self._finish_ended_streams()
-                self.event_log.flush()
+                self._flush_logs()
                 if on_batch is not None and counts:
                     on_batch(counts)
         finally:
@@ -218,20 +242,33 @@ class Pipeline:
             log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
             return
         zones = self._zones_for(spec.stream_id)
+        stream_dir = self.out_dir / spec.stream_id if self.per_stream_outputs else None
+        if stream_dir is not None:
+            stream_dir.mkdir(parents=True, exist_ok=True)
         video = None
         if self.config.output.video:
-            name = "annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4"
+            if stream_dir is not None:
+                video_path = stream_dir / "annotated.mp4"
+            else:
+                video_path = self.out_dir / ("annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4")
             fps = self._infos[spec.stream_id].fps if spec.stream_id in self._infos else 0.0
             video = AnnotatedVideo(
-                self.out_dir / name, fps, self.config.output.codec, self.detector.category_names, zones.zones, zones.lines
+                video_path, fps, self.config.output.codec, self.detector.category_names, zones.zones, zones.lines
             )
         if spec.stream_id in self.streams:  # re-added after removal: a fresh state, a fresh id space
             self.manager.remove(spec.stream_id)
         capture = self.manager.add(spec, start=False)
         camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
-        self.streams[spec.stream_id] = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera)
+        state = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera, stream_dir)
+        self.streams[spec.stream_id] = state
         self.batcher.add(spec.stream_id, capture.buffer)
         self.summary.add_stream(spec.stream_id, spec.uri)
+        if stream_dir is not None:
+            state.log = EventLog(stream_dir / "events.jsonl")
+            state.summary = RunSummary()
+            state.summary.streams[spec.stream_id] = self.summary.streams[spec.stream_id]  # one entry, shared
+        if self.thumbnails:
+            state.thumbnails = {}
         if start:
             capture.start()
 
@@ -344,6 +381,8 @@ class Pipeline:
         if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED):
             self._emit(event)
             return
+        if type is EventType.TRACK_STARTED and state.thumbnails is not None:
+            state.thumbnails[track.track_id] = thumbnail(frame.image, track.xyxy)
         if type is EventType.TRACK_ENDED:
             state.last_update_pts.pop(track.track_id, None)
             state.last_class.pop(track.track_id, None)
@@ -352,9 +391,21 @@ class Pipeline:
             state.last_class[track.track_id] = track.class_id
         self._emit(event)
 
+    def _flush_logs(self) -> None:
+        if self.event_log is not None:
+            self.event_log.flush()
+        for state in self.streams.values():
+            if state.log is not None and not state.finished:
+                state.log.flush()
+
     def _emit(self, event: Event) -> None:
-        self.event_log.write(event)
+        if self.event_log is not None:
+            self.event_log.write(event)
         self.summary.observe(event)
+        state = self.streams.get(event["stream_id"])
+        if state is not None and state.log is not None:
+            state.log.write(event)
+            state.summary.observe(event)
         if self.publisher is not None:
             self.publisher.publish(event)
 
@@ -376,6 +427,8 @@ class Pipeline:
         if state.video is not None:
             state.video.close()
         self._record_stream(state)
+        if state.log is not None:
+            state.log.close()
 
     def _record_stream(self, state: StreamState) -> None:
         entry = self.summary.streams[state.spec.stream_id]
@@ -397,7 +450,12 @@ class Pipeline:
         self._emit_status_changes()
         for state in self.streams.values():
             self._record_stream(state)  # final statuses, after the threads have stopped
-        self.event_log.close()
-        summary = self.summary.to_dict(time.monotonic() - self.started_at)
+        elapsed = time.monotonic() - self.started_at
+        if self.event_log is not None:
+            self.event_log.close()
+        for state in self.streams.values():
+            if state.summary is not None:
+                write_json_atomic(state.out_dir / "summary.json", state.summary.to_dict(elapsed))
+        summary = self.summary.to_dict(elapsed)
         write_json_atomic(self.out_dir / "summary.json", summary)
         return summary

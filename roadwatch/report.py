@@ -5,23 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 
 class RunProgress:
-    """One bar per stream (with a total for files) and frames/s over the whole run."""
+    """One bar per stream (with a total for files), frames/s and ETA, and with `overall` a bar for all."""
 
-    def __init__(self, console: Console, totals: dict[str, int]) -> None:
+    def __init__(self, console: Console, totals: dict[str, int], overall: bool = False) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[fps]:>7.1f} frames/s"),
             TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
             console=console,
             transient=False,
         )
+        self._overall: TaskID | None = None
+        if overall:
+            known = all(totals.values())
+            self._overall = self._progress.add_task("all", total=sum(totals.values()) if known else None, fps=0.0)
         self._tasks: dict[str, TaskID] = {
             stream_id: self._progress.add_task(stream_id, total=total or None, fps=0.0)
             for stream_id, total in totals.items()
@@ -40,8 +54,14 @@ class RunProgress:
                 self._tasks[stream_id] = self._progress.add_task(stream_id, total=None, fps=0.0)
             task_id = self._tasks[stream_id]
             self._progress.advance(task_id, n)
-            task = self._progress.tasks[task_id]
-            self._progress.update(task_id, fps=task.completed / task.elapsed if task.elapsed else 0.0)
+            self._refresh_fps(task_id)
+        if self._overall is not None:
+            self._progress.advance(self._overall, sum(counts.values()))
+            self._refresh_fps(self._overall)
+
+    def _refresh_fps(self, task_id: TaskID) -> None:
+        task = self._progress.tasks[task_id]
+        self._progress.update(task_id, fps=task.completed / task.elapsed if task.elapsed else 0.0)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

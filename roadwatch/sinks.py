@@ -83,6 +83,12 @@ class AnnotatedVideo:
             )
             labels = [f"#{t.track_id} {name} {t.confidence:.2f}" for t, name in zip(tracks, class_names)]
             canvas = self._traces.annotate(canvas, detections)
+            for t in tracks:  # predicted direction: where the centre will be in half a second
+                cx, cy = (t.xyxy[0] + t.xyxy[2]) / 2, (t.xyxy[1] + t.xyxy[3]) / 2
+                dx, dy = t.velocity[0] * 0.5, t.velocity[1] * 0.5
+                if dx * dx + dy * dy >= 16:
+                    cv2.arrowedLine(canvas, (int(cx), int(cy)), (int(cx + dx), int(cy + dy)), (255, 255, 255), 2,
+                                    cv2.LINE_AA, tipLength=0.3)
             canvas = self._boxes.annotate(canvas, detections)
             canvas = self._labels.annotate(canvas, detections, labels=labels)
         if (canvas.shape[1], canvas.shape[0]) != self._size:

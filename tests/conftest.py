@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+from collections import Counter
 import subprocess
 import sys
 from pathlib import Path
@@ -91,3 +93,21 @@ def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
         cwd=kwargs.pop("cwd", ROOT),
         **kwargs,
     )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_tracks_closed(events: list[dict]) -> None:
+    started = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.started"}
+    ended = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.ended"}
+    assert started.keys() == ended.keys()
+    assert all(started[k] < ended[k] for k in started)
+    assert len(ended) == sum(e["type"] == "track.ended" for e in events)  # each ends once
+
+
+def assert_summary_matches(summary: dict, events: list[dict]) -> None:
+    assert summary["events"] == dict(Counter(e["type"] for e in events))
+    assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
+    assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))

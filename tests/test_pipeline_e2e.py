@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import zmq
 
-from conftest import CITY, ROOT, VIDEOS, count_frames, cut_clip, free_endpoint, require, roadwatch, spawn_roadwatch
+from conftest import (
+    CITY, ROOT, VIDEOS, assert_summary_matches, assert_tracks_closed, count_frames, cut_clip, free_endpoint,
+    read_jsonl, require, roadwatch, spawn_roadwatch,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,24 +55,6 @@ class Subscriber(threading.Thread):
                     break
         sock.close(linger=0)
         ctx.term()
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def assert_tracks_closed(events: list[dict]) -> None:
-    started = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.started"}
-    ended = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.ended"}
-    assert started.keys() == ended.keys()
-    assert all(started[k] < ended[k] for k in started)
-    assert len(ended) == sum(e["type"] == "track.ended" for e in events)  # each ends once
-
-
-def assert_summary_matches(summary: dict, events: list[dict]) -> None:
-    assert summary["events"] == dict(Counter(e["type"] for e in events))
-    assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
-    assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))
 
 
 @pytest.fixture(scope="module")

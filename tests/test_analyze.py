@@ -1,0 +1,141 @@
+"""`roadwatch analyze` on real footage: every frame, per-input outputs, a report a browser renders."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from conftest import (
+    CITY, CROWD_TRUNCATED, TRUCKS_DAMAGED, VIDEOS, assert_summary_matches, assert_tracks_closed, count_frames,
+    read_jsonl, require, roadwatch, spawn_roadwatch,
+)
+
+pytestmark = pytest.mark.e2e
+DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("chromium")
+    if exe is None:
+        pytest.skip("headless Chromium is missing: apt-get install chromium (.ci/run and `make test` do this as root)")
+    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def outputs_are_whole(folder: Path, source: Path) -> dict:
+    """The four outputs exist and agree with each other and with the input; returns the summary."""
+    summary = json.loads((folder / "summary.json").read_text())
+    events = read_jsonl(folder / "events.jsonl")
+    (entry,) = summary["streams"].values()
+    assert entry["frames"] == count_frames(source) == count_frames(folder / "annotated.mp4")
+    assert_summary_matches(summary, events)
+    assert_tracks_closed(events)
+    assert (folder / "report.html").stat().st_size > 0
+    return summary
+
+
+@pytest.fixture(scope="module")
+def dashcam(tmp_path_factory, model_path):
+    out = tmp_path_factory.mktemp("analyze")
+    proc = roadwatch("analyze", str(require(DASHCAM)), "--output", str(out), "--model", str(model_path),
+                     "--device", "cpu", timeout=600)
+    return proc, out / "dashcam_a_640x360"
+
+
+def test_analyze_writes_every_output_for_every_frame(dashcam):
+    proc, folder = dashcam
+    assert proc.returncode == 0, proc.stderr
+    summary = outputs_are_whole(folder, DASHCAM)
+    assert summary["streams"]["dashcam_a_640x360"]["frames"] == 414
+    assert summary["streams"]["dashcam_a_640x360"]["dropped"] == 0
+    assert summary["tracks"].get("vehicle", 0) > 0
+    assert "report.html" in proc.stdout and "eta" in proc.stderr
+
+
+def test_events_carry_video_time_and_wall_clock_time(dashcam):
+    _, folder = dashcam
+    events = [e for e in read_jsonl(folder / "events.jsonl") if e["type"].startswith("track.")]
+    by_frame = {e["frame"]: e["pts"] for e in events}
+    frames = sorted(by_frame)
+    assert all(by_frame[a] < by_frame[b] for a, b in zip(frames, frames[1:]))
+    assert all(abs(by_frame[f] - f / 30) < 0.05 for f in frames)  # the file's own 30 frames/s timestamps
+    assert all(e["ts"] > 1.6e9 for e in events)
+
+
+def test_report_renders_its_plots_and_thumbnails_in_headless_chromium(dashcam, tmp_path):
+    _, folder = dashcam
+    url = (folder / "report.html").resolve().as_uri()
+    dom = chromium("--virtual-time-budget=5000", "--dump-dom", url, profile=tmp_path / "p1").stdout
+    loaded = re.search(r'data-images-total="(\d+)" data-images-loaded="(\d+)"', dom)
+    assert loaded, "the page's load handler never ran"
+    total, ok = map(int, loaded.groups())
+    assert total >= 4 and ok == total  # 2 or 3 plots and at least one first-sighting thumbnail, all decoded
+    assert "Objects per category over time" in dom and 'class="thumb"' in dom
+    shot = tmp_path / "report.png"
+    chromium("--window-size=1000,1600", f"--screenshot={shot}", url, profile=tmp_path / "p2")
+    picture = cv2.imread(str(shot))
+    assert picture is not None and picture.std() > 20  # a page with plots on it, not a blank one
+
+
+def test_damaged_files_give_valid_outputs_and_a_warning(tmp_path, model_path):
+    out = tmp_path / "out"
+    proc = roadwatch("analyze", str(require(TRUCKS_DAMAGED)), str(require(CROWD_TRUNCATED)), "--output", str(out),
+                     "--model", str(model_path), "--device", "cpu", timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for source in (TRUCKS_DAMAGED, CROWD_TRUNCATED):
+        summary = outputs_are_whole(out / source.stem, source)
+        assert "truncated or damaged" in summary["streams"][source.stem]["warning"]
+        assert f"source '{source}'" in proc.stderr
+
+
+def test_a_folder_with_a_file_that_is_not_a_video(tmp_path, model_path, city_clip):
+    folder = tmp_path / "footage"
+    folder.mkdir()
+    shutil.copy(city_clip, folder / "city40.mp4")
+    (folder / "notes.txt").write_text("not a video\n")
+    out = tmp_path / "out"
+    proc = roadwatch("analyze", str(folder), "--output", str(out), "--model", str(model_path), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "notes.txt" in line]
+    assert len(warnings) == 1 and warnings[0].startswith("roadwatch: warning:") and "skipped" in warnings[0]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["city40"]
+    outputs_are_whole(out / "city40", city_clip)
+    top = json.loads((out / "summary.json").read_text())
+    assert [item["path"] for item in top["skipped"]] == [str(folder / "notes.txt")]
+
+
+def test_nothing_readable_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a video\n")
+    proc = roadwatch("analyze", str(tmp_path / "notes.txt"), str(tmp_path / "missing.mp4"), "--output", str(tmp_path / "o"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("roadwatch: error: no readable video among the inputs")
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, model_path):
+    out = tmp_path / "out"
+    proc = spawn_roadwatch("analyze", str(require(CITY)), "--output", str(out), "--model", str(model_path), "--device", "cpu")
+    log = out / CITY.stem / "events.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (log.exists() and log.stat().st_size > 2000):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    folder = out / CITY.stem
+    summary = json.loads((folder / "summary.json").read_text())
+    frames = summary["streams"][CITY.stem]["frames"]
+    assert 0 < frames < 1190
+    assert count_frames(folder / "annotated.mp4") == frames
+    assert_tracks_closed(read_jsonl(folder / "events.jsonl"))
+    assert "Objects per category over time" in (folder / "report.html").read_text()
