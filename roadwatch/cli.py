@@ -140,7 +140,7 @@ def _run(source, model, config_path, output, events, device) -> dict:
     infos = {spec.stream_id: probe(spec) for spec in specs}
 
     console = Console(stderr=True)
-    publisher = EventPublisher(cfg.events.endpoint, cfg.events.send_hwm, cfg.events.linger_ms)
+    publisher = EventPublisher(cfg.events.endpoint, cfg.events.send_hwm, cfg.events.linger_ms, cfg.events.format)
     try:
         detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
@@ -201,7 +201,7 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion) -
         raise UserError("no readable video among the inputs; pass video files or folders that hold some")
 
     console = Console(stderr=True)
-    publisher = EventPublisher(events, cfg.events.send_hwm, cfg.events.linger_ms) if events else None
+    publisher = EventPublisher(events, cfg.events.send_hwm, cfg.events.linger_ms, cfg.events.format) if events else None
     try:
         detector = _detector(cfg, console)
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True, thumbnails=True)
@@ -237,19 +237,45 @@ def _stop_on_signals(stop: threading.Event) -> None:
 @app.command()
 def subscribe(
     endpoint: str = typer.Option("tcp://127.0.0.1:5556", "--endpoint", "-e", help="Publisher's ZeroMQ endpoint"),
-    topic: Optional[list[str]] = typer.Option(None, "--topic", "-t", help="Topic prefix, e.g. 'track.' or 'track.ended/cam0'; repeat for several"),
-    timeout: Optional[float] = typer.Option(None, "--timeout", help="Exit after this many seconds without an event"),
+    type_: Optional[list[str]] = typer.Option(None, "--type", help="Event type prefix, e.g. 'track.' or 'line.crossed'; repeat for several"),
+    stream: Optional[list[str]] = typer.Option(None, "--stream", help="Stream id; repeat for several"),
+    topic: Optional[list[str]] = typer.Option(None, "--topic", "-t", help="Raw topic prefix '<type>/<stream_id>' (instead of --type/--stream)"),
+    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl (one JSON object a line) or pretty"),
+    heartbeats: bool = typer.Option(False, "--heartbeats/--no-heartbeats", help="Also print heartbeats"),
+    timeout: Optional[float] = typer.Option(None, "--timeout", help="Exit after this many seconds without a message"),
 ) -> None:
-    """Print events as they arrive, one JSON object per line."""
-    from roadwatch.zmq_io import iter_events
+    """Print events as they arrive; warns on stderr when events were missed (a jump in seq)."""
+    from roadwatch.zmq_io import Subscriber, iter_events
 
+    if fmt not in ("jsonl", "pretty"):
+        fail(f"format '{fmt}': use jsonl or pretty")
+    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout)
+    source = iter_events(endpoint, topic, timeout_s=timeout) if topic else subscriber
+    reported = 0
     try:
-        for event in iter_events(endpoint, topic or [""], timeout_s=timeout):
-            print(json.dumps(event), flush=True)
+        for event in source:
+            for gap in subscriber.gaps[reported:]:
+                print(f"roadwatch: warning: missed events {gap.first_missing}..{gap.last_missing} from {gap.producer_id}",
+                      file=sys.stderr, flush=True)
+            reported = len(subscriber.gaps)
+            if event["type"] == "heartbeat" and not heartbeats:
+                continue
+            print(_pretty(event) if fmt == "pretty" else json.dumps(event), flush=True)
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # a bad endpoint string, for instance
         fail(f"endpoint '{endpoint}': {exc}")
+
+
+def _pretty(event: dict) -> str:
+    """One readable line: time, stream, type, then what matters for that type."""
+    head = f"{event['ts']:.3f} {event.get('stream_id', '-'):<12} {event['type']:<14}"
+    if "track_id" in event:
+        extra = " ".join(f"{k}={event[k]}" for k in ("zone_id", "line_id", "direction", "reason") if k in event)
+        return f"{head} #{event['track_id']} {event['class']} {event['confidence']:.2f} {extra}".rstrip()
+    if event["type"] == "heartbeat":
+        return f"{head} {event['fps']} frames/s, {len(event['streams'])} streams"
+    return f"{head} {event.get('status', '')} {event.get('reason', '')}".rstrip()
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -106,6 +106,8 @@ class EventsConfig(Section):
     endpoint: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint the pipeline binds")
     send_hwm: int = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
     linger_ms: int = Field(2000, ge=0, description="How long queued events may take to leave at shutdown")
+    format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
+    heartbeat_s: float = Field(1.0, gt=0, description="Seconds between heartbeats on ZeroMQ")
 
 
 class OutputConfig(Section):

@@ -161,6 +161,8 @@ class Pipeline:
         self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
         self._requests: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._running = False
+        self._heartbeat_at = 0.0
+        self._heartbeat_frames = 0
         self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
         for spec in specs:
             self._add(spec, start=False)
@@ -200,7 +202,7 @@ class Pipeline:
 
     def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None) -> dict:
         """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary."""
-        self.started_at = time.monotonic()
+        self.started_at = self._heartbeat_at = time.monotonic()
         self._running = True
         for state in self.streams.values():
             if not state.capture.is_alive() and state.capture.status is StreamStatus.STARTING:
@@ -224,6 +226,7 @@ class Pipeline:
                 self._emit_status_changes()
                 self._finish_ended_streams()
                 self._flush_logs()
+                self._heartbeat()
                 if on_batch is not None and counts:
                     on_batch(counts)
         finally:
@@ -390,6 +393,25 @@ class Pipeline:
             state.last_update_pts[track.track_id] = frame.pts
             state.last_class[track.track_id] = track.class_id
         self._emit(event)
+
+    def _heartbeat(self) -> None:
+        """Every events.heartbeat_s, on ZeroMQ only: throughput and each stream's state. It describes the
+        running process, not the footage, so it goes in no events file or summary."""
+        now = time.monotonic()
+        interval = now - self._heartbeat_at
+        if self.publisher is None or interval < self.config.events.heartbeat_s:
+            return
+        frames = sum(state.frames for state in self.streams.values())
+        streams = {
+            sid: {"status": st.capture.status.value, "frames": st.frames, "dropped": st.capture.buffer.dropped,
+                  "buffer_depth": len(st.capture.buffer)}
+            for sid, st in self.streams.items()
+        }
+        self.publisher.publish(self.events.heartbeat(
+            interval_s=round(interval, 3), fps=round((frames - self._heartbeat_frames) / interval, 2),
+            events_sent=self.publisher.sent, streams=streams,
+        ))
+        self._heartbeat_at, self._heartbeat_frames = now, frames
 
     def _flush_logs(self) -> None:
         if self.event_log is not None:

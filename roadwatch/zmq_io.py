@@ -1,37 +1,66 @@
-"""Events over ZeroMQ: a PUB socket for the pipeline and a SUB iterator for clients.
+"""Events over ZeroMQ: a PUB socket for the pipeline and a SUB client for other programs.
 
-Each message is two frames, [topic, payload]: the topic is "<type>/<stream_id>" so a subscriber can
-filter by type prefix ("track.", "track.ended/"), and the payload is the event as UTF-8 JSON.
-PUB never blocks: a subscriber that stops reading only loses messages past its high-water mark.
+Each message is two frames, [topic, payload]. The topic is "<type>/<stream_id>" ("heartbeat/" for
+heartbeats), so a subscription prefix selects by type ("track.", "zone.entered/") or by type and stream
+("track.ended/cam0"). The payload is the event as msgpack (default) or UTF-8 JSON; `decode` reads both.
+PUB never blocks: a subscriber that stops reading only loses messages past its high-water mark, and sees
+the loss as a jump in `seq` (heartbeats carry the last `seq` sent, so even a quiet stream reveals it).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 
+import msgpack
 import zmq
 
 from roadwatch.errors import UserError
-from roadwatch.events import Event
+from roadwatch.events import Event, EventType
+
+FORMATS = ("msgpack", "json")
+ALL_TYPES = [t.value for t in EventType] + ["heartbeat"]
 
 
 def topic_of(event: Event) -> bytes:
-    return f"{event['type']}/{event['stream_id']}".encode()
+    return f"{event['type']}/{event.get('stream_id', '')}".encode()
 
 
-def encode(event: Event) -> bytes:
-    return json.dumps(event, separators=(",", ":")).encode()
+def encode(event: Event, fmt: str = "msgpack") -> bytes:
+    if fmt == "json":
+        return json.dumps(event, separators=(",", ":")).encode()
+    return msgpack.packb(event, use_bin_type=True)
+
+
+def decode(payload: bytes) -> Event:
+    """Either format: a JSON event starts with '{', which no msgpack map does."""
+    if payload[:1] == b"{":
+        return json.loads(payload)
+    return msgpack.unpackb(payload, raw=False)
+
+
+def topics_for(types: Iterable[str] | None = None, streams: Iterable[str] | None = None) -> list[str]:
+    """Subscription prefixes for events whose type starts with one of `types` and whose stream is one of
+    `streams` (either None: any). Stream filtering spells out every matching type, a closed set."""
+    types = list(types) if types else None
+    if not streams:
+        return types or [""]
+    wanted = [t for t in ALL_TYPES if types is None or any(t.startswith(p) for p in types)]
+    return [f"{t}/{s}" for t in wanted for s in streams]
 
 
 class EventPublisher:
-    """Binds a PUB socket and publishes events; counts what it could not queue."""
+    """Binds a PUB socket and publishes events."""
 
-    def __init__(self, endpoint: str, send_hwm: int = 10000, linger_ms: int = 2000) -> None:
+    def __init__(self, endpoint: str, send_hwm: int = 10000, linger_ms: int = 2000, fmt: str = "msgpack") -> None:
+        if fmt not in FORMATS:
+            raise UserError(f"events format '{fmt}': use one of {', '.join(FORMATS)}")
         self.endpoint = endpoint
         self.linger_ms = linger_ms
-        self.dropped = 0
+        self.format = fmt
         self.sent = 0
+        self.last_seq = 0
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
@@ -43,11 +72,14 @@ class EventPublisher:
             raise UserError(f"events endpoint '{endpoint}': cannot bind ({exc}); pass another --events") from exc
 
     def publish(self, event: Event) -> None:
+        # PUB drops, rather than blocks, for a subscriber whose queue is full; NOBLOCK guards the rest.
         try:
-            self._socket.send_multipart([topic_of(event), encode(event)], flags=zmq.NOBLOCK)
-            self.sent += 1
+            self._socket.send_multipart([topic_of(event), encode(event, self.format)], flags=zmq.NOBLOCK)
         except zmq.Again:
-            self.dropped += 1
+            return
+        self.sent += 1
+        if event["type"] != "heartbeat":
+            self.last_seq = event["seq"]
 
     def close(self) -> None:
         """Give queued messages up to `linger_ms` to leave, then release the socket."""
@@ -55,10 +87,62 @@ class EventPublisher:
         self._context.term()
 
 
-def iter_events(
-    endpoint: str, topics: Sequence[str] = ("",), timeout_s: float | None = None
-) -> Iterator[Event]:
-    """Connect a SUB socket and yield decoded events; stops after `timeout_s` seconds with nothing received."""
+@dataclass
+class Gap:
+    producer_id: str
+    first_missing: int
+    last_missing: int
+
+
+@dataclass
+class Subscriber:
+    """Iterate decoded events from a publisher, optionally filtered by type prefix and stream.
+
+    With no filter, every `seq` jump (seen on any event, heartbeats included) is recorded in `gaps`: the
+    events a slow or late reader missed. Filtered subscriptions skip seq numbers by design, so they do
+    not record gaps.
+    """
+
+    endpoint: str
+    types: Sequence[str] | None = None
+    streams: Sequence[str] | None = None
+    timeout_s: float | None = None  # stop after this long without a message
+    gaps: list[Gap] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Event]:
+        context = zmq.Context()
+        sock = context.socket(zmq.SUB)
+        track_gaps = not self.types and not self.streams
+        last: dict[str, int] = {}
+        try:
+            for topic in topics_for(self.types, self.streams):
+                sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
+            sock.connect(self.endpoint)
+            timeout_ms = None if self.timeout_s is None else int(self.timeout_s * 1000)
+            while True:
+                if not sock.poll(timeout_ms):
+                    return
+                _topic, payload = sock.recv_multipart()
+                event = decode(payload)
+                if track_gaps:
+                    self._check(event, last)
+                yield event
+        finally:
+            sock.close(linger=0)
+            context.term()
+
+    def _check(self, event: Event, last: dict[str, int]) -> None:
+        producer, seq = event["producer_id"], event["seq"]
+        expected = last.get(producer)
+        newest = seq if event["type"] == "heartbeat" else seq - 1  # a heartbeat repeats the last seq sent
+        if expected is not None and newest > expected:
+            self.gaps.append(Gap(producer, expected + 1, newest))
+        if expected is None or seq > expected:
+            last[producer] = seq
+
+
+def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float | None = None) -> Iterator[Event]:
+    """Raw topic prefixes in, decoded events out (see Subscriber for filters by type and stream)."""
     context = zmq.Context()
     sock = context.socket(zmq.SUB)
     try:
@@ -70,7 +154,7 @@ def iter_events(
             if not sock.poll(timeout_ms):
                 return
             _topic, payload = sock.recv_multipart()
-            yield json.loads(payload)
+            yield decode(payload)
     finally:
         sock.close(linger=0)
         context.term()

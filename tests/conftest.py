@@ -111,3 +111,16 @@ def assert_summary_matches(summary: dict, events: list[dict]) -> None:
     assert summary["events"] == dict(Counter(e["type"] for e in events))
     assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
     assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))
+
+
+SCHEMA = ROOT / "docs" / "events.schema.json"
+
+
+def assert_valid_events(events: list[dict]) -> None:
+    """Every event validates against the published JSON Schema (docs/events.schema.json)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(SCHEMA.read_text()))
+    for event in events:
+        error = next(iter(validator.iter_errors(event)), None)
+        assert error is None, f"{event['type']} seq {event.get('seq')}: {error.message} at {list(error.path)}"

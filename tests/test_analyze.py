@@ -14,7 +14,8 @@ import cv2
 import pytest
 
 from conftest import (
-    CITY, CROWD_TRUNCATED, TRUCKS_DAMAGED, VIDEOS, assert_summary_matches, assert_tracks_closed, count_frames,
+    CITY, CROWD_TRUNCATED, TRUCKS_DAMAGED, VIDEOS, assert_summary_matches, assert_tracks_closed, assert_valid_events,
+    count_frames,
     read_jsonl, require, roadwatch, spawn_roadwatch,
 )
 
@@ -40,6 +41,7 @@ def outputs_are_whole(folder: Path, source: Path) -> dict:
     assert entry["frames"] == count_frames(source) == count_frames(folder / "annotated.mp4")
     assert_summary_matches(summary, events)
     assert_tracks_closed(events)
+    assert_valid_events(events)
     assert (folder / "report.html").stat().st_size > 0
     return summary
 

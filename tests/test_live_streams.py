@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import CITY, VIDEOS, free_endpoint, require
+from conftest import CITY, VIDEOS, assert_valid_events, free_endpoint, require
 from streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
@@ -133,6 +133,7 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
     finally:
         summary = running.end()
     assert summary["streams"]["cam"]["reconnects"] == 1
+    assert_valid_events(events())
     assert threading.active_count() == threads_before
     assert open_sockets() <= sockets_before
 

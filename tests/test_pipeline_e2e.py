@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 import zmq
 
+from roadwatch.zmq_io import decode
+
 from conftest import (
-    CITY, ROOT, VIDEOS, assert_summary_matches, assert_tracks_closed, count_frames, cut_clip, free_endpoint,
+    CITY, ROOT, VIDEOS, assert_summary_matches, assert_tracks_closed, assert_valid_events, count_frames, cut_clip,
+    free_endpoint,
     read_jsonl, require, roadwatch, spawn_roadwatch,
 )
 
@@ -47,7 +50,7 @@ class Subscriber(threading.Thread):
             if sock.poll(200):
                 topic, payload = sock.recv_multipart()
                 self.topics.append(topic)
-                self.events.append(json.loads(payload))
+                self.events.append(decode(payload))
                 quiet_since = None
             elif self.done.is_set():
                 quiet_since = quiet_since or time.monotonic()
@@ -81,8 +84,26 @@ def test_subscriber_receives_exactly_the_events_written_to_the_file(single_run):
     _, out, sub = single_run
     logged = read_jsonl(out / "events.jsonl")
     assert logged, "the city clip has cars: some tracks must start"
-    assert sub.events == logged
-    assert sub.topics == [f"{e['type']}/{e['stream_id']}".encode() for e in logged]
+    state_events = [e for e in sub.events if e["type"] != "heartbeat"]
+    assert state_events == logged
+    assert_valid_events(sub.events)  # heartbeats included
+    assert [t for t in sub.topics if not t.startswith(b"heartbeat/")] == [
+        f"{e['type']}/{e['stream_id']}".encode() for e in logged
+    ]
+
+
+def test_heartbeats_carry_the_last_seq_and_each_stream_state(single_run):
+    _, _, sub = single_run
+    seen_seq = 0
+    heartbeats = 0
+    for event in sub.events:
+        if event["type"] == "heartbeat":
+            heartbeats += 1
+            assert event["seq"] == seen_seq  # repeats the last event's seq: nothing was missed
+            assert set(event["streams"]) == {"city40"} and event["fps"] >= 0
+        else:
+            seen_seq = event["seq"]
+    assert heartbeats >= 1
 
 
 def test_events_carry_the_documented_fields_and_gap_free_seq(single_run):
@@ -136,6 +157,7 @@ def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_pat
     summary = json.loads((out / "summary.json").read_text())
     assert {k: v["frames"] for k, v in summary["streams"].items()} == {"city40": 40, "dash20": 20}
     events = read_jsonl(out / "events.jsonl")
+    assert_valid_events(events)
     assert_tracks_closed(events)
     assert_summary_matches(summary, events)
     for stream_id in ("city40", "dash20"):
@@ -163,6 +185,7 @@ def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, 
     assert 0 < frames < 1190
     assert count_frames(out / "annotated.mp4") == frames
     events = read_jsonl(log)
+    assert_valid_events(events)
     assert_tracks_closed(events)
     assert_summary_matches(summary, events)
     assert "shutdown" in {e.get("reason") for e in events}
@@ -183,6 +206,7 @@ def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_pa
     assert summary["streams"]["cam99"]["status"] == "failed"
     assert "camera index 99 cannot be opened" in summary["streams"]["cam99"]["error"]
     assert summary["streams"]["city40"] | {"status": "ended", "frames": 40} == summary["streams"]["city40"]
+    assert_valid_events(read_jsonl(out / "events.jsonl"))
     down = [e for e in read_jsonl(out / "events.jsonl") if e["type"] == "stream.down"]
     assert [(e["stream_id"], e["status"]) for e in down] == [("cam99", "failed")]
 
@@ -209,6 +233,7 @@ def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city
                      "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     events = read_jsonl(out / "events.jsonl")
+    assert_valid_events(events)
     crossed = [e for e in events if e["type"] == "line.crossed"]
     assert crossed and {(e["line_id"], e["direction"]) for e in crossed} == {("stop", "out")}
     assert all(e["velocity"][1] < 0 for e in crossed)  # moving up the image

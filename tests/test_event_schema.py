@@ -1,0 +1,104 @@
+"""The published event schema, and the ZeroMQ client's filters, formats and gap detection."""
+
+import json
+import threading
+import time
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from conftest import SCHEMA, free_endpoint
+from roadwatch.events import EventFactory, EventType
+from roadwatch.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
+from trackers import TrackView
+
+TRACK = TrackView(3, (10.0, 20.0, 50.0, 80.0), 0.9, 2, 0, (12.0, -3.0), 1.5, (0.0, 0.0))
+
+
+def track_event(factory: EventFactory, type_=EventType.TRACK_STARTED, stream="cam0", **extra):
+    return factory.track(type_, stream, 7, time.time(), 0.28, TRACK, "vehicle", "car", (640, 360), **extra)
+
+
+def test_schema_is_a_2020_12_schema_and_has_teeth():
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    good = track_event(EventFactory("p"))
+    assert validator.is_valid(good)
+    for broken in ({**good, "type": "track.exploded"}, {k: v for k, v in good.items() if k != "track_id"},
+                   {**good, "bbox": [1, 2, 3]}, {**good, "type": "track.ended"},  # ended needs a reason
+                   {**good, "type": "line.crossed", "line_id": "l", "direction": "sideways"}):
+        assert not validator.is_valid(broken)
+
+
+def test_msgpack_and_json_payloads_decode_to_the_same_event():
+    event = track_event(EventFactory("p"))
+    assert decode(encode(event, "msgpack")) == decode(encode(event, "json")) == event
+    assert len(encode(event, "msgpack")) < len(encode(event, "json"))
+
+
+def test_topics_for_types_and_streams():
+    assert topics_for() == [""]
+    assert topics_for(["track."]) == ["track."]
+    assert set(topics_for(["zone."], ["cam1"])) == {"zone.entered/cam1", "zone.exited/cam1"}
+    assert "heartbeat/cam1" not in topics_for(["track."], ["cam1"])
+
+
+def collect(subscriber: Subscriber, out: list, ready: threading.Event) -> None:
+    ready.set()
+    out.extend(subscriber)
+
+
+@pytest.mark.parametrize("fmt", ["msgpack", "json"])
+def test_subscriber_filters_by_type_and_stream_over_real_sockets(fmt):
+    endpoint = free_endpoint()
+    publisher = EventPublisher(endpoint, fmt=fmt)
+    factory = EventFactory("p")
+    subscribers = {
+        "all": Subscriber(endpoint, timeout_s=1.5),
+        "ended_cam1": Subscriber(endpoint, types=["track.ended"], streams=["cam1"], timeout_s=1.5),
+        "zones": Subscriber(endpoint, types=["zone."], timeout_s=1.5),
+    }
+    received = {name: [] for name in subscribers}
+    threads = []
+    for name, subscriber in subscribers.items():
+        ready = threading.Event()
+        threads.append(threading.Thread(target=collect, args=(subscriber, received[name], ready)))
+        threads[-1].start()
+        ready.wait()
+    time.sleep(0.5)
+    sent = []
+    for i in range(30):
+        type_ = [EventType.TRACK_ENDED, EventType.ZONE_ENTERED, EventType.TRACK_UPDATED][i % 3]
+        extra = {"reason": "lost"} if type_ is EventType.TRACK_ENDED else {"zone_id": "z"} if type_ is EventType.ZONE_ENTERED else {}
+        sent.append(track_event(factory, type_, f"cam{i % 2}", **extra))
+        publisher.publish(sent[-1])
+    for thread in threads:
+        thread.join(10)
+    publisher.close()
+    assert received["all"] == sent and subscribers["all"].gaps == []
+    assert received["ended_cam1"] == [e for e in sent if e["type"] == "track.ended" and e["stream_id"] == "cam1"]
+    assert received["zones"] == [e for e in sent if e["type"].startswith("zone.")]
+
+
+def test_subscriber_reports_the_events_it_missed():
+    endpoint = free_endpoint()
+    publisher = EventPublisher(endpoint)
+    factory = EventFactory("p")
+    subscriber = Subscriber(endpoint, timeout_s=1.5)
+    out, ready = [], threading.Event()
+    thread = threading.Thread(target=collect, args=(subscriber, out, ready))
+    thread.start()
+    ready.wait()
+    time.sleep(0.5)
+    publisher.publish(track_event(factory))  # seq 1
+    for _ in range(3):
+        track_event(factory)  # seq 2..4 made but never sent: as if dropped on the way
+    publisher.publish(track_event(factory))  # seq 5
+    track_event(factory)  # seq 6 lost too; the next heartbeat says so
+    publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=2, streams={}))
+    thread.join(10)
+    publisher.close()
+    assert [e["seq"] for e in out] == [1, 5, 6]
+    assert [(g.first_missing, g.last_missing) for g in subscriber.gaps] == [(2, 4), (6, 6)]
