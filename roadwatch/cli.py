@@ -140,7 +140,8 @@ def _run(source, model, config_path, output, events, device) -> dict:
     infos = {spec.stream_id: probe(spec) for spec in specs}
 
     console = Console(stderr=True)
-    publisher = EventPublisher(cfg.events.endpoint, cfg.events.send_hwm, cfg.events.linger_ms, cfg.events.format)
+    e = cfg.events
+    publisher = EventPublisher(e.endpoint, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve())
     try:
         detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
@@ -201,7 +202,8 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion) -
         raise UserError("no readable video among the inputs; pass video files or folders that hold some")
 
     console = Console(stderr=True)
-    publisher = EventPublisher(events, cfg.events.send_hwm, cfg.events.linger_ms, cfg.events.format) if events else None
+    e = cfg.events
+    publisher = EventPublisher(events, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve()) if events else None
     try:
         detector = _detector(cfg, console)
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True, thumbnails=True)
@@ -243,13 +245,18 @@ def subscribe(
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl (one JSON object a line) or pretty"),
     heartbeats: bool = typer.Option(False, "--heartbeats/--no-heartbeats", help="Also print heartbeats"),
     timeout: Optional[float] = typer.Option(None, "--timeout", help="Exit after this many seconds without a message"),
+    client_key: Optional[Path] = typer.Option(None, "--client-key", help="CURVE: this client's NAME.key_secret"),
+    server_key: Optional[Path] = typer.Option(None, "--server-key", help="CURVE: the publisher's public NAME.key"),
 ) -> None:
     """Print events as they arrive; warns on stderr when events were missed (a jump in seq)."""
     from roadwatch.zmq_io import Subscriber, iter_events
 
     if fmt not in ("jsonl", "pretty"):
         fail(f"format '{fmt}': use jsonl or pretty")
-    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout)
+    if (client_key is None) != (server_key is None):
+        fail("--client-key and --server-key go together")
+    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout, client_secret_key=client_key,
+                            server_public_key=server_key)
     source = iter_events(endpoint, topic, timeout_s=timeout) if topic else subscriber
     reported = 0
     try:
@@ -263,8 +270,45 @@ def subscribe(
             print(_pretty(event) if fmt == "pretty" else json.dumps(event), flush=True)
     except KeyboardInterrupt:
         pass
+    except UserError as exc:
+        fail(str(exc))
     except Exception as exc:  # a bad endpoint string, for instance
         fail(f"endpoint '{endpoint}': {exc}")
+
+
+@app.command()
+def keys(
+    name: str = typer.Argument(..., help="Name of the key pair, e.g. the machine or program it is for"),
+    folder: Path = typer.Option(Path("keys"), "--dir", help="Folder to write NAME.key and NAME.key_secret in"),
+) -> None:
+    """Make a CURVE key pair: NAME.key (public: give it out, or put it in an allowlist folder) and
+    NAME.key_secret (keep it private)."""
+    from roadwatch.security import create_keys
+
+    public, secret = create_keys(folder, name)
+    print(f"public key: {public}\nsecret key: {secret}")
+
+
+@app.command()
+def broker(
+    frontend: str = typer.Option("tcp://127.0.0.1:5557", "--frontend", help="Where producers connect (run with events.connect: true)"),
+    backend: str = typer.Option("tcp://127.0.0.1:5556", "--backend", help="Where subscribers connect"),
+    secret_key: Optional[Path] = typer.Option(None, "--secret-key", help="CURVE: the broker's NAME.key_secret"),
+    allowed: Optional[Path] = typer.Option(None, "--allowed", help="CURVE: folder of allowed subscriber public keys"),
+) -> None:
+    """Fan-in: many pipelines publish into one place, many subscribers read from it (until Ctrl-C)."""
+    from roadwatch.zmq_io import CurveServerKeys, run_broker
+
+    if (secret_key is None) != (allowed is None):
+        fail("--secret-key and --allowed go together")
+    curve = CurveServerKeys(secret_key, allowed) if secret_key is not None else None
+    print(f"roadwatch broker: producers -> {frontend}, subscribers -> {backend}", file=sys.stderr, flush=True)
+    try:
+        run_broker(frontend, backend, curve=curve)
+    except KeyboardInterrupt:
+        pass
+    except UserError as exc:
+        fail(str(exc))
 
 
 def _pretty(event: dict) -> str:

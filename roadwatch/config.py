@@ -108,6 +108,19 @@ class EventsConfig(Section):
     linger_ms: int = Field(2000, ge=0, description="How long queued events may take to leave at shutdown")
     format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
     heartbeat_s: float = Field(1.0, gt=0, description="Seconds between heartbeats on ZeroMQ")
+    connect: bool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")
+    curve_secret_key: str | None = Field(None, description="CURVE: this publisher's NAME.key_secret file; encryption on")
+    curve_allowed_clients: str | None = Field(None, description="CURVE: folder of the client public keys allowed in")
+
+    def curve(self):
+        """The CURVE settings, or None when off (both keys are needed to turn it on)."""
+        from roadwatch.zmq_io import CurveServerKeys
+
+        if self.curve_secret_key is None and self.curve_allowed_clients is None:
+            return None
+        if self.curve_secret_key is None or self.curve_allowed_clients is None:
+            raise ConfigError("events: curve_secret_key and curve_allowed_clients go together; set both or neither")
+        return CurveServerKeys(Path(self.curve_secret_key), Path(self.curve_allowed_clients))
 
 
 class OutputConfig(Section):

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import msgpack
 import zmq
 
 from roadwatch.errors import UserError
 from roadwatch.events import Event, EventType
+from roadwatch.security import secure_client, secure_server
 
 FORMATS = ("msgpack", "json")
 ALL_TYPES = [t.value for t in EventType] + ["heartbeat"]
@@ -50,10 +52,27 @@ def topics_for(types: Iterable[str] | None = None, streams: Iterable[str] | None
     return [f"{t}/{s}" for t in wanted for s in streams]
 
 
-class EventPublisher:
-    """Binds a PUB socket and publishes events."""
+@dataclass(frozen=True)
+class CurveServerKeys:
+    """The publisher's (or broker's) secret key file and the folder of client public keys it accepts."""
 
-    def __init__(self, endpoint: str, send_hwm: int = 10000, linger_ms: int = 2000, fmt: str = "msgpack") -> None:
+    secret_key_file: Path
+    allowed_clients_dir: Path
+
+
+class EventPublisher:
+    """A PUB socket that publishes events: bound at `endpoint` (subscribers connect to it), or connected
+    to a broker's frontend with `connect=True`; optionally CURVE-encrypted with an allowlist of clients."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        send_hwm: int = 10000,
+        linger_ms: int = 2000,
+        fmt: str = "msgpack",
+        connect: bool = False,
+        curve: CurveServerKeys | None = None,
+    ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"events format '{fmt}': use one of {', '.join(FORMATS)}")
         self.endpoint = endpoint
@@ -64,11 +83,18 @@ class EventPublisher:
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
+        self._authenticator = None
         try:
-            self._socket.bind(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close(linger=0)
-            self._context.term()
+            if curve is not None:
+                self._authenticator = secure_server(self._context, self._socket, curve.secret_key_file, curve.allowed_clients_dir)
+            if connect:
+                self._socket.connect(endpoint)
+            else:
+                self._socket.bind(endpoint)
+        except (zmq.ZMQError, UserError) as exc:
+            self._close(0)
+            if isinstance(exc, UserError):
+                raise
             raise UserError(f"events endpoint '{endpoint}': cannot bind ({exc}); pass another --events") from exc
 
     def publish(self, event: Event) -> None:
@@ -83,7 +109,12 @@ class EventPublisher:
 
     def close(self) -> None:
         """Give queued messages up to `linger_ms` to leave, then release the socket."""
-        self._socket.close(linger=self.linger_ms)
+        self._close(self.linger_ms)
+
+    def _close(self, linger_ms: int) -> None:
+        self._socket.close(linger=linger_ms)
+        if self._authenticator is not None:
+            self._authenticator.stop()
         self._context.term()
 
 
@@ -107,6 +138,8 @@ class Subscriber:
     types: Sequence[str] | None = None
     streams: Sequence[str] | None = None
     timeout_s: float | None = None  # stop after this long without a message
+    client_secret_key: Path | None = None  # CURVE: this client's NAME.key_secret...
+    server_public_key: Path | None = None  # ...and the publisher's NAME.key
     gaps: list[Gap] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Event]:
@@ -115,6 +148,8 @@ class Subscriber:
         track_gaps = not self.types and not self.streams
         last: dict[str, int] = {}
         try:
+            if self.client_secret_key is not None:
+                secure_client(sock, self.client_secret_key, self.server_public_key)
             for topic in topics_for(self.types, self.streams):
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
             sock.connect(self.endpoint)
@@ -158,3 +193,31 @@ def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float |
     finally:
         sock.close(linger=0)
         context.term()
+
+
+def run_broker(frontend: str, backend: str, stop: "zmq.Socket | None" = None, curve: CurveServerKeys | None = None,
+               context: zmq.Context | None = None) -> None:
+    """Fan-in: producers connect their PUB to `frontend` (XSUB), subscribers connect to `backend` (XPUB);
+    pyzmq's proxy forwards events one way and subscriptions the other. Runs until TERMINATE arrives on the
+    steering socket connected to `stop` (or the context ends). With `curve`, subscribers must be allowed."""
+    context = context or zmq.Context.instance()
+    xsub = context.socket(zmq.XSUB)
+    xpub = context.socket(zmq.XPUB)
+    authenticator = None
+    try:
+        if curve is not None:
+            authenticator = secure_server(context, xpub, curve.secret_key_file, curve.allowed_clients_dir)
+        try:
+            xsub.bind(frontend)
+            xpub.bind(backend)
+        except zmq.ZMQError as exc:
+            raise UserError(f"broker: cannot bind {frontend} / {backend} ({exc})") from exc
+        try:
+            zmq.proxy_steerable(xsub, xpub, None, stop)
+        except zmq.ContextTerminated:
+            pass
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
+        if authenticator is not None:
+            authenticator.stop()
