@@ -145,6 +145,10 @@ def _run(source, model, config_path, output, events, device) -> dict:
     try:
         detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
+        if cfg.events.snapshot_endpoint:
+            from roadwatch.zmq_io import SnapshotServer
+
+            pipeline.snapshots = SnapshotServer(cfg.events.snapshot_endpoint)
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
             def sources_from_config() -> list:
@@ -160,6 +164,8 @@ def _run(source, model, config_path, output, events, device) -> dict:
         summary = _process(pipeline, specs, infos, console, overall=len(specs) > 1)
     finally:
         publisher.close()
+        if "pipeline" in locals() and pipeline.snapshots is not None:
+            pipeline.snapshots.close()
     Console().print(summary_table(summary))
     return summary
 

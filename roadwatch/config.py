@@ -109,6 +109,7 @@ class EventsConfig(Section):
     format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
     heartbeat_s: float = Field(1.0, gt=0, description="Seconds between heartbeats on ZeroMQ")
     connect: bool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")
+    snapshot_endpoint: str | None = Field(None, description="ROUTER endpoint serving the current state to late joiners; off if unset")
     curve_secret_key: str | None = Field(None, description="CURVE: this publisher's NAME.key_secret file; encryption on")
     curve_allowed_clients: str | None = Field(None, description="CURVE: folder of the client public keys allowed in")
 

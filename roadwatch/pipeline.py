@@ -23,7 +23,8 @@ from detector import Batcher, YoloDetector
 from roadwatch.config import Config
 from roadwatch.events import Event, EventFactory, EventType
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
-from roadwatch.zmq_io import EventPublisher
+from roadwatch.live_state import LiveState
+from roadwatch.zmq_io import EventPublisher, SnapshotServer
 from streams import (
     CaptureThread,
     Frame,
@@ -163,6 +164,8 @@ class Pipeline:
         self._running = False
         self._heartbeat_at = 0.0
         self._heartbeat_frames = 0
+        self.live = LiveState()  # what a late subscriber gets as a snapshot
+        self.snapshots: SnapshotServer | None = None
         self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
         for spec in specs:
             self._add(spec, start=False)
@@ -227,6 +230,8 @@ class Pipeline:
                 self._finish_ended_streams()
                 self._flush_logs()
                 self._heartbeat()
+                if self.snapshots is not None:
+                    self.snapshots.serve(self.live.to_snapshot)
                 if on_batch is not None and counts:
                     on_batch(counts)
         finally:
@@ -421,6 +426,7 @@ class Pipeline:
                 state.log.flush()
 
     def _emit(self, event: Event) -> None:
+        self.live.apply(event)
         if self.event_log is not None:
             self.event_log.write(event)
         self.summary.observe(event)

@@ -221,3 +221,65 @@ def run_broker(frontend: str, backend: str, stop: "zmq.Socket | None" = None, cu
         xpub.close(linger=0)
         if authenticator is not None:
             authenticator.stop()
+
+
+class SnapshotServer:
+    """A ROUTER socket answering b"SNAPSHOT" with the current LiveState (msgpack). Served from the
+    pipeline's own loop (`serve`), so the state and its `seq` are always consistent."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        try:
+            self._socket.bind(endpoint)
+        except zmq.ZMQError as exc:
+            self._socket.close(linger=0)
+            self._context.term()
+            raise UserError(f"snapshot endpoint '{endpoint}': cannot bind ({exc}); set another events.snapshot_endpoint") from exc
+
+    def serve(self, snapshot) -> int:
+        """Answer every request waiting now; `snapshot()` makes the reply. Returns how many were answered."""
+        answered = 0
+        while self._socket.poll(0):
+            identity, *_, request = self._socket.recv_multipart()
+            reply = msgpack.packb(snapshot(), use_bin_type=True) if request == b"SNAPSHOT" else b""
+            self._socket.send_multipart([identity, b"", reply])
+            answered += 1
+        return answered
+
+    def close(self) -> None:
+        self._socket.close(linger=0)
+        self._context.term()
+
+
+def request_snapshot(endpoint: str, timeout_s: float = 5.0) -> dict:
+    """The publisher's current state (LiveState.to_snapshot()); UserError if it does not answer in time."""
+    context = zmq.Context()
+    sock = context.socket(zmq.REQ)
+    try:
+        sock.connect(endpoint)
+        sock.send(b"SNAPSHOT")
+        if not sock.poll(int(timeout_s * 1000)):
+            raise UserError(f"snapshot endpoint '{endpoint}': no answer within {timeout_s:g} s")
+        return msgpack.unpackb(sock.recv(), raw=False)
+    finally:
+        sock.close(linger=0)
+        context.term()
+
+
+def late_join(endpoint: str, snapshot_endpoint: str, timeout_s: float | None = None):
+    """Join a running publisher late: yields (LiveState, event) for each new event after the snapshot;
+    the LiveState is the publisher's state as of that event. The SUB socket is connected before the
+    snapshot is asked for, so no event can fall between the two."""
+    from roadwatch.live_state import LiveState
+
+    subscriber = Subscriber(endpoint, timeout_s=timeout_s)
+    events = iter(subscriber)
+    first = next(events, None)  # connects, and waits for the subscription to be live (heartbeats flow)
+    state = LiveState.from_snapshot(request_snapshot(snapshot_endpoint))
+    if first is not None and state.apply(first):  # applied only if newer than the snapshot
+        yield state, first
+    for event in events:
+        if state.apply(event):
+            yield state, event

@@ -1,0 +1,60 @@
+"""A subscriber that joins late rebuilds the same live state as one that was there from the start."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
+from roadwatch.live_state import LiveState
+from roadwatch.zmq_io import Subscriber, late_join, request_snapshot
+
+pytestmark = pytest.mark.e2e
+
+
+def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
+    endpoint, snapshot_endpoint = free_endpoint(), free_endpoint()
+    config = tmp_path / "late.yaml"
+    config.write_text(f"events: {{snapshot_endpoint: '{snapshot_endpoint}'}}\n")
+    early_events: list[dict] = []
+    early = threading.Thread(target=lambda: early_events.extend(Subscriber(endpoint, timeout_s=4.0)))
+    early.start()
+    time.sleep(0.3)
+    proc = spawn_roadwatch("run", "--source", str(require(CITY)), "--model", str(model_path), "--config", str(config),
+                           "--events", endpoint, "--device", "cpu", "--output", str(tmp_path / "out"))
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and sum(e["type"] == "track.started" for e in early_events) < 3:
+            time.sleep(0.2)
+        late_seq, late_active, applied = 0, set(), 0
+        stop_at = time.monotonic() + 4.0
+        for state, _event in late_join(endpoint, snapshot_endpoint, timeout_s=5.0):
+            late_seq, late_active = state.seq, state.active_tracks()
+            applied += 1
+            if time.monotonic() > stop_at:
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+        early.join(30)
+    assert proc.returncode == 0
+    assert applied > 0 and late_active, "the late subscriber saw live tracks and newer events"
+    state_events = [e for e in early_events if e["type"] != "heartbeat"]
+    assert [e["seq"] for e in state_events] == list(range(1, len(state_events) + 1))  # the early one missed nothing
+    early_view = LiveState()
+    for event in state_events:
+        if event["seq"] <= late_seq:
+            early_view.apply(event)
+    assert early_view.seq == late_seq
+    assert early_view.active_tracks() == late_active
+    assert_valid_events(early_events)
+
+
+def test_snapshot_endpoint_that_nobody_serves_is_a_clear_error():
+    from roadwatch.errors import UserError
+
+    with pytest.raises(UserError, match="no answer within 0.5 s"):
+        request_snapshot(free_endpoint(), timeout_s=0.5)
