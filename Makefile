@@ -11,7 +11,7 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test test-deps venv clean bench-streams bench-tracking
+.PHONY: run test test-deps venv clean bench-streams bench-tracking bench-events
 
 venv: $(STAMP)
 
@@ -32,6 +32,9 @@ test-deps:
 
 bench-streams: $(STAMP)
 	$(BIN)/python bench/streams_bench.py
+
+bench-events: $(STAMP)
+	$(BIN)/python bench/events_bench.py
 
 # supervision dropped ByteTrack after 0.30; its last release with it runs in a child process from here.
 SV_PEER := bench/.peers/supervision-0.30.9

@@ -1,0 +1,86 @@
+"""A subscriber that stops reading must cost the publisher nothing: no slowdown, no memory growth."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psutil
+import zmq
+
+from conftest import free_endpoint
+from roadwatch.events import EventFactory, EventType
+from roadwatch.zmq_io import EventPublisher, Subscriber
+
+
+def publish_for(publisher: EventPublisher, factory: EventFactory, seconds: float, sample=None) -> float:
+    """Events/s published in `seconds` of publishing as fast as possible."""
+    count, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < seconds:
+        for _ in range(200):
+            publisher.publish(factory.make(EventType.STREAM_UP, "cam0", count, 0.0, 0.0, source="x", status="up", reason="r"))
+            count += 1
+        if sample is not None:
+            sample(elapsed)
+    return count / (time.perf_counter() - t0)
+
+
+def test_a_stalled_subscriber_neither_slows_the_publisher_nor_grows_its_memory():
+    endpoint = free_endpoint()
+    publisher = EventPublisher(endpoint, send_hwm=1000)
+    factory = EventFactory("p")
+    baseline = max(publish_for(publisher, factory, 1.0) for _ in range(3))
+
+    context = zmq.Context()
+    stalled = context.socket(zmq.SUB)
+    stalled.setsockopt(zmq.RCVHWM, 1000)
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    stalled.connect(endpoint)
+    time.sleep(0.5)
+    process = psutil.Process()
+    rss: dict[str, int] = {}
+
+    def sample(elapsed: float) -> None:
+        if elapsed > 2 and "early" not in rss:
+            rss["early"] = process.memory_info().rss
+
+    rates = [publish_for(publisher, factory, 10.0, sample)]  # the subscriber reads nothing for 10 s
+    rss["late"] = process.memory_info().rss
+    rates += [publish_for(publisher, factory, 1.0) for _ in range(2)]
+    assert max(rates) >= 0.9 * baseline, f"{max(rates):.0f} events/s with a stalled subscriber vs {baseline:.0f} without"
+    assert rss["late"] - rss["early"] < 20 * 2**20, "memory grew while the subscriber was stalled"
+
+    # When it reads again it gets what fitted in the queues, then sees the loss as a jump in seq.
+    stalled.close(linger=0)
+    context.term()
+    publisher.close()
+
+
+def test_a_reader_that_fell_behind_sees_its_loss_in_seq():
+    endpoint = free_endpoint()
+    publisher = EventPublisher(endpoint, send_hwm=100)
+    factory = EventFactory("p")
+    subscriber = Subscriber(endpoint, timeout_s=1.5)
+    received: list[dict] = []
+
+    def slow_reader() -> None:
+        for event in subscriber:
+            received.append(event)
+            if len(received) == 1:
+                time.sleep(3.0)  # stops reading while the publisher goes on
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    while not received:  # heartbeats until the subscription is live
+        publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=0, streams={}))
+        time.sleep(0.05)
+    for i in range(50_000):  # far more than both high-water marks hold
+        publisher.publish(factory.make(EventType.STREAM_UP, "cam0", i, 0.0, 0.0, source="x", status="up", reason="r"))
+    time.sleep(3.5)
+    publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=0, streams={}))  # says seq 50000
+    reader.join(20)
+    publisher.close()
+    seen = {e["seq"] for e in received if e["type"] != "heartbeat"}
+    missed = sum(g.last_missing - g.first_missing + 1 for g in subscriber.gaps)
+    assert 0 < len(seen) < 50_000
+    assert missed > 0 and len(seen) + missed == 50_000
