@@ -87,8 +87,11 @@ def test_a_reader_that_fell_behind_sees_its_loss_in_seq():
     assert missed > 0 and len(seen) + missed == 50_000
 
 
-def test_the_pipeline_keeps_its_pace_and_memory_with_a_stalled_subscriber(tmp_path, model_path):
-    """10 s of the real pipeline on a real clip, with and without a subscriber that never reads."""
+def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_path):
+    """10 s of the real pipeline on a real clip, with and without a subscriber that never reads.
+
+    Memory is checked by the publisher-level test above, where an unbounded queue would show at about
+    250 MB/s; at the pipeline's event rate on a CPU (~75 KB/s) it would drown in the allocator's noise."""
     from conftest import CITY, require
     from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
     from roadwatch.config import Config
@@ -98,10 +101,8 @@ def test_the_pipeline_keeps_its_pace_and_memory_with_a_stalled_subscriber(tmp_pa
     detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     spec = SourceSpec.from_uri(str(require(CITY)), "city")
     info = {"city": probe(spec)}
-    process = psutil.Process()
 
-    def run_for(seconds: float, stalled: bool, out: Path) -> tuple[float, int]:
-        """(frames/s, RSS growth from the first quarter of the run to its end)."""
+    def frames_per_second(seconds: float, stalled: bool, out: Path) -> float:
         out.mkdir()
         cfg = Config.model_validate({"output": {"dir": str(out), "video": False}, "tracker": {"update_interval_s": 0}})
         endpoint = free_endpoint()
@@ -115,28 +116,15 @@ def test_the_pipeline_keeps_its_pace_and_memory_with_a_stalled_subscriber(tmp_pa
             time.sleep(0.5)
         pipeline = Pipeline(cfg, [spec], info, detector, publisher, out)
         stop = threading.Event()
-        timer = threading.Timer(seconds, stop.set)
-        samples: list[int] = []
-        sampling = threading.Event()
-
-        def sample_memory() -> None:
-            while not sampling.wait(0.5):
-                samples.append(process.memory_info().rss)
-
-        sampler = threading.Thread(target=sample_memory)
-        timer.start()
-        sampler.start()
+        threading.Timer(seconds, stop.set).start()
         t0 = time.monotonic()
         summary = pipeline.run(stop)
         elapsed = time.monotonic() - t0
-        sampling.set()
-        sampler.join()
         publisher.close()
         sub.close(linger=0)
         context.term()
-        return summary["frames"] / elapsed, samples[-1] - samples[len(samples) // 4]
+        return summary["frames"] / elapsed
 
-    free_fps, _ = run_for(10.0, stalled=False, out=tmp_path / "free")
-    stalled_fps, growth = run_for(10.0, stalled=True, out=tmp_path / "stalled")
+    free_fps = frames_per_second(10.0, stalled=False, out=tmp_path / "free")
+    stalled_fps = frames_per_second(10.0, stalled=True, out=tmp_path / "stalled")
     assert stalled_fps >= 0.9 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
-    assert growth < 30 * 2**20, f"memory grew {growth / 2**20:.1f} MB with a stalled subscriber"
