@@ -111,7 +111,7 @@ def _detector(cfg, console: Console):
 
 
 def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
-    from roadwatch.report import RunProgress
+    from roadwatch.console import RunProgress
 
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -123,9 +123,9 @@ def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
 def _run(source, model, config_path, output, events, device) -> dict:
     from roadwatch.config import load_config
     from roadwatch.pipeline import Pipeline
-    from roadwatch.report import summary_table
+    from roadwatch.console import summary_table
     from roadwatch.sample import sample_video
-    from roadwatch.zmq_io import EventPublisher
+    from roadwatch.zmq_io import EventPublisher, SnapshotServer
     from streams import probe
 
     cfg, out_dir = _load(config_path, model, device, output)
@@ -142,13 +142,12 @@ def _run(source, model, config_path, output, events, device) -> dict:
     console = Console(stderr=True)
     e = cfg.events
     publisher = EventPublisher(e.endpoint, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve())
+    snapshots = None
     try:
         detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
-        if cfg.events.snapshot_endpoint:
-            from roadwatch.zmq_io import SnapshotServer
-
-            pipeline.snapshots = SnapshotServer(cfg.events.snapshot_endpoint)
+        if e.snapshot_endpoint:
+            snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint)
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
             def sources_from_config() -> list:
@@ -164,8 +163,8 @@ def _run(source, model, config_path, output, events, device) -> dict:
         summary = _process(pipeline, specs, infos, console, overall=len(specs) > 1)
     finally:
         publisher.close()
-        if "pipeline" in locals() and pipeline.snapshots is not None:
-            pipeline.snapshots.close()
+        if snapshots is not None:
+            snapshots.close()
     Console().print(summary_table(summary))
     return summary
 
@@ -187,7 +186,7 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
 def _analyze(paths, output, model, config_path, device, events, camera_motion) -> dict:
     from roadwatch.html_report import write_report
     from roadwatch.pipeline import Pipeline
-    from roadwatch.report import summary_table
+    from roadwatch.console import summary_table
     from roadwatch.sinks import write_json_atomic
     from roadwatch.zmq_io import EventPublisher
     from streams import SourceError, probe

@@ -79,7 +79,6 @@ class EventPublisher:
         self.linger_ms = linger_ms
         self.format = fmt
         self.sent = 0
-        self.last_seq = 0
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
@@ -104,8 +103,6 @@ class EventPublisher:
         except zmq.Again:
             return
         self.sent += 1
-        if event["type"] != "heartbeat":
-            self.last_seq = event["seq"]
 
     def close(self) -> None:
         """Give queued messages up to `linger_ms` to leave, then release the socket."""
@@ -138,6 +135,7 @@ class Subscriber:
     types: Sequence[str] | None = None
     streams: Sequence[str] | None = None
     timeout_s: float | None = None  # stop after this long without a message
+    topics: Sequence[str] | None = None  # raw topic prefixes, instead of types and streams
     client_secret_key: Path | None = None  # CURVE: this client's NAME.key_secret...
     server_public_key: Path | None = None  # ...and the publisher's NAME.key
     gaps: list[Gap] = field(default_factory=list)
@@ -145,12 +143,12 @@ class Subscriber:
     def __iter__(self) -> Iterator[Event]:
         context = zmq.Context()
         sock = context.socket(zmq.SUB)
-        track_gaps = not self.types and not self.streams
+        track_gaps = not self.types and not self.streams and not self.topics
         last: dict[str, int] = {}
         try:
             if self.client_secret_key is not None:
                 secure_client(sock, self.client_secret_key, self.server_public_key)
-            for topic in topics_for(self.types, self.streams):
+            for topic in self.topics or topics_for(self.types, self.streams):
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
             sock.connect(self.endpoint)
             timeout_ms = None if self.timeout_s is None else int(self.timeout_s * 1000)
@@ -177,50 +175,8 @@ class Subscriber:
 
 
 def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float | None = None) -> Iterator[Event]:
-    """Raw topic prefixes in, decoded events out (see Subscriber for filters by type and stream)."""
-    context = zmq.Context()
-    sock = context.socket(zmq.SUB)
-    try:
-        for topic in topics:
-            sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
-        sock.connect(endpoint)
-        timeout_ms = None if timeout_s is None else int(timeout_s * 1000)
-        while True:
-            if not sock.poll(timeout_ms):
-                return
-            _topic, payload = sock.recv_multipart()
-            yield decode(payload)
-    finally:
-        sock.close(linger=0)
-        context.term()
-
-
-def run_broker(frontend: str, backend: str, stop: "zmq.Socket | None" = None, curve: CurveServerKeys | None = None,
-               context: zmq.Context | None = None) -> None:
-    """Fan-in: producers connect their PUB to `frontend` (XSUB), subscribers connect to `backend` (XPUB);
-    pyzmq's proxy forwards events one way and subscriptions the other. Runs until TERMINATE arrives on the
-    steering socket connected to `stop` (or the context ends). With `curve`, subscribers must be allowed."""
-    context = context or zmq.Context.instance()
-    xsub = context.socket(zmq.XSUB)
-    xpub = context.socket(zmq.XPUB)
-    authenticator = None
-    try:
-        if curve is not None:
-            authenticator = secure_server(context, xpub, curve.secret_key_file, curve.allowed_clients_dir)
-        try:
-            xsub.bind(frontend)
-            xpub.bind(backend)
-        except zmq.ZMQError as exc:
-            raise UserError(f"broker: cannot bind {frontend} / {backend} ({exc})") from exc
-        try:
-            zmq.proxy_steerable(xsub, xpub, None, stop)
-        except zmq.ContextTerminated:
-            pass
-    finally:
-        xsub.close(linger=0)
-        xpub.close(linger=0)
-        if authenticator is not None:
-            authenticator.stop()
+    """Raw topic prefixes in, decoded events out (Subscriber filters by type and stream)."""
+    yield from Subscriber(endpoint, timeout_s=timeout_s, topics=list(topics))
 
 
 class SnapshotServer:

@@ -1,4 +1,4 @@
-"""The console side of a run: a progress bar with frames/s, and the summary table at the end."""
+"""The console side of a run: progress bars with frames/s and ETA, and the summary table at the end."""
 
 from __future__ import annotations
 
