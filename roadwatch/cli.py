@@ -229,6 +229,17 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion) -
     return summary
 
 
+def _interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even in a process started with SIGINT ignored (as a
+    shell's background jobs are), so a blocking loop ends cleanly."""
+
+    def interrupt(_signum, _frame) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _stop_on_signals(stop: threading.Event) -> None:
     """First Ctrl-C or SIGTERM asks for a clean stop (outputs finalised, exit 0); a second Ctrl-C aborts."""
 
@@ -262,6 +273,7 @@ def subscribe(
         fail("--client-key and --server-key go together")
     subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout, client_secret_key=client_key,
                             server_public_key=server_key)
+    _interrupt_on_signals()
     source = iter_events(endpoint, topic, timeout_s=timeout) if topic else subscriber
     reported = 0
     try:
@@ -308,6 +320,7 @@ def broker(
         fail("--secret-key and --allowed go together")
     curve = CurveServerKeys(secret_key, allowed) if secret_key is not None else None
     print(f"roadwatch broker: producers -> {frontend}, subscribers -> {backend}", file=sys.stderr, flush=True)
+    _interrupt_on_signals()
     try:
         run_broker(frontend, backend, curve=curve)
     except KeyboardInterrupt:

@@ -179,6 +179,34 @@ def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float |
     yield from Subscriber(endpoint, timeout_s=timeout_s, topics=list(topics))
 
 
+def run_broker(frontend: str, backend: str, stop: "zmq.Socket | None" = None, curve: CurveServerKeys | None = None,
+               context: zmq.Context | None = None) -> None:
+    """Fan-in: producers connect their PUB to `frontend` (XSUB), subscribers connect to `backend` (XPUB);
+    pyzmq's proxy forwards events one way and subscriptions the other. Runs until TERMINATE arrives on the
+    steering socket connected to `stop` (or the context ends). With `curve`, subscribers must be allowed."""
+    context = context or zmq.Context.instance()
+    xsub = context.socket(zmq.XSUB)
+    xpub = context.socket(zmq.XPUB)
+    authenticator = None
+    try:
+        if curve is not None:
+            authenticator = secure_server(context, xpub, curve.secret_key_file, curve.allowed_clients_dir)
+        try:
+            xsub.bind(frontend)
+            xpub.bind(backend)
+        except zmq.ZMQError as exc:
+            raise UserError(f"broker: cannot bind {frontend} / {backend} ({exc})") from exc
+        try:
+            zmq.proxy_steerable(xsub, xpub, None, stop)
+        except zmq.ContextTerminated:
+            pass
+    finally:
+        xsub.close(linger=0)
+        xpub.close(linger=0)
+        if authenticator is not None:
+            authenticator.stop()
+
+
 class SnapshotServer:
     """A ROUTER socket answering b"SNAPSHOT" with the current LiveState (msgpack). Served from the
     pipeline's own loop (`serve`), so the state and its `seq` are always consistent."""
