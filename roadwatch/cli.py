@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -314,19 +315,26 @@ def broker(
     allowed: Optional[Path] = typer.Option(None, "--allowed", help="CURVE: folder of allowed subscriber public keys"),
 ) -> None:
     """Fan-in: many pipelines publish into one place, many subscribers read from it (until Ctrl-C)."""
-    from roadwatch.zmq_io import CurveServerKeys, run_broker
+    from roadwatch.zmq_io import Broker, CurveServerKeys
 
     if (secret_key is None) != (allowed is None):
         fail("--secret-key and --allowed go together")
     curve = CurveServerKeys(secret_key, allowed) if secret_key is not None else None
+    try:
+        running = Broker(frontend, backend, curve).start()
+    except UserError as exc:
+        fail(str(exc))
     print(f"roadwatch broker: producers -> {frontend}, subscribers -> {backend}", file=sys.stderr, flush=True)
     _interrupt_on_signals()
     try:
-        run_broker(frontend, backend, curve=curve)
+        # Wait in short slices: a signal may land on one of libzmq's threads, and Python runs its
+        # handlers only in the main thread, between such slices.
+        while running.running():
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
-    except UserError as exc:
-        fail(str(exc))
+    finally:
+        running.stop()
 
 
 def _pretty(event: dict) -> str:

@@ -10,6 +10,7 @@ the loss as a jump in `seq` (heartbeats carry the last `seq` sent, so even a qui
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,32 +180,62 @@ def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float |
     yield from Subscriber(endpoint, timeout_s=timeout_s, topics=list(topics))
 
 
-def run_broker(frontend: str, backend: str, stop: "zmq.Socket | None" = None, curve: CurveServerKeys | None = None,
-               context: zmq.Context | None = None) -> None:
+class Broker:
     """Fan-in: producers connect their PUB to `frontend` (XSUB), subscribers connect to `backend` (XPUB);
-    pyzmq's proxy forwards events one way and subscriptions the other. Runs until TERMINATE arrives on the
-    steering socket connected to `stop` (or the context ends). With `curve`, subscribers must be allowed."""
-    context = context or zmq.Context.instance()
-    xsub = context.socket(zmq.XSUB)
-    xpub = context.socket(zmq.XPUB)
-    authenticator = None
-    try:
-        if curve is not None:
-            authenticator = secure_server(context, xpub, curve.secret_key_file, curve.allowed_clients_dir)
+    pyzmq's steerable proxy forwards events one way and subscriptions the other, in a thread of its own.
+    With `curve`, subscribers must be allowed. `start` binds (so a busy port is a UserError at once);
+    `stop` ends the proxy through its steering socket."""
+
+    def __init__(self, frontend: str, backend: str, curve: CurveServerKeys | None = None) -> None:
+        self.frontend, self.backend, self.curve = frontend, backend, curve
+        self._context = zmq.Context()
+        self._thread: threading.Thread | None = None
+        self._authenticator = None
+
+    def start(self) -> "Broker":
+        xsub, xpub = self._context.socket(zmq.XSUB), self._context.socket(zmq.XPUB)
+        control, self._steer = self._context.socket(zmq.PAIR), self._context.socket(zmq.PAIR)
+        self._steer.bind(f"inproc://broker-steer-{id(self)}")
+        control.connect(f"inproc://broker-steer-{id(self)}")
         try:
-            xsub.bind(frontend)
-            xpub.bind(backend)
-        except zmq.ZMQError as exc:
-            raise UserError(f"broker: cannot bind {frontend} / {backend} ({exc})") from exc
+            if self.curve is not None:
+                self._authenticator = secure_server(self._context, xpub, self.curve.secret_key_file,
+                                                    self.curve.allowed_clients_dir)
+            xsub.bind(self.frontend)
+            xpub.bind(self.backend)
+        except (zmq.ZMQError, UserError) as exc:
+            for sock in (xsub, xpub, control):
+                sock.close(linger=0)
+            self.stop()
+            if isinstance(exc, UserError):
+                raise
+            raise UserError(f"broker: cannot bind {self.frontend} / {self.backend} ({exc})") from exc
+        self._thread = threading.Thread(target=self._proxy, args=(xsub, xpub, control), name="broker", daemon=True)
+        self._thread.start()  # the sockets now belong to that thread
+        return self
+
+    @staticmethod
+    def _proxy(xsub: zmq.Socket, xpub: zmq.Socket, control: zmq.Socket) -> None:
         try:
-            zmq.proxy_steerable(xsub, xpub, None, stop)
+            zmq.proxy_steerable(xsub, xpub, None, control)
         except zmq.ContextTerminated:
             pass
-    finally:
-        xsub.close(linger=0)
-        xpub.close(linger=0)
-        if authenticator is not None:
-            authenticator.stop()
+        finally:
+            for sock in (xsub, xpub, control):
+                sock.close(linger=0)
+
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        if self._thread is not None:
+            self._steer.send(b"TERMINATE")
+            self._thread.join(timeout_s)
+            self._thread = None
+        self._steer.close(linger=0)
+        if self._authenticator is not None:
+            self._authenticator.stop()
+        self._context.term()
 
 
 class SnapshotServer:

@@ -7,11 +7,10 @@ import threading
 import time
 from pathlib import Path
 
-import zmq
 
 from conftest import free_endpoint, roadwatch, spawn_roadwatch
 from roadwatch.events import EventFactory, EventType
-from roadwatch.zmq_io import CurveServerKeys, EventPublisher, Subscriber, run_broker
+from roadwatch.zmq_io import Broker, CurveServerKeys, EventPublisher, Subscriber
 
 
 def listen(subscriber: Subscriber) -> tuple[threading.Thread, list]:
@@ -32,13 +31,7 @@ def publish_some(publisher: EventPublisher, producer: str, n: int = 5) -> list:
 
 def test_two_producers_reach_two_subscribers_through_the_broker():
     frontend, backend = free_endpoint(), free_endpoint()
-    context = zmq.Context()
-    steer = context.socket(zmq.PAIR)
-    steer.bind("inproc://steer")
-    control = context.socket(zmq.PAIR)
-    control.connect("inproc://steer")
-    broker = threading.Thread(target=run_broker, args=(frontend, backend, control, None, context))
-    broker.start()
+    broker = Broker(frontend, backend).start()
     listeners = [listen(Subscriber(backend, timeout_s=2.0)) for _ in range(2)]
     producers = [EventPublisher(frontend, connect=True) for _ in range(2)]
     time.sleep(1.0)  # subscriptions travel subscriber -> XPUB -> XSUB -> each producer
@@ -47,14 +40,11 @@ def test_two_producers_reach_two_subscribers_through_the_broker():
         thread.join(15)
     for producer in producers:
         producer.close()
-    steer.send(b"TERMINATE")
-    broker.join(5)
+    broker.stop()
+    assert not broker.running()
     for _, received in listeners:
         key = lambda e: (e["producer_id"], e["seq"])  # noqa: E731
         assert sorted(received, key=key) == sorted(sent, key=key)
-    control.close()
-    steer.close()
-    context.term()
 
 
 def make_keys(folder: Path, *names: str) -> None:
@@ -83,6 +73,17 @@ def test_curve_lets_an_allowed_key_in_and_nobody_else(tmp_path):
     (_, got_alice), (_, got_mallory), (_, got_plain) = listeners
     assert got_alice == sent
     assert got_mallory == [] and got_plain == []
+
+
+def test_broker_on_a_busy_port_is_a_one_line_error():
+    frontend = free_endpoint()
+    first = Broker(frontend, free_endpoint()).start()
+    try:
+        proc = roadwatch("broker", "--frontend", frontend, "--backend", free_endpoint(), timeout=60)
+    finally:
+        first.stop()
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("roadwatch: error: broker: cannot bind")
 
 
 def test_broker_command_runs_until_interrupted():
