@@ -84,6 +84,11 @@ def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
     return [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, ids))]
 
 
+def specs_from_config(sources) -> list:
+    """The config's `sources` list as specs, with the ids it gives."""
+    return specs_for([s.uri for s in sources], [s.id for s in sources])
+
+
 def _load(config_path, model, device, output):
     from roadwatch.config import load_config
 
@@ -135,7 +140,7 @@ def _run(source, model, config_path, output, events, device) -> dict:
     if source:
         specs = specs_for(list(source))
     elif cfg.sources:
-        specs = specs_for([s.uri for s in cfg.sources], [s.id for s in cfg.sources])
+        specs = specs_from_config(cfg.sources)
     else:
         specs = specs_for([sample_video()])
     infos = {spec.stream_id: probe(spec) for spec in specs}
@@ -151,11 +156,7 @@ def _run(source, model, config_path, output, events, device) -> dict:
             snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint)
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
-            def sources_from_config() -> list:
-                fresh = load_config(config_path).sources
-                return specs_for([s.uri for s in fresh], [s.id for s in fresh])
-
-            pipeline.reload_sources_hook = sources_from_config
+            pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)
             signal.signal(signal.SIGHUP, lambda *_: pipeline.request_reload())
         console.print(
             f"roadwatch: {len(specs)} source(s) -> {out_dir}/, events on {cfg.events.endpoint}, "

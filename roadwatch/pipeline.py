@@ -26,6 +26,7 @@ from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_ato
 from roadwatch.live_state import LiveState
 from roadwatch.zmq_io import EventPublisher, SnapshotServer
 from streams import (
+    ERROR_STATES,
     CaptureThread,
     Frame,
     ReconnectPolicy,
@@ -464,7 +465,7 @@ class Pipeline:
         entry.update(frames=state.frames, dropped=capture.buffer.dropped, status=capture.status.value)
         if capture.spec.live:
             entry["reconnects"] = capture.reconnects
-        if capture.status in (StreamStatus.FAILED, StreamStatus.DOWN, StreamStatus.STALLED) and capture.error:
+        if capture.status in ERROR_STATES and capture.error:
             entry["error"] = capture.error
         if capture.warning:
             entry["warning"] = capture.warning

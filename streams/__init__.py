@@ -3,13 +3,14 @@
 Knows nothing of detection or tracking; `roadwatch` wires it to them.
 """
 
-from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
+from streams.capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
 from streams.frame import Frame
 from streams.manager import StreamManager
 from streams.ring_buffer import BufferPolicy, RingBuffer
 from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
 
 __all__ = [
+    "ERROR_STATES",
     "BufferPolicy",
     "CaptureThread",
     "Frame",

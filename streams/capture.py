@@ -32,6 +32,9 @@ class StreamStatus(str, Enum):
     FAILED = "failed"  # will not be retried
 
 
+ERROR_STATES = (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED)  # states that carry an error
+
+
 @dataclass(frozen=True)
 class ReconnectPolicy:
     """How live sources come back. The n-th retry waits min(cap, base * 2**n) scaled by a random factor
@@ -201,11 +204,11 @@ class CaptureThread(threading.Thread):
         """Record a state and report it, once per change: a camera that stays down is not reported every retry."""
         changed = status is not self.status or (status is StreamStatus.DOWN and reason != self.error)
         self.status = status
-        if status in (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED):
+        if status in ERROR_STATES:
             self.error = reason
         if not changed:
             return
-        if status in (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED):
+        if status in ERROR_STATES:
             retry = f"; retrying in {retry_in_s:.1f} s" if retry_in_s is not None else ""
             log.warning("stream %s %s: %s%s", self.spec.stream_id, status.value, reason, retry)
         if self._on_status is not None:

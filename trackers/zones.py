@@ -45,12 +45,6 @@ class LineEvent:
     direction: str  # "in" or "out"
 
 
-def anchors(xyxy: np.ndarray) -> np.ndarray:
-    """Bottom centre of each (N, 4) box."""
-    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    return np.column_stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]])
-
-
 @dataclass
 class _Debounced:
     """A boolean per (track, item) that flips only after `min_frames` consecutive contrary observations."""
@@ -95,11 +89,10 @@ class ZoneLineMonitor:
         track_ids = np.asarray(track_ids).reshape(-1)
         if not len(track_ids) or not (self.zones or self.lines):
             return [], []
-        xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        detections = sv.Detections(xyxy=np.asarray(xyxy, dtype=np.float64).reshape(-1, 4))
         zone_events: list[ZoneEvent] = []
         line_events: list[LineEvent] = []
         if self.zones:
-            detections = sv.Detections(xyxy=xyxy)
             inside = np.column_stack([p.trigger(detections) for p in self._polygons])  # (N, Z)
             for row, track_id in enumerate(track_ids.tolist()):
                 state = self._zone_state.setdefault(track_id, _Debounced.new(len(self.zones)))
@@ -111,7 +104,7 @@ class ZoneLineMonitor:
                 for z in np.flatnonzero((state.state == -1) & (was == 1)):
                     zone_events.append(ZoneEvent(track_id, self.zones[z].zone_id, False))
         if self.lines:
-            side, within = self._line_sides(anchors(xyxy))  # (N, L) each
+            side, within = self._line_sides(detections.get_anchors_coordinates(sv.Position.BOTTOM_CENTER))
             for row, track_id in enumerate(track_ids.tolist()):
                 state = self._line_state.setdefault(track_id, _Debounced.new(len(self.lines)))
                 flipped = state.observe(side[row], within[row], self.min_frames)
