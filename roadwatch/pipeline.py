@@ -423,7 +423,7 @@ class Pipeline:
         if self.event_log is not None:
             self.event_log.flush()
         for state in self.streams.values():
-            if state.log is not None and not state.finished:
+            if state.log is not None:
                 state.log.flush()
 
     def _emit(self, event: Event) -> None:
@@ -445,6 +445,9 @@ class Pipeline:
 
     def _finish_stream(self, state: StreamState, reason: str) -> None:
         """End the stream's open tracks and finalise its video; safe to call once per stream."""
+        # A capture thread reports its last status before closing its buffer; emit it while this stream's
+        # log is still open, or it would be written after the close.
+        self._emit_status_changes()
         state.finished = True
         state.capture.stop()
         last = state.last_frame
@@ -458,6 +461,7 @@ class Pipeline:
         self._record_stream(state)
         if state.log is not None:
             state.log.close()
+            state.log = None  # anything later about this stream still reaches subscribers, not a closed file
 
     def _record_stream(self, state: StreamState) -> None:
         entry = self.summary.streams[state.spec.stream_id]
