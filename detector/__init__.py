@@ -5,6 +5,17 @@ Knows nothing of streams or trackers; `roadwatch` wires it to them.
 
 from detector.batcher import Batcher
 from detector.categories import DEFAULT_CATEGORIES, CategoryMap
+from detector.filters import DetectionFilter, ExclusionMask
 from detector.yolo import ModelError, YoloDetector, load_yolo, resolve_device
 
-__all__ = ["Batcher", "CategoryMap", "DEFAULT_CATEGORIES", "ModelError", "YoloDetector", "load_yolo", "resolve_device"]
+__all__ = [
+    "Batcher",
+    "CategoryMap",
+    "DEFAULT_CATEGORIES",
+    "DetectionFilter",
+    "ExclusionMask",
+    "ModelError",
+    "YoloDetector",
+    "load_yolo",
+    "resolve_device",
+]

@@ -7,8 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import supervision as sv
+import torch
 
 from detector.categories import CategoryMap
+from detector.filters import DetectionFilter, ExclusionMask
+from detector.letterbox import DeviceLetterbox, Placement, placement
+from detector.nms import batch_nms
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs every call otherwise; set before its import
 
@@ -19,8 +23,6 @@ class ModelError(Exception):
 
 def resolve_device(device: str) -> str:
     """'auto' means the first CUDA GPU when there is one, else the CPU."""
-    import torch
-
     if device == "auto":
         device = "cuda:0" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -45,8 +47,7 @@ def load_yolo(model: str):
         try:
             return YOLO(str(path))
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"model '{model}': cannot load it as a YOLO model ({reason})") from exc
+            raise ModelError(f"model '{model}': cannot load it as a YOLO model ({_first_line(exc)})") from exc
     if path.name == model and model in GITHUB_ASSETS_NAMES:
         try:
             return YOLO(model)
@@ -61,11 +62,13 @@ def load_yolo(model: str):
 
 
 class YoloDetector:
-    """Runs an Ultralytics YOLO model on a batch of frames of any sizes.
+    """Runs a YOLO model on a batch of frames of any sizes: one upload, one forward, one NMS per batch.
 
-    Returns one `supervision.Detections` per frame in the frame's own pixel coordinates, carrying
-    `data["class_name"]`, `data["category"]` and `data["category_id"]` (the category's index in
-    `category_names`); classes outside every category are never returned.
+    Detections equal Ultralytics' `model.predict` on each frame alone (same letterbox geometry, same
+    selection rules; see letterbox.py and nms.py). Returns one `supervision.Detections` per frame in the
+    frame's own pixel coordinates, carrying `data["class_name"]`, `data["category"]` and
+    `data["category_id"]` (the category's index in `category_names`); classes outside every category are
+    never returned. `filters` then applies per-category thresholds, minimum size and exclusion masks.
     """
 
     def __init__(
@@ -78,11 +81,17 @@ class YoloDetector:
         iou: float = 0.7,
         half: bool = False,
         agnostic_nms: bool = True,
+        max_det: int = 300,
+        category_conf: dict[str, float] | None = None,
+        min_size_px: float = 0.0,
     ) -> None:
+        from ultralytics.nn.autobackend import AutoBackend
+        from ultralytics.utils.checks import check_imgsz
+
         self.device = resolve_device(device)
         self.agnostic_nms = agnostic_nms
-        self.model = load_yolo(model)
-        self.names: dict[int, str] = dict(self.model.names)
+        yolo = load_yolo(model)
+        self.names: dict[int, str] = dict(yolo.names)
         self.category_names = categories.names
         class_to_category = categories.class_ids(self.names)
         if not class_to_category:
@@ -95,31 +104,86 @@ class YoloDetector:
         self._category_of_class = np.full(max(self.names) + 1, -1, dtype=np.int64)
         for class_id, category in class_to_category.items():
             self._category_of_class[class_id] = self.category_names.index(category)
-        self.imgsz = imgsz
+        # lookup tables, so naming a frame's detections is two numpy indexing ops
+        self._class_names = np.array([self.names.get(i, str(i)) for i in range(max(self.names) + 1)], dtype=str)
+        self._category_names = np.array(self.category_names, dtype=str)
         self.conf = conf
         self.iou = iou
+        self.max_det = max_det
         self.half = half and self.device != "cpu"
+        self.filters = DetectionFilter(self.category_names, conf, category_conf, min_size_px)
+        try:
+            self.backend = AutoBackend(yolo.model, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False)
+        except Exception as exc:
+            raise ModelError(f"model '{model}': cannot run it on {self.device} ({_first_line(exc)})") from exc
+        self.backend.eval()
+        stride = int(self.backend.stride)
+        self.imgsz = check_imgsz(imgsz, stride=stride, min_dim=1, max_dim=1)
+        self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)
+        self._classes = torch.as_tensor(self.class_ids, device=self.device)
 
-    def detect(self, images: list[np.ndarray]) -> list[sv.Detections]:
+    def detect(self, images: list[np.ndarray], masks: list[ExclusionMask | None] | None = None) -> list[sv.Detections]:
+        """Detections for each image; `masks[i]`, when given, drops detections centred in its excluded regions."""
         if not images:
             return []
-        results = self.model.predict(
-            images,
-            imgsz=self.imgsz,
-            conf=self.conf,
-            iou=self.iou,
-            device=self.device,
-            half=self.half,
-            classes=self.class_ids,
-            agnostic_nms=self.agnostic_nms,
-            verbose=False,
-        )
-        names = np.array(self.category_names)
+        xyxy, rows, image = self._infer(images)
+        counts = np.bincount(image, minlength=len(images))
         out = []
-        for result in results:
-            detections = sv.Detections.from_ultralytics(result)
-            category_index = self._category_of_class[detections.class_id]
-            detections.data["category_id"] = category_index
-            detections.data["category"] = names[category_index] if len(detections) else np.array([], dtype=str)
-            out.append(detections)
+        for i, (start, end) in enumerate(zip(np.r_[0, np.cumsum(counts)[:-1]], np.cumsum(counts))):
+            detections = self._detections(xyxy[start:end], rows[start:end, 0], rows[start:end, 1].astype(int))
+            out.append(self.filters(detections, images[i].shape, masks[i] if masks else None))
         return out
+
+    def _infer(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (frame pixels), (score, class) rows and image index of every kept detection, by image.
+
+        Frames whose letterboxes have the same shape (every 16:9 camera at any resolution shares one) go
+        through one forward; a batch mixing aspect ratios runs one forward per letterbox shape, because
+        extra padding around a frame shifts the network's scores and would break parity with `predict`.
+        """
+        shapes: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            p = placement(image.shape[0], image.shape[1], self.imgsz, self.letterbox.stride)
+            shapes.setdefault((p.canvas_h, p.canvas_w), []).append(i)
+        parts = []
+        with torch.inference_mode():
+            for indices in shapes.values():
+                batch, places = self.letterbox([images[i] for i in indices])
+                # NMS keeps all a category might want (its lowest threshold); the per-category filter then cuts
+                rows, image = batch_nms(
+                    self.backend(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms, self.max_det
+                )
+                xyxy = to_frame_coordinates(rows[:, :4], image, places)
+                parts.append((xyxy, rows[:, 4:], torch.as_tensor(indices, device=image.device)[image]))
+            xyxy, rows, image = (torch.cat(column).cpu().numpy() for column in zip(*parts))
+        order = np.argsort(image, kind="stable")
+        return xyxy[order], rows[order], image[order]
+
+    def _detections(self, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray) -> sv.Detections:
+        category_id = self._category_of_class[class_id]
+        return sv.Detections(
+            xyxy=xyxy.astype(np.float32),
+            confidence=confidence.astype(np.float32),
+            class_id=class_id,
+            data={
+                "class_name": self._class_names[class_id],
+                "category": self._category_names[category_id],
+                "category_id": category_id,
+            },
+        )
+
+
+def to_frame_coordinates(xyxy: torch.Tensor, image: torch.Tensor, places: list[Placement]) -> torch.Tensor:
+    """Boxes from letterbox pixels back to each frame's pixels, clipped to the frame, as Ultralytics' scale_boxes."""
+    geometry = torch.tensor(
+        [[p.left, p.top, p.new_w / p.width, p.new_h / p.height, p.width, p.height] for p in places],
+        dtype=torch.float32,
+        device=xyxy.device,
+    )[image]
+    offset, gain, size = geometry[:, 0:2].repeat(1, 2), geometry[:, 2:4].repeat(1, 2), geometry[:, 4:6].repeat(1, 2)
+    return torch.minimum((xyxy - offset) / gain, size).clamp_(min=0)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,100 @@
+"""Letterboxing a batch of frames on the inference device, exactly as Ultralytics' LetterBox does on the CPU.
+
+Ultralytics resizes and pads every frame with OpenCV on the CPU, then uploads float tensors. Here uint8
+frames are uploaded once (through a pinned staging buffer when the device is a GPU), and resizing,
+padding, BGR->RGB and scaling to 0..1 run on the device, one call per distinct frame size, so a batch of
+64 cameras costs a handful of kernel launches. The geometry (scale, rounding, padding) is Ultralytics'
+own, so boxes map back to the same pixels as `model.predict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+PAD_VALUE = 114  # Ultralytics' grey
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one frame of `height` x `width` sits in the network input: resized to `new_h` x `new_w`
+    at (`top`, `left`) of a `canvas_h` x `canvas_w` letterbox (the size `model.predict` would use alone)."""
+
+    height: int
+    width: int
+    new_h: int
+    new_w: int
+    top: int
+    left: int
+    canvas_h: int
+    canvas_w: int
+
+
+def placement(height: int, width: int, imgsz: int, stride: int) -> Placement:
+    """Ultralytics' LetterBox(auto=True, center=True, scaleup=True) geometry for one frame, as `predict` uses it."""
+    r = min(imgsz / height, imgsz / width)
+    new_w, new_h = max(round(width * r), 1), max(round(height * r), 1)
+    dw, dh = (imgsz - new_w) % stride, (imgsz - new_h) % stride  # minimum rectangle: pad to a stride multiple
+    top, bottom = round(dh / 2 - 0.1), round(dh / 2 + 0.1)
+    left, right = round(dw / 2 - 0.1), round(dw / 2 + 0.1)
+    return Placement(height, width, new_h, new_w, top, left, new_h + top + bottom, new_w + left + right)
+
+
+class DeviceLetterbox:
+    """Turns a list of BGR uint8 frames of any sizes into one normalised RGB batch tensor on `device`.
+
+    The batch is as large as the largest frame's letterbox; a smaller frame sits at its own letterbox
+    position in the top-left corner and the rest is padding, so its boxes map back exactly as if it were
+    predicted alone.
+    """
+
+    def __init__(self, imgsz: int, stride: int, device: torch.device, half: bool) -> None:
+        self.imgsz = imgsz
+        self.stride = stride
+        self.device = device
+        self.dtype = torch.float16 if half else torch.float32
+        self._pinned = device.type == "cuda"
+        self._staging: dict[tuple[int, ...], torch.Tensor] = {}  # reused pinned host buffers, per frame-group shape
+
+    def __call__(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, list[Placement]]:
+        places = [placement(f.shape[0], f.shape[1], self.imgsz, self.stride) for f in frames]
+        height = max(p.canvas_h for p in places)
+        width = max(p.canvas_w for p in places)
+        batch = torch.full((len(frames), 3, height, width), PAD_VALUE, dtype=self.dtype, device=self.device)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, frame in enumerate(frames):
+            groups.setdefault(frame.shape[:2], []).append(i)
+        for (h, w), indices in groups.items():
+            p = places[indices[0]]
+            images = self._upload([frames[i] for i in indices])  # (n, h, w, 3) uint8 on the device
+            images = images.permute(0, 3, 1, 2).flip(1)  # BGR HWC -> RGB CHW
+            if (p.new_h, p.new_w) != (h, w):
+                # cv2.INTER_LINEAR samples at half-pixel centres without antialiasing, as this does, and rounds
+                # halves up to uint8 (round() would round them to even: a 2x downscale then moves scores by
+                # 0.01); this reproduces OpenCV's image exactly at 2x and within one grey level otherwise.
+                images = F.interpolate(images.float(), size=(p.new_h, p.new_w), mode="bilinear", align_corners=False)
+                images = images.add_(0.5).floor_().clamp_(0, 255)
+            target = batch[:, :, p.top : p.top + p.new_h, p.left : p.left + p.new_w]  # a view: writes land in batch
+            if len(indices) == len(frames):
+                target.copy_(images)
+            else:
+                target.index_copy_(0, torch.as_tensor(indices, device=self.device), images.to(self.dtype))
+        return batch.div_(255), places
+
+    def _upload(self, frames: list[np.ndarray]) -> torch.Tensor:
+        """One host->device copy for frames of one size; pinned and asynchronous on a GPU.
+
+        A staging buffer is reused on the next call: safe because the detector reads its results back to
+        the host (which waits for the device) before it letterboxes the next batch.
+        """
+        shape = (len(frames), *frames[0].shape)
+        if not self._pinned:
+            return torch.from_numpy(np.stack(frames)) if len(frames) > 1 else torch.from_numpy(frames[0])[None]
+        staging = self._staging.get(shape)
+        if staging is None:
+            staging = self._staging[shape] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+        np.stack(frames, out=staging.numpy())
+        return staging.to(self.device, non_blocking=True)
