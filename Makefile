@@ -11,14 +11,14 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test test-deps venv clean bench-streams bench-tracking bench-events
+.PHONY: run test test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ocr,onnx]'
 	touch $@
 
 run: $(STAMP)
@@ -35,6 +35,15 @@ bench-streams: $(STAMP)
 
 bench-events: $(STAMP)
 	$(BIN)/python bench/events_bench.py
+
+bench-detector: $(STAMP)
+	$(BIN)/python bench/detector_bench.py
+
+# End to end, file and live mode, against Ultralytics' model.track (which needs `lap`, in the bench extra).
+# On a CPU a short variant (BENCH_ARGS to change it); on a GPU the full one (1-64 streams, 5 min live).
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/roadwatch bench $(BENCH_ARGS)
 
 # supervision dropped ByteTrack after 0.30; its last release with it runs in a child process from here.
 SV_PEER := bench/.peers/supervision-0.30.9

@@ -68,13 +68,14 @@ class YoloDetector:
     selection rules; see letterbox.py and nms.py). Returns one `supervision.Detections` per frame in the
     frame's own pixel coordinates, carrying `data["class_name"]`, `data["category"]` and
     `data["category_id"]` (the category's index in `category_names`); classes outside every category are
-    never returned. `filters` then applies per-category thresholds, minimum size and exclusion masks.
+    never returned. `categories` may instead name one category that every class of the model belongs to.
+    Per-category thresholds, a minimum box size and exclusion masks then cut (filters.py).
     """
 
     def __init__(
         self,
         model: str,
-        categories: CategoryMap,
+        categories: CategoryMap | str,
         device: str = "auto",
         imgsz: int = 640,
         conf: float = 0.25,
@@ -92,6 +93,8 @@ class YoloDetector:
         self.agnostic_nms = agnostic_nms
         yolo = load_yolo(model)
         self.names: dict[int, str] = dict(yolo.names)
+        if isinstance(categories, str):  # a single-purpose model (plates): every class is that category
+            categories = CategoryMap({categories: list(self.names.values())})
         self.category_names = categories.names
         class_to_category = categories.class_ids(self.names)
         if not class_to_category:

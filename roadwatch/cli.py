@@ -107,13 +107,28 @@ def _load(config_path, model, device, output):
     return cfg, out_dir
 
 
-def _detector(cfg, console: Console):
+def _models(cfg, console: Console):
+    """The detector and, when configured, the plate stage; both load before any frame is read."""
     from detector import CategoryMap, YoloDetector
+    from detector.ocr import OcrUnavailable, RapidPlateOcr
+    from detector.plates import PlateReader
 
     d = cfg.detector
     with console.status(f"loading {d.model}"):
-        return YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
-                            iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms)
+        detector = YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
+                                iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms, category_conf=d.category_conf,
+                                min_size_px=d.min_box_px)
+    p = d.plates
+    if p.model is None:
+        return detector, None
+    with console.status(f"loading plate model {p.model}"):
+        try:
+            ocr = RapidPlateOcr(p.ocr_min_confidence) if p.ocr else None
+        except OcrUnavailable as exc:
+            raise UserError(str(exc)) from exc
+        plates = PlateReader(p.model, device=d.device, imgsz=p.imgsz, conf=p.conf, half=d.half,
+                             max_area_fraction=p.max_area_fraction, ocr=ocr)
+    return detector, plates
 
 
 def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
@@ -150,8 +165,8 @@ def _run(source, model, config_path, output, events, device) -> dict:
     publisher = EventPublisher(e.endpoint, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve())
     snapshots = None
     try:
-        detector = _detector(cfg, console)  # after the bind, so subscribers that connect now miss nothing
-        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir)
+        detector, plates = _models(cfg, console)  # after the bind, so subscribers that connect now miss nothing
+        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, plates=plates)
         if e.snapshot_endpoint:
             snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint)
         if config_path is not None and not source:
@@ -212,8 +227,9 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion) -
     e = cfg.events
     publisher = EventPublisher(events, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve()) if events else None
     try:
-        detector = _detector(cfg, console)
-        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True, thumbnails=True)
+        detector, plates = _models(cfg, console)
+        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True,
+                            thumbnails=True, plates=plates)
         console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, model {cfg.detector.model} on {detector.device}")
         summary = _process(pipeline, specs, infos, console, overall=True)
     finally:
@@ -252,6 +268,41 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+
+
+@app.command()
+def bench(
+    clip: Path = typer.Option(Path("../shared/videos/fixedcam_highway_cars_1280x720.mp4"), "--clip", help="Clip every stream is made of"),
+    model: Path = typer.Option(Path("../shared/models/yolov8n_coco.pt"), "--model", "-m", help="Detection checkpoint"),
+    device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda or cuda:N"),
+    streams: Optional[list[int]] = typer.Option(None, "--streams", help="File mode stream counts (default: 1 8 32 64 on a GPU, 1 2 4 on a CPU)"),
+    live_streams: Optional[list[int]] = typer.Option(None, "--live-streams", help="Live mode stream counts (default: 64 on a GPU, 1 2 on a CPU)"),
+    live_seconds: Optional[float] = typer.Option(None, "--live-seconds", help="Seconds per live run (default: 300 on a GPU, 15 on a CPU)"),
+    frames: Optional[int] = typer.Option(None, "--frames", help="File mode: frames per stream, 0 for the whole clip (default: whole on a GPU, 24 on a CPU)"),
+    max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
+    out: Path = typer.Option(Path("bench/results/e2e.json"), "--out", help="Where the JSON results go"),
+) -> None:
+    """End-to-end benchmark: the real pipeline on N streams, file and live mode, against Ultralytics' model.track."""
+    from detector import ModelError
+    from detector.yolo import resolve_device
+    from roadwatch.bench import BenchSettings, defaults, run_bench
+
+    for path, what in ((clip, "--clip"), (model, "--model")):
+        if not path.is_file():
+            fail(f"{what} '{path}': no such file (the defaults read ../shared, see its README)")
+    try:
+        d = defaults(resolve_device(device))
+    except ModelError as exc:
+        fail(str(exc))
+    given = dict(file_streams=streams, live_streams=live_streams, live_seconds=live_seconds, frames_per_stream=frames,
+                 max_batch=max_batch)
+    d.update({k: v for k, v in given.items() if v is not None})
+    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=640, **d)
+    _interrupt_on_signals()
+    try:
+        run_bench(settings, out)
+    except KeyboardInterrupt:
+        fail("interrupted; no results written")
 
 
 @app.command()

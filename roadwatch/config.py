@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detector.categories import DEFAULT_CATEGORIES, CategoryMap
 from roadwatch.errors import ConfigError
@@ -36,6 +36,19 @@ class StreamsConfig(Section):
     max_retries: int | None = Field(None, ge=0, description="Failed reconnects before a live source is given up; null: never")
 
 
+class PlatesConfig(Section):
+    """The licence-plate stage: a second model on vehicle crops; off unless `model` is set."""
+
+    model: str | None = Field(None, description="Plate detection checkpoint; the stage is off if unset")
+    imgsz: int = Field(640, ge=32, description="Inference size for vehicle crops")
+    conf: Fraction = Field(0.25, description="Minimum plate detection confidence")
+    min_vehicle_px: int = Field(96, ge=1, description="Vehicles narrower than this (pixels) are not searched: too few pixels to read")
+    every_n_frames: int = Field(5, ge=1, description="Search a vehicle track's box at most once per this many of its frames")
+    max_area_fraction: Fraction = Field(0.25, description="A plate box larger than this share of its vehicle box is rejected")
+    ocr: bool = Field(False, description="Read the plate text (needs the `ocr` extra: rapidocr-onnxruntime)")
+    ocr_min_confidence: Fraction = Field(0.5, description="Text readings below this score count as unread")
+
+
 class DetectorConfig(Section):
     model: str = Field("yolo11n.pt", description="Checkpoint path or official Ultralytics model name")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
@@ -45,6 +58,9 @@ class DetectorConfig(Section):
     half: bool = Field(True, description="fp16 inference where the device supports it (ignored on CPU)")
     agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")
     max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
+    category_conf: dict[str, Fraction] = Field(default_factory=dict, description="Per-category minimum confidence; others use `conf`")
+    min_box_px: float = Field(0.0, ge=0, description="Detections narrower or shorter than this (pixels) are dropped")
+    plates: PlatesConfig = Field(default_factory=PlatesConfig)
     max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
     categories: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_CATEGORIES.items()},
@@ -56,6 +72,13 @@ class DetectorConfig(Section):
     def _one_category_per_class(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         CategoryMap(value)  # raises ValueError on a class listed twice
         return value
+
+    @model_validator(mode="after")
+    def _thresholds_name_known_categories(self) -> "DetectorConfig":
+        unknown = sorted(set(self.category_conf) - set(self.categories))
+        if unknown:
+            raise ValueError(f"category_conf names unknown categories: {', '.join(unknown)}")
+        return self
 
 
 _T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
@@ -102,6 +125,12 @@ class LineConfig(Section):
     streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
 
 
+class MaskConfig(Section):
+    id: str = Field(description="Name of the excluded region (for the reader of the config)")
+    polygon: list[Point] = Field(min_length=3, description="Corners in pixels, in order; detections centred inside are dropped")
+    streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
+
+
 class EventsConfig(Section):
     endpoint: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint the pipeline binds")
     send_hwm: int = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
@@ -139,6 +168,7 @@ class Config(Section):
     output: OutputConfig = Field(default_factory=OutputConfig)
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
+    masks: list[MaskConfig] = Field(default_factory=list)
 
     @field_validator("sources", mode="before")
     @classmethod

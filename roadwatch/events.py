@@ -24,7 +24,7 @@ from typing import Any
 
 from trackers import TrackView
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 Event = dict[str, Any]
 
@@ -36,6 +36,7 @@ class EventType(str, Enum):
     ZONE_ENTERED = "zone.entered"
     ZONE_EXITED = "zone.exited"
     LINE_CROSSED = "line.crossed"
+    PLATE_READ = "plate.read"
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"

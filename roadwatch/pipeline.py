@@ -19,11 +19,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from detector import Batcher, YoloDetector
+from detector import Batcher, ExclusionMask, YoloDetector
+from detector.plates import PlateReader
 from roadwatch.config import Config
 from roadwatch.events import Event, EventFactory, EventType
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
+from roadwatch.plates import PlateSchedule
 from roadwatch.zmq_io import EventPublisher, SnapshotServer
 from streams import (
     ERROR_STATES,
@@ -110,6 +112,8 @@ class StreamState:
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
+    mask: ExclusionMask | None = None  # regions whose detections are dropped
+    plates: PlateSchedule | None = None  # with the plate stage on
     finished: bool = False
 
 
@@ -129,6 +133,7 @@ class Pipeline:
         out_dir: Path,
         per_stream_outputs: bool = False,
         thumbnails: bool = False,
+        plates: PlateReader | None = None,
     ) -> None:
         self.config = config
         self.detector = detector
@@ -138,6 +143,9 @@ class Pipeline:
         # live monitoring writes one events.jsonl for all streams.
         self.per_stream_outputs = per_stream_outputs
         self.thumbnails = thumbnails
+        self.plates = plates
+        # plates are searched on vehicle tracks only; a category map without vehicles turns the stage off
+        self._vehicle = detector.category_names.index("vehicle") if "vehicle" in detector.category_names else None
         self.events = EventFactory()
         self.event_log = None if per_stream_outputs else EventLog(out_dir / "events.jsonl")
         self.summary = RunSummary()
@@ -171,6 +179,7 @@ class Pipeline:
         for spec in specs:
             self._add(spec, start=False)
         self.started_at = 0.0
+        self.stage_s: dict[str, float] = {}  # seconds spent per stage of the loop, for benchmarks and profiling
 
     # --- control from any thread -------------------------------------------------------------------
 
@@ -215,7 +224,9 @@ class Pipeline:
             while not stop.is_set():
                 self._handle_requests()
                 self._emit_status_changes()
+                t = time.perf_counter()
                 batch = self.batcher.next_batch(stop, idle_s=0.25)
+                t = self._lap("wait", t)
                 if batch is None:
                     break
                 # A capture thread reports `up` before its first frame, so draining here keeps each
@@ -223,16 +234,25 @@ class Pipeline:
                 self._emit_status_changes()
                 counts: dict[str, int] = {}
                 if batch:
-                    results = self.detector.detect([frame.image for frame in batch])
+                    masks = [self.streams[frame.stream_id].mask for frame in batch]
+                    results = self.detector.detect([frame.image for frame in batch], masks=masks)
+                    t = self._lap("detect", t)
+                    searches: list[tuple[Frame, TrackView]] = []
                     for frame, detections in zip(batch, results):
-                        self._process(frame, detections)
+                        visible = self._process(frame, detections)
+                        searches += self._plate_searches(frame, visible)
                         counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                    t = self._lap("track_and_publish", t)
+                    if searches:
+                        self._read_plates(searches)
+                        t = self._lap("plates", t)
                 self._emit_status_changes()
                 self._finish_ended_streams()
                 self._flush_logs()
                 self._heartbeat()
                 if self.snapshots is not None:
                     self.snapshots.serve(self.live.to_snapshot)
+                self._lap("housekeeping", t)
                 if on_batch is not None and counts:
                     on_batch(counts)
         finally:
@@ -240,11 +260,22 @@ class Pipeline:
             summary = self._shutdown()
         return summary
 
+    def _lap(self, stage: str, since: float) -> float:
+        """Add the time since `since` to `stage` (wait: for frames; then detect, track_and_publish, plates,
+        housekeeping); returns now, the start of the next stage."""
+        now = time.perf_counter()
+        self.stage_s[stage] = self.stage_s.get(stage, 0.0) + now - since
+        return now
+
     def _zones_for(self, stream_id: str) -> ZoneLineMonitor:
         applies = lambda item: item.streams is None or stream_id in item.streams  # noqa: E731
         zones = [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if applies(z)]
         lines = [Line(l.id, l.start, l.end) for l in self.config.lines if applies(l)]
         return ZoneLineMonitor(zones, lines, self.config.tracker.zone_min_frames)
+
+    def _mask_for(self, stream_id: str) -> ExclusionMask | None:
+        polygons = [np.array(m.polygon) for m in self.config.masks if m.streams is None or stream_id in m.streams]
+        return ExclusionMask(polygons) if polygons else None
 
     def _add(self, spec: SourceSpec, start: bool) -> None:
         if spec.stream_id in self.streams and not self.streams[spec.stream_id].finished:
@@ -269,8 +300,12 @@ class Pipeline:
         capture = self.manager.add(spec, start=False)
         camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
         state = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera, stream_dir)
+        state.mask = self._mask_for(spec.stream_id)
+        if self.plates is not None:
+            p = self.config.detector.plates
+            state.plates = PlateSchedule(p.every_n_frames, p.min_vehicle_px)
         self.streams[spec.stream_id] = state
-        self.batcher.add(spec.stream_id, capture.buffer)
+        self.batcher.add(spec.stream_id, capture.buffer, newest_only=spec.live)
         self.summary.add_stream(spec.stream_id, spec.uri)
         if stream_dir is not None:
             state.log = EventLog(stream_dir / "events.jsonl")
@@ -326,10 +361,11 @@ class Pipeline:
                 )
             )
 
-    def _process(self, frame: Frame, detections) -> None:
+    def _process(self, frame: Frame, detections) -> list[TrackView]:
+        """Track one frame's detections and emit what changed; returns the tracks visible in it."""
         state = self.streams[frame.stream_id]
         if state.finished:  # removed while this frame was in flight
-            return
+            return []
         category_id = detections.data.get("category_id", np.zeros(0, dtype=np.int64))
         if state.camera is not None:
             state.tracker.apply_camera_motion(state.camera.estimate(frame.image))
@@ -361,15 +397,52 @@ class Pipeline:
             if due or reclassified or track.track_id in zone_changed:
                 self._emit_track(EventType.TRACK_UPDATED, frame, track, size, state)
         if state.video is not None:
-            state.video.write(frame.image, visible, [self.detector.names[t.class_id] for t in visible])
+            state.video.write(frame.image, visible, [self._label(t, state) for t in visible])
         state.frames += 1
         state.last_frame = frame
+        return visible
+
+    def _label(self, track: TrackView, state: StreamState) -> str:
+        plate = state.plates.text_of(track.track_id) if state.plates is not None else None
+        return f"{self.detector.names[track.class_id]} {plate}" if plate else self.detector.names[track.class_id]
+
+    def _plate_searches(self, frame: Frame, visible: list[TrackView]) -> list[tuple[Frame, TrackView]]:
+        state = self.streams[frame.stream_id]
+        if state.plates is None or self._vehicle is None:
+            return []
+        return [
+            (frame, t) for t in visible
+            if t.category == self._vehicle and state.plates.due(t.track_id, t.xyxy[2] - t.xyxy[0])
+        ]
+
+    def _read_plates(self, searches: list[tuple[Frame, TrackView]]) -> None:
+        """All vehicle crops of a batch through the plate model at once; news becomes `plate.read`."""
+        readings = self.plates.read([frame.image for frame, _ in searches], [t.xyxy for _, t in searches])
+        for (frame, track), reading in zip(searches, readings):
+            state = self.streams[frame.stream_id]
+            # a track that ended later in this batch has been forgotten: no event may bring it back
+            if reading is None or state.finished or track.track_id not in state.plates.tracks:
+                continue
+            if state.plates.offer(track.track_id, reading):
+                size = (frame.image.shape[1], frame.image.shape[0])
+                self._emit_track(
+                    EventType.PLATE_READ, frame, track, size, state,
+                    plate_bbox=[round(float(v), 2) for v in reading.xyxy],
+                    plate_confidence=round(reading.confidence, 4),
+                    plate_text=reading.text,
+                    plate_score=None if reading.text_confidence is None else round(reading.text_confidence, 4),
+                )
 
     def _end_track(self, frame: Frame, track: TrackView, size, state: StreamState, reason: str) -> None:
         """A track ends: it first leaves the zones it was in, so zone entries and exits always pair up."""
         for ze in state.zones.forget(track.track_id):
             self._emit_track(EventType.ZONE_EXITED, frame, track, size, state, zone_id=ze.zone_id)
-        self._emit_track(EventType.TRACK_ENDED, frame, track, size, state, reason=reason)
+        extra = {}
+        if state.plates is not None:
+            if plate := state.plates.text_of(track.track_id):
+                extra["plate_text"] = plate
+            state.plates.forget(track.track_id)
+        self._emit_track(EventType.TRACK_ENDED, frame, track, size, state, reason=reason, **extra)
 
     def _emit_track(self, type: EventType, frame: Frame, track: TrackView, size, state: StreamState, **extra) -> None:
         if state.zones.zones and type not in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED):
@@ -387,8 +460,8 @@ class Pipeline:
             horizon_s=self.config.tracker.prediction_horizon_s,
             **extra,
         )
-        if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED):
-            self._emit(event)
+        if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ):
+            self._emit(event)  # moments in a track's life, not updates: they leave the update schedule alone
             return
         if type is EventType.TRACK_STARTED and state.thumbnails is not None:
             state.thumbnails[track.track_id] = thumbnail(frame.image, track.xyxy)

@@ -63,6 +63,18 @@ class RingBuffer(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def poll_newest(self) -> T | None:
+        """Take the newest item and drop the older ones (counted in `dropped`), or None: for live sources,
+        where a frame that waited while a newer one arrived is no longer worth detecting."""
+        with self._cond:
+            if not self._items:
+                return None
+            item = self._items.pop()
+            self.dropped += len(self._items)
+            self._items.clear()
+            self._cond.notify_all()
+            return item
+
     def get(self, timeout: float | None = None) -> T | None:
         """Take the oldest item, waiting up to `timeout`; None if none came or the buffer is closed and empty."""
         with self._cond:

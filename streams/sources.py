@@ -36,15 +36,19 @@ class SourceKind(str, Enum):
     FOLDER = "folder"
     CAMERA = "camera"
     URL = "url"
+    REPLAY = "replay"  # a file played as a camera: at its own frame rate, looping, newest frame wins
 
 
-LIVE_KINDS = {SourceKind.CAMERA, SourceKind.URL}
+LIVE_KINDS = {SourceKind.CAMERA, SourceKind.URL, SourceKind.REPLAY}
+REPLAY_PREFIX = "replay:"
 
 
 def classify(uri: str) -> SourceKind:
     """Tell a camera index, a URL, a folder or glob, and a file apart from the string alone."""
     if uri.isdigit():
         return SourceKind.CAMERA
+    if uri.startswith(REPLAY_PREFIX):
+        return SourceKind.REPLAY
     if "://" in uri and not uri.startswith("file://"):
         return SourceKind.URL
     if GLOB_CHARS & set(uri) or Path(uri).is_dir():
@@ -149,6 +153,41 @@ class VideoReader:
         self._cap.release()
 
 
+class ReplayReader:
+    """A video file played as a live camera would send it: one frame per 1/fps of wall time, from the start
+    again at the end, media time on the live clock. For soak tests and benchmarks of live operation
+    without cameras; the capture thread treats it as live (drop-oldest buffer, reconnect logic)."""
+
+    def __init__(self, spec: SourceSpec, clock_origin: float | None = None) -> None:
+        self._path = spec.uri.removeprefix(REPLAY_PREFIX)
+        if not Path(self._path).is_file():
+            raise SourceError(f"source '{spec.uri}': no such file to replay")
+        self._file_spec = SourceSpec(self._path, spec.stream_id, SourceKind.FILE)
+        self._reader = VideoReader(self._file_spec)
+        self.info = SourceInfo(self._reader.info.width, self._reader.info.height, self._reader.info.fps or 25.0, 0)
+        self._clock_origin = time.monotonic() if clock_origin is None else clock_origin
+        self._started = time.monotonic()
+        self._sent = 0
+
+    def read(self) -> tuple[np.ndarray, float] | None:
+        got = self._reader.read()
+        if got is None:  # the end: play it again
+            self._reader.close()
+            self._reader = VideoReader(self._file_spec)
+            got = self._reader.read()
+            if got is None:
+                return None
+        due = self._started + self._sent / self.info.fps
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        self._sent += 1
+        return got[0], time.monotonic() - self._clock_origin
+
+    def close(self) -> None:
+        self._reader.close()
+
+
 class ImageFolderReader:
     """Every image of a folder or glob pattern, in name order, as a stream at a nominal frame rate."""
 
@@ -193,6 +232,8 @@ def open_reader(
     """Open a source for reading; raises SourceError with a one-line reason."""
     if spec.kind is SourceKind.FOLDER:
         return ImageFolderReader(spec)
+    if spec.kind is SourceKind.REPLAY:
+        return ReplayReader(spec, clock_origin)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
         raise SourceError(f"source '{spec.uri}': no such file; check the path given to --source")
     return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin)

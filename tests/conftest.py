@@ -20,6 +20,9 @@ VIDEOS = SHARED / "videos"
 CITY = VIDEOS / "fixedcam_citystreet_cars_bus_640x360.mp4"
 TRUCKS_DAMAGED = VIDEOS / "fixedcam_highway_trucks_640x360_2s.mp4"
 CROWD_TRUNCATED = VIDEOS / "crowd_overhead_1280x720_truncated.avi"
+HIGHWAY = VIDEOS / "fixedcam_highway_cars_1280x720.mp4"
+PLATE_MODEL = SHARED / "models" / "plate_yolov8n_v0.pt"
+PLATES_TEST = SHARED / "datasets" / "plates" / "test"
 
 # Ultralytics must never try the network in tests (there is none in CI).
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -36,10 +39,12 @@ def model_path() -> Path:
     return require(MODEL)
 
 
-def cut_clip(src: Path, dst: Path, frames: int) -> Path:
-    """The first `frames` frames of a real clip, re-encoded, so end-to-end runs stay short on a CPU."""
+def cut_clip(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
+    """`frames` frames of a real clip from frame `start`, re-encoded, so end-to-end runs stay short on a CPU."""
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    for _ in range(start):
+        cap.read()
     writer = None
     for _ in range(frames):
         ok, image = cap.read()

@@ -66,3 +66,30 @@ def test_none_when_all_buffers_are_exhausted_or_stop_is_set():
     assert batcher.next_batch(stop) is None
     b.close()
     assert batcher.next_batch() is None
+
+
+def test_a_live_buffer_gives_only_its_newest_frame_per_batch_and_counts_the_rest_dropped():
+    batcher = Batcher(max_batch=8, max_wait_s=0.05)
+    live = RingBuffer(4, BufferPolicy.DROP_OLDEST, batcher.wake)
+    file = RingBuffer(16, BufferPolicy.BLOCK, batcher.wake)
+    batcher.add("cam", live, newest_only=True)
+    batcher.add("file", file)
+    for i in range(3):
+        live.put(("cam", i))
+    for i in range(5):
+        file.put(("file", i))
+    batch = batcher.next_batch()
+    assert [item for item in batch if item[0] == "cam"] == [("cam", 2)]
+    assert [item for item in batch if item[0] == "file"] == [("file", i) for i in range(5)]
+    assert live.dropped == 2 and len(live) == 0
+
+
+def test_a_batch_of_live_streams_leaves_once_each_gave_a_frame_without_waiting_out_max_wait():
+    batcher = Batcher(max_batch=8, max_wait_s=2.0)
+    cams = [RingBuffer(4, BufferPolicy.DROP_OLDEST, batcher.wake) for _ in range(3)]
+    for i, cam in enumerate(cams):
+        batcher.add(f"cam{i}", cam, newest_only=True)
+        cam.put(i)
+    t0 = time.monotonic()
+    assert sorted(batcher.next_batch()) == [0, 1, 2]
+    assert time.monotonic() - t0 < 0.5

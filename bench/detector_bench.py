@@ -1,0 +1,149 @@
+"""Detector benchmark: our batched detector against Ultralytics' predict and the bare network, same frames, same run.
+
+Four figures, frames/s, on the same decoded 720p frames and the same model at the same size:
+  - Ultralytics `model.predict` one frame per call (what most users' loops do),
+  - Ultralytics `model.predict` on a list of `--batch` frames,
+  - roadwatch's `YoloDetector.detect` on `--batch` frames (letterbox on the device, one forward, batch NMS),
+  - the bare network: the forward pass alone on a ready (batch, 3, 384, 640) tensor, no pre- or post-processing.
+Ratios against Ultralytics' per-frame predict and against the bare network are printed (machines here are
+noisy; absolute numbers mean little). On a CPU every contender runs with torch using all cores. Works on CPU and CUDA; fp16 on CUDA. Writes bench/results/detector.json.
+
+    make bench-detector           # or: python bench/detector_bench.py --device cuda --batch 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector, resolve_device  # noqa: E402
+
+SHARED = ROOT.parent / "shared"
+DEFAULT_CLIP = SHARED / "videos" / "fixedcam_highway_cars_1280x720.mp4"
+DEFAULT_MODEL = SHARED / "models" / "yolov8n_coco.pt"
+
+
+def read_frames(clip: Path, count: int) -> list[np.ndarray]:
+    """`count` frames of the clip, rewinding when it is shorter."""
+    frames: list[np.ndarray] = []
+    cap = cv2.VideoCapture(str(clip))
+    while len(frames) < count:
+        ok, frame = cap.read()
+        if not ok:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            continue
+        frames.append(frame)
+    cap.release()
+    return frames
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def best_rate(run, frames_per_call: int, calls: int, repeats: int, device: str) -> float:
+    """Best of `repeats` timings of `calls` calls, as frames/s (best, not mean: noise only ever slows)."""
+    run()  # warm-up: lazy initialisation, cuDNN autotuning, allocator growth
+    sync(device)
+    # Ultralytics' predictor setup sets torch's CPU threads to cpu_count - 1 for the whole process; every
+    # contender gets all cores, so the figures compare code, not thread counts
+    resolve_device(device)
+    best = 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            run()
+        sync(device)
+        best = max(best, frames_per_call * calls / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--batch", type=int, default=None, help="frames per batch (default: 64 on CUDA, 8 on CPU)")
+    parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 2 on CPU)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
+    args = parser.parse_args()
+    for path in (args.clip, args.model):
+        if not path.is_file():
+            sys.exit(f"{path} not found: pass --clip/--model (see ../shared/README.md)")
+
+    device = resolve_device(args.device)
+    cuda = device.startswith("cuda")
+    batch = args.batch or (64 if cuda else 8)
+    calls = args.calls or (10 if cuda else 2)
+    half = cuda
+    frames = read_frames(args.clip, batch)
+
+    from ultralytics import YOLO
+
+    reference = YOLO(str(args.model))
+    predict_kwargs = dict(imgsz=args.imgsz, conf=0.25, iou=0.7, device=device, half=half, verbose=False)
+    ours = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half)
+    bare_input = ours.letterbox(frames)[0]  # (batch, 3, 384, 640) for 720p, the shape predict uses
+
+    def per_frame() -> None:
+        for frame in frames:
+            reference.predict(frame, **predict_kwargs)
+
+    def batched() -> None:
+        reference.predict(frames, batch=batch, **predict_kwargs)
+
+    def detect() -> None:
+        ours.detect(frames)
+
+    def bare() -> None:
+        with torch.inference_mode():
+            ours.backend(bare_input)
+
+    # per-frame predict gets one pass over the batch per call: it is the slow one, and what it measures is per frame
+    rates = {
+        "ultralytics_predict_per_frame": best_rate(per_frame, batch, max(1, calls // 2), args.repeats, device),
+        "ultralytics_predict_batched": best_rate(batched, batch, calls, args.repeats, device),
+        "roadwatch_detector": best_rate(detect, batch, calls, args.repeats, device),
+        "bare_network": best_rate(bare, batch, calls, args.repeats, device),
+    }
+    base = rates["ultralytics_predict_per_frame"]
+    result = {
+        "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({os.cpu_count()} threads, {platform.processor() or platform.machine()})",
+        "model": args.model.name,
+        "clip": args.clip.name,
+        "batch": batch,
+        "input": list(bare_input.shape[1:]),
+        "fp16": half,
+        "frames_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "vs_predict_per_frame": {k: round(v / base, 2) for k, v in rates.items()},
+        "detector_vs_bare_network": round(rates["roadwatch_detector"] / rates["bare_network"], 3),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    }
+    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}")
+    print(f"{'':34} {'frames/s':>10} {'vs predict/frame':>17}")
+    for name, rate in rates.items():
+        print(f"{name:34} {rate:10.1f} {rate / base:16.2f}x")
+    print(f"roadwatch detector / bare network: {result['detector_vs_bare_network']:.1%}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
