@@ -81,6 +81,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="frames per batch (default: 64 on CUDA, 8 on CPU)")
     parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 2 on CPU)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx or tensorrt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
     args = parser.parse_args()
     for path in (args.clip, args.model):
@@ -98,7 +99,8 @@ def main() -> None:
 
     reference = YOLO(str(args.model))
     predict_kwargs = dict(imgsz=args.imgsz, conf=0.25, iou=0.7, device=device, half=half, verbose=False)
-    ours = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half)
+    ours = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half,
+                        backend=args.backend, max_batch=batch)
     bare_input = ours.letterbox(frames)[0]  # (batch, 3, 384, 640) for 720p, the shape predict uses
 
     def per_frame() -> None:
@@ -130,12 +132,13 @@ def main() -> None:
         "batch": batch,
         "input": list(bare_input.shape[1:]),
         "fp16": half,
+        "backend": args.backend,
         "frames_per_s": {k: round(v, 1) for k, v in rates.items()},
         "vs_predict_per_frame": {k: round(v / base, 2) for k, v in rates.items()},
         "detector_vs_bare_network": round(rates["roadwatch_detector"] / rates["bare_network"], 3),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
-    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}")
+    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}, backend {args.backend}")
     print(f"{'':34} {'frames/s':>10} {'vs predict/frame':>17}")
     for name, rate in rates.items():
         print(f"{name:34} {rate:10.1f} {rate / base:16.2f}x")

@@ -9,6 +9,7 @@ import numpy as np
 import supervision as sv
 import torch
 
+from detector.backends import BackendError, prepare_weights
 from detector.categories import CategoryMap
 from detector.filters import DetectionFilter, ExclusionMask
 from detector.letterbox import DeviceLetterbox, Placement, placement
@@ -85,14 +86,29 @@ class YoloDetector:
         max_det: int = 300,
         category_conf: dict[str, float] | None = None,
         min_size_px: float = 0.0,
+        backend: str = "pytorch",
+        max_batch: int = 64,
     ) -> None:
         from ultralytics.nn.autobackend import AutoBackend
         from ultralytics.utils.checks import check_imgsz
 
         self.device = resolve_device(device)
         self.agnostic_nms = agnostic_nms
-        yolo = load_yolo(model)
-        self.names: dict[int, str] = dict(yolo.names)
+        self.half = half and self.device != "cpu"
+        yolo = load_yolo(model)  # validates the name, downloads official ones where online
+        weights = yolo.model if backend == "pytorch" or not isinstance(yolo.model, torch.nn.Module) else None
+        if weights is None:
+            try:
+                weights = prepare_weights(yolo.ckpt_path or model, backend, self.device, imgsz, self.half, max_batch)
+            except BackendError as exc:
+                raise ModelError(f"model '{model}': {exc}") from exc
+        try:
+            self.backend = AutoBackend(weights, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False)
+        except Exception as exc:
+            raise ModelError(f"model '{model}': cannot run it on {self.device} ({_first_line(exc)})") from exc
+        self.backend.eval()
+        resolve_device(self.device)  # Ultralytics' loaders reset torch's CPU threads to cpu_count - 1
+        self.names: dict[int, str] = dict(self.backend.names)
         if isinstance(categories, str):  # a single-purpose model (plates): every class is that category
             categories = CategoryMap({categories: list(self.names.values())})
         self.category_names = categories.names
@@ -113,13 +129,7 @@ class YoloDetector:
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
-        self.half = half and self.device != "cpu"
         self.filters = DetectionFilter(self.category_names, conf, category_conf, min_size_px)
-        try:
-            self.backend = AutoBackend(yolo.model, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False)
-        except Exception as exc:
-            raise ModelError(f"model '{model}': cannot run it on {self.device} ({_first_line(exc)})") from exc
-        self.backend.eval()
         stride = int(self.backend.stride)
         self.imgsz = check_imgsz(imgsz, stride=stride, min_dim=1, max_dim=1)
         self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)

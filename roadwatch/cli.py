@@ -117,7 +117,7 @@ def _models(cfg, console: Console):
     with console.status(f"loading {d.model}"):
         detector = YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
                                 iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms, category_conf=d.category_conf,
-                                min_size_px=d.min_box_px)
+                                min_size_px=d.min_box_px, backend=d.backend, max_batch=d.max_batch)
     p = d.plates
     if p.model is None:
         return detector, None

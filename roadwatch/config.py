@@ -56,6 +56,9 @@ class DetectorConfig(Section):
     conf: Fraction = Field(0.25, description="Minimum detection confidence")
     iou: Fraction = Field(0.7, description="NMS IoU threshold")
     half: bool = Field(True, description="fp16 inference where the device supports it (ignored on CPU)")
+    backend: Literal["pytorch", "onnx", "tensorrt"] = Field(
+        "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime or TensorRT (made once, beside the model)"
+    )
     agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")
     max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
     category_conf: dict[str, Fraction] = Field(default_factory=dict, description="Per-category minimum confidence; others use `conf`")

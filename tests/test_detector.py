@@ -213,3 +213,30 @@ def test_detections_through_the_gpu_letterbox_path_equal_predict(model_path, ref
     frames = [bus, *clip_frames[::2]]
     for image, detections in zip(frames, detector.detect(frames)):
         assert_same_detections(detections, predict(reference, detector, image), detector.conf)
+
+
+def test_onnx_backend_exports_once_and_equals_predict(model_path, reference, clip_frames, tmp_path):
+    pytest.importorskip("onnxruntime", reason="the ONNX backend needs the onnx extra (make installs it)")
+    import shutil
+
+    checkpoint = tmp_path / "yolov8n_coco.pt"  # a copy: the export is written beside the checkpoint
+    shutil.copy(model_path, checkpoint)
+    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
+    assert detector.backend.format == "onnx"
+    exported = tmp_path / "yolov8n_coco.onnx"
+    made_at = exported.stat().st_mtime
+    frames = clip_frames[::3]
+    for image, detections in zip(frames, detector.detect(frames)):
+        assert_same_detections(detections, predict(reference, detector, image), detector.conf)
+    YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
+    assert exported.stat().st_mtime == made_at  # reused, not exported again
+
+
+def test_tensorrt_without_its_package_or_a_gpu_is_one_clear_error(model_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available():
+        pytest.skip("TensorRT and a GPU are present here: the error path cannot be reached")
+    with pytest.raises(ModelError, match="tensorrt") as error:
+        YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="tensorrt")
+    assert "\n" not in str(error.value)

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from conftest import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
-from streams import BufferPolicy, CaptureThread, SourceError, SourceKind, SourceSpec, StreamStatus, buffer_for, classify, probe
+from streams import BufferPolicy, CaptureThread, ReconnectPolicy, SourceError, SourceKind, SourceSpec, StreamStatus, buffer_for, classify, probe
 
 
 @pytest.mark.parametrize(
     "uri, kind",
     [("0", SourceKind.CAMERA), ("rtsp://cam/stream", SourceKind.URL), ("https://x/y.m3u8", SourceKind.URL),
-     ("clip.mp4", SourceKind.FILE), ("file://clip.mp4", SourceKind.FILE), ("frames/*.jpg", SourceKind.FOLDER)],
+     ("clip.mp4", SourceKind.FILE), ("file://clip.mp4", SourceKind.FILE), ("frames/*.jpg", SourceKind.FOLDER),
+     ("replay:clip.mp4", SourceKind.REPLAY)],
 )
 def test_classify(uri, kind):
     assert classify(uri) == kind
@@ -79,3 +80,38 @@ def test_stop_ends_a_blocked_file_reader_promptly(city_clip):
     assert not capture.is_alive()
     assert capture.status is StreamStatus.STOPPED
     assert threading.active_count() == before
+
+
+def test_a_replayed_file_is_a_live_camera_paced_at_its_frame_rate_and_looping(city_clip):
+    """40 frames at 25 fps, read for 2.4 s: about 60 frames (so it looped), never faster than real time,
+    and through a drop-oldest buffer like any camera."""
+    import time
+
+    spec = SourceSpec.from_uri(f"replay:{city_clip}", "cam")
+    assert spec.live
+    buffer = buffer_for(spec, live_capacity=4, file_capacity=4)
+    assert buffer.policy is BufferPolicy.DROP_OLDEST
+    capture = CaptureThread(spec, buffer)
+    capture.start()
+    got, t0 = [], time.monotonic()
+    while time.monotonic() - t0 < 2.4:
+        frame = buffer.get(timeout=1)
+        if frame is not None:
+            got.append(frame)
+    capture.stop()
+    capture.join(5)
+    assert 50 <= len(got) <= 62  # 25 fps for 2.4 s is 60
+    assert capture.frames_read > count_frames(city_clip)  # past the end: it looped
+    pts = [f.pts for f in got]
+    assert all(b > a for a, b in zip(pts, pts[1:]))  # live media time keeps increasing across the loop
+    assert capture.status is StreamStatus.STOPPED
+
+
+def test_replaying_a_missing_file_is_reported(tmp_path):
+    spec = SourceSpec.from_uri(f"replay:{tmp_path / 'nope.mp4'}", "cam")
+    buffer = buffer_for(spec, live_capacity=4, file_capacity=4)
+    capture = CaptureThread(spec, buffer, ReconnectPolicy(max_retries=0))
+    capture.start()
+    capture.join(10)
+    assert capture.status is StreamStatus.FAILED
+    assert "no such file to replay" in capture.error
