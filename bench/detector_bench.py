@@ -79,8 +79,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--imgsz", type=int, default=640)
     parser.add_argument("--batch", type=int, default=None, help="frames per batch (default: 64 on CUDA, 8 on CPU)")
-    parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 2 on CPU)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 3 on CPU)")
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx or tensorrt")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
     args = parser.parse_args()
@@ -91,7 +91,7 @@ def main() -> None:
     device = resolve_device(args.device)
     cuda = device.startswith("cuda")
     batch = args.batch or (64 if cuda else 8)
-    calls = args.calls or (10 if cuda else 2)
+    calls = args.calls or (10 if cuda else 3)
     half = cuda
     frames = read_frames(args.clip, batch)
 

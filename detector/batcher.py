@@ -59,6 +59,12 @@ class Batcher(Generic[T]):
             self._newest_only.discard(key)
         self.wake()
 
+    def exhausted_keys(self) -> list[str]:
+        """Keys of the buffers that are closed and empty: nothing more will come from them."""
+        with self._lock:
+            buffers = list(self._buffers.items())
+        return [key for key, buffer in buffers if buffer.exhausted]
+
     def next_batch(self, stop: threading.Event | None = None, idle_s: float | None = None) -> list[T] | None:
         """The next batch; None once every buffer is exhausted (or `stop` is set) and nothing is left;
         an empty list after `idle_s` seconds without any item, so the caller can do other work."""

@@ -38,6 +38,7 @@ class BenchSettings:
     live_seconds: float
     max_batch: int
     baseline_frames: int
+    overlap: bool | None = None  # detection thread; None: the pipeline's default (on with CUDA)
 
 
 def defaults(device: str) -> dict:
@@ -159,6 +160,7 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     config = Config()
     config.output.video = False
     config.detector.max_batch = settings.max_batch
+    config.detector.overlap = settings.overlap
     config.streams.live_buffer = 4
     config.tracker.update_interval_s = 0.0 if live else 1.0
     specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris))]
@@ -293,6 +295,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
         "model": settings.model.name,
         "clip": settings.clip.name,
         "imgsz": settings.imgsz,
+        "overlap": settings.overlap if settings.overlap is not None else device.startswith("cuda"),
         "ultralytics_track_fps": round(baseline, 1),
         "file_mode": {
             "streams": best["streams"] if best else None,

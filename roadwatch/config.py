@@ -65,6 +65,7 @@ class DetectorConfig(Section):
     min_box_px: float = Field(0.0, ge=0, description="Detections narrower or shorter than this (pixels) are dropped")
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
+    overlap: bool | None = Field(None, description="Detect the next batch in a thread while this one is tracked; null: on with CUDA only")
     categories: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_CATEGORIES.items()},
         description="roadwatch category -> model class names; classes in no category are ignored",

@@ -22,6 +22,7 @@ import numpy as np
 from detector import Batcher, ExclusionMask, YoloDetector
 from detector.plates import PlateReader
 from roadwatch.config import Config
+from roadwatch.detect_worker import END, DetectionWorker
 from roadwatch.events import Event, EventFactory, EventType
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
@@ -166,6 +167,7 @@ class Pipeline:
         )
         self.tracker_config = config.tracker.tracker_config()
         self.streams: dict[str, StreamState] = {}
+        self._masks: dict[str, ExclusionMask | None] = {}  # read by the detection thread
         self._single_output = len(specs) == 1
         self._infos = dict(infos)
         self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
@@ -214,31 +216,39 @@ class Pipeline:
     # --- the loop ----------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None) -> dict:
-        """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary."""
+        """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary.
+
+        On a GPU, detection runs one batch ahead in its own thread (detect_worker.py); this thread tracks,
+        publishes, writes, and owns every stream's state.
+        """
         self.started_at = self._heartbeat_at = time.monotonic()
         self._running = True
         for state in self.streams.values():
             if not state.capture.is_alive() and state.capture.status is StreamStatus.STARTING:
                 state.capture.start()
+        overlap = self.config.detector.overlap
+        threaded = self.detector.device.startswith("cuda") if overlap is None else overlap
+        worker = DetectionWorker(self.batcher, self.detector, lambda sid: self._masks.get(sid), threaded)
+        worker.start()
         try:
             while not stop.is_set():
                 self._handle_requests()
                 self._emit_status_changes()
                 t = time.perf_counter()
-                batch = self.batcher.next_batch(stop, idle_s=0.25)
+                item = worker.get(timeout=0.1)
                 t = self._lap("wait", t)
-                if batch is None:
+                if item == END:
                     break
                 # A capture thread reports `up` before its first frame, so draining here keeps each
                 # stream's status events ahead of the track events of its frames.
                 self._emit_status_changes()
                 counts: dict[str, int] = {}
-                if batch:
-                    masks = [self.streams[frame.stream_id].mask for frame in batch]
-                    results = self.detector.detect([frame.image for frame in batch], masks=masks)
-                    t = self._lap("detect", t)
+                if item is not None:
+                    self.stage_s["detect"] = self.stage_s.get("detect", 0.0) + item.detect_s
+                    if not threaded:  # inline, the wait above included the forward pass
+                        self.stage_s["wait"] -= item.detect_s
                     searches: list[tuple[Frame, TrackView]] = []
-                    for frame, detections in zip(batch, results):
+                    for frame, detections in zip(item.frames, item.detections):
                         visible = self._process(frame, detections)
                         searches += self._plate_searches(frame, visible)
                         counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
@@ -246,8 +256,8 @@ class Pipeline:
                     if searches:
                         self._read_plates(searches)
                         t = self._lap("plates", t)
-                self._emit_status_changes()
-                self._finish_ended_streams()
+                    self._emit_status_changes()
+                    self._finish_streams(item.ended)
                 self._flush_logs()
                 self._heartbeat()
                 if self.snapshots is not None:
@@ -257,12 +267,14 @@ class Pipeline:
                     on_batch(counts)
         finally:
             self._running = False
+            worker.close()
             summary = self._shutdown()
         return summary
 
     def _lap(self, stage: str, since: float) -> float:
-        """Add the time since `since` to `stage` (wait: for frames; then detect, track_and_publish, plates,
-        housekeeping); returns now, the start of the next stage."""
+        """Add the time since `since` to `stage` (wait: for detected frames; track_and_publish, plates,
+        housekeeping); returns now, the start of the next stage. `detect` is timed in the detection
+        thread and overlaps the others."""
         now = time.perf_counter()
         self.stage_s[stage] = self.stage_s.get(stage, 0.0) + now - since
         return now
@@ -300,7 +312,7 @@ class Pipeline:
         capture = self.manager.add(spec, start=False)
         camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
         state = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera, stream_dir)
-        state.mask = self._mask_for(spec.stream_id)
+        self._masks[spec.stream_id] = state.mask = self._mask_for(spec.stream_id)
         if self.plates is not None:
             p = self.config.detector.plates
             state.plates = PlateSchedule(p.every_n_frames, p.min_vehicle_px)
@@ -511,9 +523,11 @@ class Pipeline:
         if self.publisher is not None:
             self.publisher.publish(event)
 
-    def _finish_ended_streams(self) -> None:
-        for state in self.streams.values():
-            if not state.finished and state.capture.buffer.exhausted:
+    def _finish_streams(self, stream_ids: list[str]) -> None:
+        """Finish streams whose buffers ended; the detection thread says which, once their last frames are processed."""
+        for stream_id in stream_ids:
+            state = self.streams.get(stream_id)
+            if state is not None and not state.finished and state.capture.buffer.exhausted:
                 self._finish_stream(state, reason="end_of_stream")
 
     def _finish_stream(self, state: StreamState, reason: str) -> None:
