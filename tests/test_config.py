@@ -14,6 +14,19 @@ def test_bundled_default_config_is_valid():
     assert cfg.events.endpoint == "tcp://127.0.0.1:5556"
 
 
+def test_bundled_default_config_lists_every_key_with_its_default():
+    import yaml
+
+    def keys(value, prefix=""):
+        if isinstance(value, dict) and prefix not in ("detector.categories", "detector.category_conf"):
+            return {k for name, v in value.items() for k in keys(v, f"{prefix}.{name}".lstrip("."))} | {prefix}
+        return {prefix}
+
+    written = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text())
+    assert load_config(ROOT / "configs" / "default.yaml").model_dump() == Config().model_dump()
+    assert keys(written) == keys(Config().model_dump())
+
+
 def test_sources_may_be_plain_strings(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text("sources: [a.mp4, {uri: '0', id: door}]\n")
@@ -30,6 +43,10 @@ def test_sources_may_be_plain_strings(tmp_path):
         ("tracker:\n  max_age_s: -1\n", "tracker.max_age_s: Input should be greater than 0"),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("detector:\n  categories: {a: [car], b: [car]}\n", "class 'car' is in both 'a' and 'b'"),
+        ("detector:\n  backend: tflite\n", "detector.backend: Input should be 'pytorch', 'onnx' or 'tensorrt'"),
+        ("detector:\n  category_conf: {vehicles: 0.5}\n", "category_conf names unknown categories: vehicles"),
+        ("detector:\n  plates: {every_n_frames: 0}\n", "detector.plates.every_n_frames: Input should be greater than or equal to 1"),
+        ("masks:\n  - {id: m, polygon: [[0, 0], [1, 1]]}\n", "masks.0.polygon: List should have at least 3 items"),
     ],
 )
 def test_malformed_config_gives_one_line_saying_where(tmp_path, text, expected):
