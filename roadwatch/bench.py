@@ -50,25 +50,24 @@ def defaults(device: str) -> dict:
                 max_batch=8, baseline_frames=48)
 
 
-def cut(clip: Path, frames: int, folder: Path) -> Path:
-    """The clip's first `frames` frames as a new file (re-encoded), so a CPU run stays short."""
-    if frames <= 0:
-        return clip
-    cap = cv2.VideoCapture(str(clip))
+def cut_clip(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
+    """`frames` frames of a clip from frame `start`, re-encoded to `dst` (mp4v), so CPU runs stay short."""
+    cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    out = folder / f"{clip.stem}_{frames}.mp4"
+    for _ in range(start):
+        cap.read()
     writer = None
     for _ in range(frames):
         ok, image = cap.read()
         if not ok:
             break
         if writer is None:
-            writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, (image.shape[1], image.shape[0]))
+            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (image.shape[1], image.shape[0]))
         writer.write(image)
     cap.release()
     if writer is not None:
         writer.release()
-    return out
+    return dst
 
 
 def ultralytics_track_fps(clip: Path, model: Path, device: str, imgsz: int, frames: int) -> float:
@@ -282,7 +281,9 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     detector.detect([warm] * settings.max_batch)  # first-call costs (allocation, autotuning) stay out of the figures
     with tempfile.TemporaryDirectory(prefix="roadwatch-bench-") as tmp:
         folder = Path(tmp)
-        clip = cut(settings.clip, settings.frames_per_stream, folder)
+        clip = settings.clip
+        if settings.frames_per_stream > 0:
+            clip = cut_clip(settings.clip, folder / f"{clip.stem}_{settings.frames_per_stream}.mp4", settings.frames_per_stream)
         baseline = ultralytics_track_fps(settings.clip, settings.model, device, settings.imgsz, settings.baseline_frames)
         use_all_cores(device)
         print(f"Ultralytics model.track loop on {settings.clip.name}: {baseline:.1f} frames/s (1.00x)", flush=True)

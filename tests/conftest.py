@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from roadwatch.bench import cut_clip  # noqa: F401  (one definition, shared with the benchmark)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 MODEL = SHARED / "models" / "yolov8n_coco.pt"
@@ -37,26 +39,6 @@ def require(path: Path) -> Path:
 @pytest.fixture(scope="session")
 def model_path() -> Path:
     return require(MODEL)
-
-
-def cut_clip(src: Path, dst: Path, frames: int, start: int = 0) -> Path:
-    """`frames` frames of a real clip from frame `start`, re-encoded, so end-to-end runs stay short on a CPU."""
-    cap = cv2.VideoCapture(str(src))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    for _ in range(start):
-        cap.read()
-    writer = None
-    for _ in range(frames):
-        ok, image = cap.read()
-        if not ok:
-            break
-        if writer is None:
-            h, w = image.shape[:2]
-            writer = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-        writer.write(image)
-    cap.release()
-    writer.release()
-    return dst
 
 
 @pytest.fixture(scope="session")

@@ -219,21 +219,30 @@ def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_p
     assert "Traceback" not in proc.stderr
 
 
-def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city_clip):
-    """Cars drive up the road in this clip: they leave a zone over the near lanes and cross a line
-    drawn left to right across them, upwards, which is direction "out"."""
-    cfg = tmp_path / "zones.yaml"
-    cfg.write_text(
-        "zones:\n  - {id: near_lanes, polygon: [[200, 210], [420, 210], [420, 360], [200, 360]]}\n"
-        "lines:\n  - {id: stop, start: [200, 200], end: [420, 200]}\n"
-        "tracker: {zone_min_frames: 3, prediction_horizon_s: 0.5}\n"
-    )
-    out = tmp_path / "out"
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--config", str(cfg),
-                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+def run_with_config(tmp_path: Path, model_path: Path, sources, config: str, name: str = "out") -> tuple[Path, list[dict]]:
+    """`roadwatch run` on the source(s) with a config given as YAML text; its output folder and valid events."""
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(config)
+    out = tmp_path / name
+    sources = [sources] if isinstance(sources, Path) else sources
+    args = [a for s in sources for a in ("--source", str(s))]
+    proc = roadwatch("run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out),
+                     "--events", free_endpoint(), "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     events = read_jsonl(out / "events.jsonl")
     assert_valid_events(events)
+    return out, events
+
+
+def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city_clip):
+    """Cars drive up the road in this clip: they leave a zone over the near lanes and cross a line
+    drawn left to right across them, upwards, which is direction "out"."""
+    out, events = run_with_config(
+        tmp_path, model_path, city_clip,
+        "zones:\n  - {id: near_lanes, polygon: [[200, 210], [420, 210], [420, 360], [200, 360]]}\n"
+        "lines:\n  - {id: stop, start: [200, 200], end: [420, 200]}\n"
+        "tracker: {zone_min_frames: 3, prediction_horizon_s: 0.5}\n",
+    )
     crossed = [e for e in events if e["type"] == "line.crossed"]
     assert crossed and {(e["line_id"], e["direction"]) for e in crossed} == {("stop", "out")}
     assert all(e["velocity"][1] < 0 for e in crossed)  # moving up the image
@@ -255,27 +264,19 @@ def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city
 def test_masks_and_per_category_thresholds_from_the_config(tmp_path, model_path, city_clip):
     """A mask over the lower half of the city clip: no track is ever seen centred there. A pedestrian
     threshold of 0.99 leaves no pedestrian tracks while vehicles go on."""
-    cfg = tmp_path / "masked.yaml"
-    cfg.write_text(
+    _, events = run_with_config(
+        tmp_path, model_path, city_clip,
         "masks:\n  - {id: lower_half, polygon: [[0, 180], [640, 180], [640, 360], [0, 360]]}\n"
         "detector: {category_conf: {pedestrian: 0.99}, min_box_px: 8}\n"
-        "output: {video: false}\n"
+        "output: {video: false}\n",
     )
-    out = tmp_path / "out"
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--config", str(cfg),
-                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
-    assert proc.returncode == 0, proc.stderr
-    events = read_jsonl(out / "events.jsonl")
-    assert_valid_events(events)
     started = [e for e in events if e["type"] == "track.started"]
     assert started and all(e["category"] != "pedestrian" for e in started)
     tracked = [e for e in events if e["type"] in ("track.started", "track.updated")]
     # a track's box is the filtered detection (Kalman-smoothed): its centre stays out of the mask by a margin
     assert all((e["bbox"][1] + e["bbox"][3]) / 2 < 180 + 10 for e in tracked)
-    unmasked = tmp_path / "unmasked"
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(unmasked),
-                     "--events", free_endpoint(), "--device", "cpu")
-    everything = [e for e in read_jsonl(unmasked / "events.jsonl") if e["type"] in ("track.started", "track.updated")]
+    _, unmasked = run_with_config(tmp_path, model_path, city_clip, "output: {video: false}\n", name="unmasked")
+    everything = [e for e in unmasked if e["type"] in ("track.started", "track.updated")]
     assert any((e["bbox"][1] + e["bbox"][3]) / 2 > 200 for e in everything)  # the mask had something to remove
     assert any(e["category"] == "pedestrian" for e in everything)  # and the threshold had pedestrians to cut
 
@@ -284,14 +285,9 @@ def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, m
     """The threaded detector (the default on CUDA) is forced on here: on a file it must not change a
     thing, and two files sharing batches must each lose no frame."""
     def run(name: str, overlap: bool, *sources: Path) -> tuple[dict, list[dict]]:
-        cfg = tmp_path / f"{name}.yaml"
-        cfg.write_text(f"detector: {{overlap: {str(overlap).lower()}}}\noutput: {{video: false}}\n")
-        out = tmp_path / name
-        args = [a for s in sources for a in ("--source", str(s))]
-        proc = roadwatch("run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out),
-                         "--events", free_endpoint(), "--device", "cpu")
-        assert proc.returncode == 0, proc.stderr
-        return json.loads((out / "summary.json").read_text()), read_jsonl(out / "events.jsonl")
+        config = f"detector: {{overlap: {str(overlap).lower()}}}\noutput: {{video: false}}\n"
+        out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
+        return json.loads((out / "summary.json").read_text()), events
 
     def essence(events: list[dict]) -> list[tuple]:
         return [(e["type"], e.get("stream_id"), e.get("frame"), e.get("track_id"), tuple(e.get("bbox", ())))
