@@ -25,9 +25,9 @@ from streams import SourceSpec, StreamManager  # noqa: E402
 DEFAULT_CLIP = ROOT.parent / "shared" / "videos" / "fixedcam_highway_cars_1280x720.mp4"
 
 
-def decode_rate(clip: Path, streams: int, buffer: int) -> tuple[float, int]:
+def decode_rate(clip: Path, streams: int, buffer: int, decode_threads: int = 0) -> tuple[float, int]:
     """Aggregate frames/s of `streams` capture threads reading `clip` to its end, and the frame total."""
-    manager = StreamManager(file_capacity=buffer)
+    manager = StreamManager(file_capacity=buffer, decode_threads=decode_threads)
     captures = [manager.add(SourceSpec.from_uri(str(clip), f"s{i}"), start=False) for i in range(streams)]
     t0 = time.perf_counter()
     for capture in captures:
@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--buffer", type=int, default=64, help="file buffer capacity per stream")
+    parser.add_argument("--decode-threads", type=int, default=0, help="FFmpeg threads per stream (0: FFmpeg's choice)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "streams.json")
     args = parser.parse_args()
     if not args.clip.is_file():
@@ -63,7 +64,7 @@ def main() -> None:
     rows = []
     unit = None
     for n in args.streams:
-        fps, frames = decode_rate(args.clip, n, args.buffer)
+        fps, frames = decode_rate(args.clip, n, args.buffer, args.decode_threads)
         unit = unit or fps
         rows.append({"streams": n, "frames": frames, "fps": round(fps, 1), "per_stream_fps": round(fps / n, 1),
                      "vs_single_stream": round(fps / unit, 2)})

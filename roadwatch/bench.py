@@ -39,6 +39,7 @@ class BenchSettings:
     max_batch: int
     baseline_frames: int
     overlap: bool | None = None  # detection thread; None: the pipeline's default (on with CUDA)
+    decode_threads: int = 0  # FFmpeg threads per stream; 0: FFmpeg's choice
 
 
 def defaults(device: str) -> dict:
@@ -160,6 +161,7 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     config.output.video = False
     config.detector.max_batch = settings.max_batch
     config.detector.overlap = settings.overlap
+    config.streams.decode_threads = settings.decode_threads
     config.streams.live_buffer = 4
     config.tracker.update_interval_s = 0.0 if live else 1.0
     specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris))]
@@ -297,6 +299,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
         "clip": settings.clip.name,
         "imgsz": settings.imgsz,
         "overlap": settings.overlap if settings.overlap is not None else device.startswith("cuda"),
+        "decode_threads": settings.decode_threads,
         "ultralytics_track_fps": round(baseline, 1),
         "file_mode": {
             "streams": best["streams"] if best else None,

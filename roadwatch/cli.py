@@ -281,6 +281,7 @@ def bench(
     frames: Optional[int] = typer.Option(None, "--frames", help="File mode: frames per stream, 0 for the whole clip (default: whole on a GPU, 24 on a CPU)"),
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
     overlap: Optional[bool] = typer.Option(None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"),
+    decode_threads: int = typer.Option(0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"),
     out: Path = typer.Option(Path("bench/results/e2e.json"), "--out", help="Where the JSON results go"),
 ) -> None:
     """End-to-end benchmark: the real pipeline on N streams, file and live mode, against Ultralytics' model.track."""
@@ -298,7 +299,8 @@ def bench(
     given = dict(file_streams=streams, live_streams=live_streams, live_seconds=live_seconds, frames_per_stream=frames,
                  max_batch=max_batch)
     d.update({k: v for k, v in given.items() if v is not None})
-    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=640, overlap=overlap, **d)
+    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=640, overlap=overlap,
+                             decode_threads=decode_threads, **d)
     _interrupt_on_signals()
     try:
         run_bench(settings, out)

@@ -34,6 +34,7 @@ class StreamsConfig(Section):
     reconnect_base_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failed attempt")
     reconnect_cap_s: float = Field(30.0, gt=0, description="Longest reconnect delay (before jitter)")
     max_retries: int | None = Field(None, ge=0, description="Failed reconnects before a live source is given up; null: never")
+    decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)")
 
 
 class PlatesConfig(Section):

@@ -164,6 +164,7 @@ class Pipeline:
             ),
             on_put=self.batcher.wake,
             on_status=self._on_status,
+            decode_threads=s.decode_threads,
         )
         self.tracker_config = config.tracker.tracker_config()
         self.streams: dict[str, StreamState] = {}

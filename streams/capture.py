@@ -81,8 +81,10 @@ class CaptureThread(threading.Thread):
         buffer: RingBuffer[Frame],
         policy: ReconnectPolicy | None = None,
         on_status: Callable[[StatusChange], None] | None = None,
+        decode_threads: int = 0,
     ) -> None:
         super().__init__(name=f"capture-{spec.stream_id}", daemon=True)
+        self.decode_threads = decode_threads
         self.spec = spec
         self.buffer = buffer
         self.policy = policy or ReconnectPolicy()
@@ -115,7 +117,9 @@ class CaptureThread(threading.Thread):
             self.buffer.close()
 
     def _open(self) -> FrameReader:
-        return open_reader(self.spec, self.policy.open_timeout_s, self.policy.stall_timeout_s, self._clock_origin)
+        return open_reader(
+            self.spec, self.policy.open_timeout_s, self.policy.stall_timeout_s, self._clock_origin, self.decode_threads
+        )
 
     def _run_once(self) -> None:
         try:

@@ -21,8 +21,10 @@ class StreamManager:
         policy: ReconnectPolicy | None = None,
         on_put: Callable[[], None] | None = None,
         on_status: Callable[[StatusChange], None] | None = None,
+        decode_threads: int = 0,
     ) -> None:
         self.live_capacity = live_capacity
+        self.decode_threads = decode_threads
         self.file_capacity = file_capacity
         self.policy = policy or ReconnectPolicy()
         self._on_put = on_put
@@ -35,7 +37,7 @@ class StreamManager:
             if spec.stream_id in self._captures:
                 raise ValueError(f"stream id '{spec.stream_id}' is already in use")
             buffer: RingBuffer[Frame] = buffer_for(spec, self.live_capacity, self.file_capacity, self._on_put)
-            capture = CaptureThread(spec, buffer, self.policy, self._on_status)
+            capture = CaptureThread(spec, buffer, self.policy, self._on_status, self.decode_threads)
             self._captures[spec.stream_id] = capture
         if start:
             capture.start()

@@ -106,8 +106,10 @@ class VideoReader:
         open_timeout_s: float = 5.0,
         read_timeout_s: float = 5.0,
         clock_origin: float | None = None,
+        decode_threads: int = 0,
     ) -> None:
         self._spec = spec
+        threads = [cv2.CAP_PROP_N_THREADS, decode_threads] if decode_threads > 0 else []
         if spec.kind is SourceKind.CAMERA:
             self._cap = cv2.VideoCapture(int(spec.uri))
         elif spec.kind is SourceKind.URL:
@@ -117,8 +119,11 @@ class VideoReader:
                 [
                     cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+                    *threads,
                 ],
             )
+        elif threads:
+            self._cap = cv2.VideoCapture(spec.uri, cv2.CAP_FFMPEG, threads)
         else:
             self._cap = cv2.VideoCapture(spec.uri)
         if not self._cap.isOpened():
@@ -158,12 +163,13 @@ class ReplayReader:
     again at the end, media time on the live clock. For soak tests and benchmarks of live operation
     without cameras; the capture thread treats it as live (drop-oldest buffer, reconnect logic)."""
 
-    def __init__(self, spec: SourceSpec, clock_origin: float | None = None) -> None:
+    def __init__(self, spec: SourceSpec, clock_origin: float | None = None, decode_threads: int = 0) -> None:
         self._path = spec.uri.removeprefix(REPLAY_PREFIX)
+        self._decode_threads = decode_threads
         if not Path(self._path).is_file():
             raise SourceError(f"source '{spec.uri}': no such file to replay")
         self._file_spec = SourceSpec(self._path, spec.stream_id, SourceKind.FILE)
-        self._reader = VideoReader(self._file_spec)
+        self._reader = VideoReader(self._file_spec, decode_threads=decode_threads)
         self.info = SourceInfo(self._reader.info.width, self._reader.info.height, self._reader.info.fps or 25.0, 0)
         self._clock_origin = time.monotonic() if clock_origin is None else clock_origin
         self._started = time.monotonic()
@@ -173,7 +179,7 @@ class ReplayReader:
         got = self._reader.read()
         if got is None:  # the end: play it again
             self._reader.close()
-            self._reader = VideoReader(self._file_spec)
+            self._reader = VideoReader(self._file_spec, decode_threads=self._decode_threads)
             got = self._reader.read()
             if got is None:
                 return None
@@ -227,16 +233,21 @@ def _open_failure(spec: SourceSpec) -> str:
 
 
 def open_reader(
-    spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0, clock_origin: float | None = None
+    spec: SourceSpec,
+    open_timeout_s: float = 5.0,
+    read_timeout_s: float = 5.0,
+    clock_origin: float | None = None,
+    decode_threads: int = 0,
 ) -> FrameReader:
-    """Open a source for reading; raises SourceError with a one-line reason."""
+    """Open a source for reading; raises SourceError with a one-line reason. `decode_threads` > 0 caps
+    FFmpeg's decoder threads per stream (0: FFmpeg's choice, about one per core)."""
     if spec.kind is SourceKind.FOLDER:
         return ImageFolderReader(spec)
     if spec.kind is SourceKind.REPLAY:
-        return ReplayReader(spec, clock_origin)
+        return ReplayReader(spec, clock_origin, decode_threads)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
         raise SourceError(f"source '{spec.uri}': no such file; check the path given to --source")
-    return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin)
+    return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin, decode_threads)
 
 
 def probe(spec: SourceSpec) -> SourceInfo:

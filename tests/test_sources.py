@@ -115,3 +115,18 @@ def test_replaying_a_missing_file_is_reported(tmp_path):
     capture.join(10)
     assert capture.status is StreamStatus.FAILED
     assert "no such file to replay" in capture.error
+
+
+def test_decode_threads_caps_ffmpeg_and_every_frame_still_arrives(city_clip):
+    spec = SourceSpec.from_uri(str(city_clip), "a")
+    buffer = buffer_for(spec, live_capacity=4, file_capacity=8)
+    capture = CaptureThread(spec, buffer, decode_threads=1)
+    reader = capture._open()
+    assert reader._cap.get(cv2.CAP_PROP_N_THREADS) == 1
+    reader.close()
+    capture.start()
+    frames = []
+    while (frame := buffer.get(timeout=10)) is not None:
+        frames.append(frame.index)
+    capture.join(5)
+    assert frames == list(range(count_frames(city_clip)))
