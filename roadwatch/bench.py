@@ -5,7 +5,8 @@ File mode: N copies of a clip as files, as fast as possible; aggregate frames/s 
 Live mode: N copies replayed as cameras (`replay:` sources: each paced at its own frame rate, looping,
 drop-oldest buffers); capture-to-event latency (an event's `published_ts` minus its frame's capture
 time `ts`, over every track event: `update_interval_s` is 0 so every tracked frame publishes), dropped
-frames, the deepest any buffer got, host (and GPU) memory at the start and end.
+frames, the deepest any buffer got, host (and GPU) memory sampled every second (after a warm-up: value,
+end, growth per minute).
 Ratios are against the baseline of the same run: machines are noisy, absolute figures mean little.
 """
 
@@ -119,35 +120,56 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class GpuSampler:
-    """GPU utilisation sampled by nvidia-smi once a second in a thread; nothing without one."""
+class ResourceSampler:
+    """Once a second, in a thread: host memory (RSS), and with CUDA the GPU's utilisation (nvidia-smi) and
+    torch's allocated GPU memory. Growth is judged after a warm-up, since decoders and buffers fill first."""
 
-    def __init__(self, device: str) -> None:
-        self.samples: list[float] = []
+    def __init__(self, device: str, interval_s: float = 1.0) -> None:
+        self.cuda = device.startswith("cuda")
+        self.interval_s = interval_s
+        self.rss: list[tuple[float, float]] = []
+        self.gpu_mb: list[tuple[float, float]] = []
+        self.utilisation: list[float] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True) if device.startswith("cuda") else None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._nvidia_smi = self.cuda
 
-    def __enter__(self) -> "GpuSampler":
-        if self._thread is not None:
-            self._thread.start()
+    def __enter__(self) -> "ResourceSampler":
+        self._t0 = time.monotonic()
+        self._thread.start()
         return self
 
     def __exit__(self, *_) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=3)
+        self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
-                                     capture_output=True, text=True, timeout=5)
-                self.samples.append(float(out.stdout.split()[0]))
-            except (OSError, ValueError, IndexError, subprocess.SubprocessError):
-                return
+        while not self._stop.wait(self.interval_s):
+            t = time.monotonic() - self._t0
+            self.rss.append((t, _rss_mb()))
+            if self.cuda:
+                self.gpu_mb.append((t, _gpu_mb("cuda")))
+            if self._nvidia_smi:
+                try:
+                    out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                                         capture_output=True, text=True, timeout=5)
+                    self.utilisation.append(float(out.stdout.split()[0]))
+                except (OSError, ValueError, IndexError, subprocess.SubprocessError):
+                    self._nvidia_smi = False
 
-    def mean(self) -> float | None:
-        return round(float(np.mean(self.samples)), 1) if self.samples else None
+    def mean_utilisation(self) -> float | None:
+        return round(float(np.mean(self.utilisation)), 1) if self.utilisation else None
+
+    @staticmethod
+    def trend(samples: list[tuple[float, float]], warm_up_share: float = 0.2) -> dict | None:
+        """After the first `warm_up_share` of the run: the value then, at the end, and the fitted slope per minute."""
+        if len(samples) < 5:
+            return None
+        t, v = np.array(samples).T
+        keep = t >= t[-1] * warm_up_share
+        slope = np.polyfit(t[keep], v[keep], 1)[0] * 60 if keep.sum() >= 3 else 0.0
+        return {"after_warm_up": round(float(v[keep][0]), 1), "end": round(float(v[-1]), 1),
+                "max": round(float(v.max()), 1), "growth_per_min": round(float(slope), 2)}
 
 
 def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Path, live: bool, seconds: float | None):
@@ -189,14 +211,17 @@ def file_mode(settings: BenchSettings, detector, clip: Path, baseline_fps: float
     for n in settings.file_streams:
         work = folder / f"file_{n}"
         work.mkdir()
-        pipeline, summary, elapsed = run_pipeline([str(clip)] * n, settings, detector, work, live=False, seconds=None)
+        with ResourceSampler(settings.device) as resources:
+            pipeline, summary, elapsed = run_pipeline([str(clip)] * n, settings, detector, work, live=False, seconds=None)
         frames = sum(s["frames"] for s in summary["streams"].values())
         fps = frames / elapsed
         rows.append({
             "streams": n,
             "frames": frames,
+            "dropped_frames": sum(s.get("dropped", 0) for s in summary["streams"].values()),
             "aggregate_fps": round(fps, 1),
             "vs_ultralytics_track": round(fps / baseline_fps, 2),
+            "gpu_utilisation_pct": resources.mean_utilisation(),
             "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
         })
         print(f"file mode  {n:3d} streams: {fps:8.1f} frames/s  {fps / baseline_fps:6.2f}x model.track   "
@@ -210,9 +235,7 @@ def live_mode(settings: BenchSettings, detector, folder: Path) -> list[dict]:
     for n in settings.live_streams:
         work = folder / f"live_{n}"
         work.mkdir()
-        rss_start = _rss_mb()
-        gpu_start = _gpu_mb(settings.device)
-        with GpuSampler(settings.device) as gpu:
+        with ResourceSampler(settings.device) as resources:
             pipeline, summary, elapsed = run_pipeline(
                 [f"replay:{settings.clip}"] * n, settings, detector, work, live=True, seconds=settings.live_seconds
             )
@@ -232,9 +255,9 @@ def live_mode(settings: BenchSettings, detector, folder: Path) -> list[dict]:
             "latency_samples": len(latency),
             "max_buffer_depth": max(st.capture.buffer.high_water for st in pipeline.streams.values()),
             "buffer_capacity": pipeline.config.streams.live_buffer,
-            "host_rss_mb": [round(rss_start, 1), round(_rss_mb(), 1)],
-            "gpu_memory_mb": [gpu_start, _gpu_mb(settings.device)],
-            "gpu_utilisation_pct": gpu.mean(),
+            "host_rss_mb": ResourceSampler.trend(resources.rss),
+            "gpu_memory_mb": ResourceSampler.trend(resources.gpu_mb),
+            "gpu_utilisation_pct": resources.mean_utilisation(),
             "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
         }
         rows.append(row)

@@ -9,13 +9,14 @@ def test_bench_writes_the_documented_results_file(tmp_path):
     out = tmp_path / "e2e.json"
     proc = roadwatch("bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu",
                      "--streams", "1", "--streams", "2", "--frames", "12", "--live-streams", "2",
-                     "--live-seconds", "4", "--out", str(out), timeout=240)
+                     "--live-seconds", "6", "--out", str(out), timeout=240)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     assert result["device"].startswith("cpu")
     file_mode, live_mode = result["file_mode"], result["live_mode"]
     assert [r["streams"] for r in file_mode["runs"]] == [1, 2]
     assert [r["frames"] for r in file_mode["runs"]] == [12, 24]  # files lose no frame
+    assert all(r["dropped_frames"] == 0 and r["gpu_utilisation_pct"] is None for r in file_mode["runs"])
     assert file_mode["aggregate_fps"] == max(r["aggregate_fps"] for r in file_mode["runs"]) > 0
     assert file_mode["vs_ultralytics_track"] > 0
     assert {"detect", "wait", "track_and_publish"} <= set(file_mode["runs"][0]["stage_share"])
@@ -24,6 +25,7 @@ def test_bench_writes_the_documented_results_file(tmp_path):
     assert live["latency_samples"] > 0 and 0 < live["p50_latency_ms"] <= live_mode["p99_latency_ms"]
     assert live_mode["max_buffer_depth"] <= live["buffer_capacity"]  # a live buffer never grows past its bound
     assert live["processed_fps"] > 0 and live["dropped_frames"] >= 0
+    assert live["host_rss_mb"]["end"] > 0 and live["gpu_memory_mb"] is None
     assert "model.track" in proc.stdout and "live mode" in proc.stdout
 
 
