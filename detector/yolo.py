@@ -96,8 +96,8 @@ class YoloDetector:
         self.agnostic_nms = agnostic_nms
         self.half = half and self.device != "cpu"
         yolo = load_yolo(model)  # validates the name, downloads official ones where online
-        weights = yolo.model if backend == "pytorch" or not isinstance(yolo.model, torch.nn.Module) else None
-        if weights is None:
+        weights = yolo.model  # the network for a checkpoint; the file's path for an already exported model
+        if backend != "pytorch" and isinstance(weights, torch.nn.Module):
             try:
                 weights = prepare_weights(yolo.ckpt_path or model, backend, self.device, imgsz, self.half, max_batch)
             except BackendError as exc:
