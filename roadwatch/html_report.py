@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 

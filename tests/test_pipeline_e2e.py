@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
