@@ -404,6 +404,9 @@ def _pretty(event: dict) -> str:
 
 
 def main() -> None:
+    from roadwatch.memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any capture thread starts: memory stays flat in 24/7 runs
     app()
 
 
