@@ -20,7 +20,17 @@ def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
     config = tmp_path / "late.yaml"
     config.write_text(f"events: {{snapshot_endpoint: '{snapshot_endpoint}'}}\n")
     early_events: list[dict] = []
-    early = threading.Thread(target=lambda: early_events.extend(Subscriber(endpoint, timeout_s=4.0)))
+    read_until: list[int] = []  # the late subscriber's seq, once known: the early one reads up to it
+
+    def read_early() -> None:
+        # a long idle timeout: on a loaded machine the model can take seconds to load before the first
+        # event; once running, a heartbeat (carrying the last seq) comes every second
+        for event in Subscriber(endpoint, timeout_s=60.0):
+            early_events.append(event)
+            if read_until and event["seq"] >= read_until[0]:
+                return
+
+    early = threading.Thread(target=read_early)
     early.start()
     time.sleep(0.3)
     proc = spawn_roadwatch("run", "--source", str(require(CITY)), "--model", str(model_path), "--config", str(config),
@@ -36,10 +46,13 @@ def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
             applied += 1
             if time.monotonic() > stop_at:
                 break
+        read_until.append(late_seq)
+        early.join(30)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=60)
         early.join(30)
+    assert not early.is_alive(), "the early subscriber never reached the late one's seq"
     assert proc.returncode == 0
     assert applied > 0 and late_active, "the late subscriber saw live tracks and newer events"
     state_events = [e for e in early_events if e["type"] != "heartbeat"]
