@@ -56,6 +56,11 @@ def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
     return cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
 
+def _applies(item, stream_id: str) -> bool:
+    """A zone, line or mask of the config applies to every stream, or to those it names."""
+    return item.streams is None or stream_id in item.streams
+
+
 def _drain(q: queue.SimpleQueue) -> Iterator:
     """Everything queued now, without waiting."""
     while True:
@@ -113,7 +118,6 @@ class StreamState:
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
-    mask: ExclusionMask | None = None  # regions whose detections are dropped
     plates: PlateSchedule | None = None  # with the plate stage on
     finished: bool = False
 
@@ -168,7 +172,7 @@ class Pipeline:
         )
         self.tracker_config = config.tracker.tracker_config()
         self.streams: dict[str, StreamState] = {}
-        self._masks: dict[str, ExclusionMask | None] = {}  # read by the detection thread
+        self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
         self._single_output = len(specs) == 1
         self._infos = dict(infos)
         self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
@@ -281,13 +285,12 @@ class Pipeline:
         return now
 
     def _zones_for(self, stream_id: str) -> ZoneLineMonitor:
-        applies = lambda item: item.streams is None or stream_id in item.streams  # noqa: E731
-        zones = [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if applies(z)]
-        lines = [Line(l.id, l.start, l.end) for l in self.config.lines if applies(l)]
+        zones = [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if _applies(z, stream_id)]
+        lines = [Line(l.id, l.start, l.end) for l in self.config.lines if _applies(l, stream_id)]
         return ZoneLineMonitor(zones, lines, self.config.tracker.zone_min_frames)
 
     def _mask_for(self, stream_id: str) -> ExclusionMask | None:
-        polygons = [np.array(m.polygon) for m in self.config.masks if m.streams is None or stream_id in m.streams]
+        polygons = [np.array(m.polygon) for m in self.config.masks if _applies(m, stream_id)]
         return ExclusionMask(polygons) if polygons else None
 
     def _add(self, spec: SourceSpec, start: bool) -> None:
@@ -313,7 +316,7 @@ class Pipeline:
         capture = self.manager.add(spec, start=False)
         camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
         state = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera, stream_dir)
-        self._masks[spec.stream_id] = state.mask = self._mask_for(spec.stream_id)
+        self._masks[spec.stream_id] = self._mask_for(spec.stream_id)
         if self.plates is not None:
             p = self.config.detector.plates
             state.plates = PlateSchedule(p.every_n_frames, p.min_vehicle_px)
