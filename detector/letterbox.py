@@ -62,8 +62,14 @@ class DeviceLetterbox:
         self.resize_with_opencv = device.type == "cpu"
         self._staging: dict[tuple[int, ...], torch.Tensor] = {}  # reused pinned host buffers, per frame-group shape
 
-    def __call__(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, list[Placement]]:
-        places = [placement(f.shape[0], f.shape[1], self.imgsz, self.stride) for f in frames]
+    def places(self, frames: list[np.ndarray]) -> list[Placement]:
+        return [placement(f.shape[0], f.shape[1], self.imgsz, self.stride) for f in frames]
+
+    def __call__(
+        self, frames: list[np.ndarray], places: list[Placement] | None = None
+    ) -> tuple[torch.Tensor, list[Placement]]:
+        """The batch tensor and each frame's placement (pass `places` when already computed)."""
+        places = self.places(frames) if places is None else places
         height = max(p.canvas_h for p in places)
         width = max(p.canvas_w for p in places)
         if self.resize_with_opencv:

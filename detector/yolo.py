@@ -12,7 +12,7 @@ import torch
 from detector.backends import BackendError, prepare_weights
 from detector.categories import CategoryMap
 from detector.filters import DetectionFilter, ExclusionMask
-from detector.letterbox import DeviceLetterbox, Placement, placement
+from detector.letterbox import DeviceLetterbox, Placement
 from detector.nms import batch_nms
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs every call otherwise; set before its import
@@ -154,19 +154,19 @@ class YoloDetector:
         through one forward; a batch mixing aspect ratios runs one forward per letterbox shape, because
         extra padding around a frame shifts the network's scores and would break parity with `predict`.
         """
+        places = self.letterbox.places(images)
         shapes: dict[tuple[int, int], list[int]] = {}
-        for i, image in enumerate(images):
-            p = placement(image.shape[0], image.shape[1], self.imgsz, self.letterbox.stride)
+        for i, p in enumerate(places):
             shapes.setdefault((p.canvas_h, p.canvas_w), []).append(i)
         parts = []
         with torch.inference_mode():
             for indices in shapes.values():
-                batch, places = self.letterbox([images[i] for i in indices])
+                batch, _ = self.letterbox([images[i] for i in indices], [places[i] for i in indices])
                 # NMS keeps all a category might want (its lowest threshold); the per-category filter then cuts
                 rows, image = batch_nms(
                     self.backend(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms, self.max_det
                 )
-                xyxy = to_frame_coordinates(rows[:, :4], image, places)
+                xyxy = to_frame_coordinates(rows[:, :4], image, [places[i] for i in indices])
                 parts.append((xyxy, rows[:, 4:], torch.as_tensor(indices, device=image.device)[image]))
             xyxy, rows, image = (torch.cat(column).cpu().numpy() for column in zip(*parts))
         order = np.argsort(image, kind="stable")
