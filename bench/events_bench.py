@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 import zmq  # noqa: E402
 
-from roadwatch.events import EventFactory, EventType  # noqa: E402
+from roadwatch.events import EventFactory, EventType, fields_of  # noqa: E402
 from roadwatch.zmq_io import EventPublisher, decode, encode  # noqa: E402
 from trackers import TrackView  # noqa: E402
 
@@ -45,8 +45,9 @@ def run(fmt: str) -> tuple[float, int, int]:
     sub.connect(endpoint)
     factory = EventFactory("bench")
     track = TrackView(7, (312.4, 180.2, 371.9, 226.0), 0.83, 2, 0, (-4.1, -61.3), 1.0, (0.2, 0.4))
-    events = [factory.track(EventType.TRACK_UPDATED, "cam0", i, time.time(), i / 30, track, "vehicle", "car",
-                            (640, 360), zones=["near_lanes"]) for i in range(N)]
+    fields = fields_of(track, (640, 360))
+    events = [factory.track(EventType.TRACK_UPDATED, "cam0", i, time.time(), i / 30, fields, "vehicle", "car",
+                            zones=["near_lanes"]) for i in range(N)]
     while not sub.poll(50):  # until the subscription is live
         publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=0, streams={}))
     while sub.poll(0):

@@ -18,11 +18,12 @@ import os
 import socket
 import threading
 import time
-import uuid
 from enum import Enum
 from typing import Any
 
-from trackers import TrackView
+import numpy as np
+
+from trackers import TrackArrays, TrackView
 
 SCHEMA_VERSION = "1.1"
 
@@ -42,6 +43,9 @@ class EventType(str, Enum):
     STREAM_STALLED = "stream.stalled"
 
 
+_VALUES = {t: t.value for t in EventType}  # an Enum's .value is a property lookup; make() runs per event
+
+
 def default_producer_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -53,6 +57,9 @@ class EventFactory:
         self.producer_id = producer_id or default_producer_id()
         self._seq = 0
         self._lock = threading.Lock()
+        # event_id: 16 random hex digits for this factory, then the seq in 16 more. Unique like a uuid4
+        # (64 random bits per producer run, and seq never repeats within one), at a tenth of its cost.
+        self._id_prefix = os.urandom(8).hex()
 
     def make(self, type: EventType, stream_id: str, frame: int, ts: float, pts: float, **fields: Any) -> Event:
         with self._lock:
@@ -60,8 +67,8 @@ class EventFactory:
             seq = self._seq
         return {
             "schema_version": SCHEMA_VERSION,
-            "event_id": uuid.uuid4().hex,
-            "type": type.value,
+            "event_id": f"{self._id_prefix}{seq:016x}",
+            "type": _VALUES[type],
             "seq": seq,
             "producer_id": self.producer_id,
             "stream_id": stream_id,
@@ -80,7 +87,7 @@ class EventFactory:
         now = round(time.time(), 6)
         return {
             "schema_version": SCHEMA_VERSION,
-            "event_id": uuid.uuid4().hex,
+            "event_id": os.urandom(16).hex(),  # a heartbeat repeats a seq, so its id cannot be built from it
             "type": "heartbeat",
             "seq": seq,
             "producer_id": self.producer_id,
@@ -96,31 +103,58 @@ class EventFactory:
         frame: int,
         ts: float,
         pts: float,
-        track: TrackView,
+        fields: dict[str, Any],
         category: str,
         class_name: str,
-        frame_size: tuple[int, int],
-        horizon_s: float = 1.0,
         **extra: Any,
     ) -> Event:
-        width, height = frame_size
-        x1, y1, x2, y2 = track.xyxy
-        return self.make(
-            type,
-            stream_id,
-            frame,
-            ts,
-            pts,
-            track_id=track.track_id,
-            category=category,
-            **{"class": class_name},
-            confidence=round(track.confidence, 4),
-            bbox=[round(v, 2) for v in (x1, y1, x2, y2)],
-            bbox_norm=[round(x1 / width, 5), round(y1 / height, 5), round(x2 / width, 5), round(y2 / height, 5)],
-            velocity=[round(v, 2) for v in track.velocity],
-            speed_px_s=round(track.speed, 2),
-            heading_deg=round(track.heading_deg, 1),
-            predicted_bbox=[round(v, 2) for v in track.predicted_xyxy(horizon_s)],
-            predicted_in_s=horizon_s,
-            **extra,
-        )
+        """A track event; `fields` is the track's entry from `track_fields` (or `fields_of`)."""
+        head = {"track_id": fields["track_id"], "category": category, "class": class_name}
+        return self.make(type, stream_id, frame, ts, pts, **{**head, **fields}, **extra)
+
+
+def track_fields(tracks: TrackArrays, frame_size: tuple[int, int], horizon_s: float = 1.0) -> dict[int, dict[str, Any]]:
+    """The per-track fields of track events, by track id, for many tracks at once.
+
+    Rounding and prediction run on whole arrays: done per event with Python's round() they cost about
+    40 us an event, most of the pipeline's time per frame when every frame publishes (live monitoring).
+    """
+    width, height = frame_size
+    xyxy = tracks.xyxy.reshape(-1, 4)
+    velocity = tracks.velocity.reshape(-1, 2)
+    columns = zip(
+        tracks.track_id.tolist(),
+        np.round(tracks.confidence, 4).tolist(),
+        np.round(xyxy, 2).tolist(),
+        np.round(xyxy / np.array([width, height, width, height], dtype=np.float64), 5).tolist(),
+        np.round(velocity, 2).tolist(),
+        np.round(np.hypot(velocity[:, 0], velocity[:, 1]), 2).tolist(),
+        np.round(np.degrees(np.arctan2(velocity[:, 1], velocity[:, 0])), 1).tolist(),
+        np.round(tracks.predicted_xyxy(horizon_s), 2).tolist(),
+    )
+    return {
+        track_id: {
+            "track_id": track_id, "confidence": confidence, "bbox": bbox, "bbox_norm": norm, "velocity": v,
+            "speed_px_s": speed, "heading_deg": heading, "predicted_bbox": predicted, "predicted_in_s": horizon_s,
+        }
+        for track_id, confidence, bbox, norm, v, speed, heading, predicted in columns
+    }
+
+
+class FrameFields:
+    """`track_fields` of one frame's tracks, computed for all of them the first time one is asked for:
+    at the default update interval most frames publish nothing, and those that do publish most tracks."""
+
+    def __init__(self, tracks: TrackArrays, frame_size: tuple[int, int], horizon_s: float) -> None:
+        self.tracks, self.frame_size, self.horizon_s = tracks, frame_size, horizon_s
+        self._fields: dict[int, dict[str, Any]] | None = None
+
+    def __getitem__(self, track_id: int) -> dict[str, Any]:
+        if self._fields is None:
+            self._fields = track_fields(self.tracks, self.frame_size, self.horizon_s)
+        return self._fields[track_id]
+
+
+def fields_of(track: TrackView, frame_size: tuple[int, int], horizon_s: float = 1.0) -> dict[str, Any]:
+    """`track_fields` for a single track (an ended track, a plate reading)."""
+    return track_fields(TrackArrays.from_views([track]), frame_size, horizon_s)[track.track_id]

@@ -23,7 +23,7 @@ from detector import Batcher, ExclusionMask, YoloDetector
 from detector.plates import PlateReader
 from roadwatch.config import Config
 from roadwatch.detect_worker import END, DetectionWorker
-from roadwatch.events import Event, EventFactory, EventType
+from roadwatch.events import Event, EventFactory, EventType, FrameFields, fields_of
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
 from roadwatch.plates import PlateSchedule
@@ -389,18 +389,19 @@ class Pipeline:
             frame.pts, detections.xyxy, detections.confidence, detections.class_id, category_id
         )
         size = (frame.image.shape[1], frame.image.shape[0])
+        fields = FrameFields(step.tracks, size, self.config.tracker.prediction_horizon_s)
         for track in step.ended:
             self._end_track(frame, track, size, state, reason="lost")
         for track in step.started:
-            self._emit_track(EventType.TRACK_STARTED, frame, track, size, state)
+            self._emit_track(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id])
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
         for ze in zone_events:
             kind = EventType.ZONE_ENTERED if ze.entered else EventType.ZONE_EXITED
-            self._emit_track(kind, frame, by_id[ze.track_id], size, state, zone_id=ze.zone_id)
+            self._emit_track(kind, frame, by_id[ze.track_id], state, fields[ze.track_id], zone_id=ze.zone_id)
         for le in line_events:
-            self._emit_track(EventType.LINE_CROSSED, frame, by_id[le.track_id], size, state,
+            self._emit_track(EventType.LINE_CROSSED, frame, by_id[le.track_id], state, fields[le.track_id],
                              line_id=le.line_id, direction=le.direction)
         started_ids = {t.track_id for t in step.started}
         zone_changed = {ze.track_id for ze in zone_events}
@@ -411,7 +412,7 @@ class Pipeline:
             due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= interval
             reclassified = state.last_class.get(track.track_id) != track.class_id
             if due or reclassified or track.track_id in zone_changed:
-                self._emit_track(EventType.TRACK_UPDATED, frame, track, size, state)
+                self._emit_track(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id])
         if state.video is not None:
             state.video.write(frame.image, visible, [self._label(t, state) for t in visible])
         state.frames += 1
@@ -442,7 +443,8 @@ class Pipeline:
             if state.plates.offer(track.track_id, reading):
                 size = (frame.image.shape[1], frame.image.shape[0])
                 self._emit_track(
-                    EventType.PLATE_READ, frame, track, size, state,
+                    EventType.PLATE_READ, frame, track, state,
+                    fields_of(track, size, self.config.tracker.prediction_horizon_s),
                     plate_bbox=[round(float(v), 2) for v in reading.xyxy],
                     plate_confidence=round(reading.confidence, 4),
                     plate_text=reading.text,
@@ -451,16 +453,20 @@ class Pipeline:
 
     def _end_track(self, frame: Frame, track: TrackView, size, state: StreamState, reason: str) -> None:
         """A track ends: it first leaves the zones it was in, so zone entries and exits always pair up."""
+        fields = fields_of(track, size, self.config.tracker.prediction_horizon_s)
         for ze in state.zones.forget(track.track_id):
-            self._emit_track(EventType.ZONE_EXITED, frame, track, size, state, zone_id=ze.zone_id)
+            self._emit_track(EventType.ZONE_EXITED, frame, track, state, fields, zone_id=ze.zone_id)
         extra = {}
         if state.plates is not None:
             if plate := state.plates.text_of(track.track_id):
                 extra["plate_text"] = plate
             state.plates.forget(track.track_id)
-        self._emit_track(EventType.TRACK_ENDED, frame, track, size, state, reason=reason, **extra)
+        self._emit_track(EventType.TRACK_ENDED, frame, track, state, fields, reason=reason, **extra)
 
-    def _emit_track(self, type: EventType, frame: Frame, track: TrackView, size, state: StreamState, **extra) -> None:
+    def _emit_track(
+        self, type: EventType, frame: Frame, track: TrackView, state: StreamState, fields: dict, **extra
+    ) -> None:
+        """`fields`: the track's event fields (track_fields / fields_of), computed for a frame's tracks at once."""
         if state.zones.zones and type not in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED):
             extra["zones"] = state.zones.zones_of(track.track_id)
         event = self.events.track(
@@ -469,11 +475,9 @@ class Pipeline:
             frame.index,
             frame.captured_at,
             frame.pts,
-            track,
+            fields,
             category=self.detector.category_names[track.category],
             class_name=self.detector.names[track.class_id],
-            frame_size=size,
-            horizon_s=self.config.tracker.prediction_horizon_s,
             **extra,
         )
         if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ):

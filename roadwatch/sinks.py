@@ -10,6 +10,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import orjson
 import supervision as sv
 
 from roadwatch.events import Event, EventType
@@ -20,14 +21,15 @@ CATEGORY_PALETTE = sv.ColorPalette.from_hex(["#3b82f6", "#f97316", "#22c55e", "#
 
 
 class EventLog:
-    """events.jsonl: one JSON event per line, flushed by the pipeline after every batch."""
+    """events.jsonl: one JSON event per line (UTF-8), flushed by the pipeline after every batch.
+    orjson, not json: at live rates the json module cost about a fifth of the pipeline's time per frame."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = open(path, "w", encoding="utf-8")
+        self._file = open(path, "wb")
 
     def write(self, event: Event) -> None:
-        self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
+        self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
 
     def flush(self) -> None:
         self._file.flush()
@@ -109,6 +111,11 @@ class AnnotatedVideo:
             self._writer = None
 
 
+# plain strings: an Enum member's .value is a property lookup, and this runs for every event
+TRACK_STARTED, LINE_CROSSED = EventType.TRACK_STARTED.value, EventType.LINE_CROSSED.value
+ZONE_TYPES = (EventType.ZONE_ENTERED.value, EventType.ZONE_EXITED.value)
+
+
 class RunSummary:
     """Counts for summary.json, built from the very events that were written, so the two always agree."""
 
@@ -124,15 +131,16 @@ class RunSummary:
         self.streams[stream_id] = {"source": uri, "frames": 0, "dropped": 0, "status": "starting"}
 
     def observe(self, event: Event) -> None:
-        self.events_by_type[event["type"]] += 1
+        kind = event["type"]
+        self.events_by_type[kind] += 1
         category = event.get("category")
         if category is not None:
             self.events_by_category[category] += 1
-            if event["type"] == EventType.TRACK_STARTED.value:
+            if kind == TRACK_STARTED:
                 self.tracks_by_category[category] += 1
-        if event["type"] in (EventType.ZONE_ENTERED.value, EventType.ZONE_EXITED.value):
-            self.zones.setdefault(event["zone_id"], Counter())[event["type"].split(".")[1]] += 1
-        elif event["type"] == EventType.LINE_CROSSED.value:
+        if kind in ZONE_TYPES:
+            self.zones.setdefault(event["zone_id"], Counter())[kind.split(".")[1]] += 1
+        elif kind == LINE_CROSSED:
             self.lines.setdefault(event["line_id"], Counter())[event["direction"]] += 1
 
     def to_dict(self, elapsed_s: float) -> dict[str, Any]:

@@ -4,19 +4,20 @@ import json
 import threading
 import time
 
+import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
 from conftest import SCHEMA, free_endpoint
-from roadwatch.events import EventFactory, EventType
+from roadwatch.events import EventFactory, EventType, fields_of, track_fields
 from roadwatch.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
-from trackers import TrackView
+from trackers import TrackArrays, TrackView
 
 TRACK = TrackView(3, (10.0, 20.0, 50.0, 80.0), 0.9, 2, 0, (12.0, -3.0), 1.5, (0.0, 0.0))
 
 
 def track_event(factory: EventFactory, type_=EventType.TRACK_STARTED, stream="cam0", **extra):
-    return factory.track(type_, stream, 7, time.time(), 0.28, TRACK, "vehicle", "car", (640, 360), **extra)
+    return factory.track(type_, stream, 7, time.time(), 0.28, fields_of(TRACK, (640, 360)), "vehicle", "car", **extra)
 
 
 def test_schema_is_a_2020_12_schema_and_has_teeth():
@@ -30,6 +31,45 @@ def test_schema_is_a_2020_12_schema_and_has_teeth():
                    {**good, "bbox": [1, 2, 3]}, {**good, "type": "track.ended"},  # ended needs a reason
                    {**good, "type": "line.crossed", "line_id": "l", "direction": "sideways"}):
         assert not validator.is_valid(broken)
+
+
+def test_track_fields_for_many_tracks_equal_each_track_computed_alone():
+    """The pipeline rounds and predicts a frame's tracks as arrays; each must equal the scalar definition."""
+    rng = np.random.default_rng(5)
+    n = 200
+    corner = rng.uniform(0, 1200, (n, 2))
+    arrays = TrackArrays(
+        track_id=np.arange(1, n + 1), xyxy=np.hstack([corner, corner + rng.uniform(2, 300, (n, 2))]),
+        confidence=rng.uniform(0.1, 1, n), class_id=rng.integers(0, 9, n), category=rng.integers(0, 3, n),
+        velocity=np.where(rng.random((n, 2)) < 0.1, 0.0, rng.normal(0, 80, (n, 2))), last_seen=rng.uniform(0, 9, n),
+        size_velocity=rng.normal(0, 20, (n, 2)),
+    )
+    fields = track_fields(arrays, (1280, 720), horizon_s=1.5)
+    assert list(fields) == list(range(1, n + 1))
+
+    def close(got, want, digits):  # numpy and Python may round a value lying on a half differently
+        assert np.allclose(got, want, rtol=0, atol=10.0**-digits * 1.01), (got, want)
+
+    for view in arrays.views():
+        f = fields[view.track_id]
+        assert f["track_id"] == view.track_id and f["predicted_in_s"] == 1.5
+        close(f["confidence"], view.confidence, 4)
+        close(f["bbox"], view.xyxy, 2)
+        close(f["bbox_norm"], np.array(view.xyxy) / [1280, 720, 1280, 720], 5)
+        close(f["velocity"], view.velocity, 2)
+        close(f["speed_px_s"], view.speed, 2)
+        close(f["heading_deg"], view.heading_deg, 1)
+        close(f["predicted_bbox"], view.predicted_xyxy(1.5), 2)
+        assert all(type(v) is float for v in f["bbox"] + f["predicted_bbox"] + [f["confidence"], f["speed_px_s"]])
+    assert fields_of(arrays.views()[7], (1280, 720), 1.5) == fields[8]
+
+
+def test_event_ids_are_unique_32_hex_digits_heartbeats_included():
+    factories = [EventFactory("p"), EventFactory("p")]  # one producer id, restarted: ids still differ
+    ids = [f.make(EventType.STREAM_UP, "cam0", 0, 0.0, 0.0)["event_id"] for f in factories for _ in range(500)]
+    ids += [f.heartbeat()["event_id"] for f in factories for _ in range(50)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
 
 
 def test_msgpack_and_json_payloads_decode_to_the_same_event():

@@ -78,6 +78,19 @@ class TrackArrays:
     def __len__(self) -> int:
         return len(self.track_id)
 
+    @classmethod
+    def from_views(cls, views: list[TrackView]) -> "TrackArrays":
+        return cls(
+            track_id=np.array([v.track_id for v in views], dtype=np.int64),
+            xyxy=np.array([v.xyxy for v in views], dtype=np.float64).reshape(-1, 4),
+            confidence=np.array([v.confidence for v in views], dtype=np.float64),
+            class_id=np.array([v.class_id for v in views], dtype=np.int64),
+            category=np.array([v.category for v in views], dtype=np.int64),
+            velocity=np.array([v.velocity for v in views], dtype=np.float64).reshape(-1, 2),
+            last_seen=np.array([v.last_seen for v in views], dtype=np.float64),
+            size_velocity=np.array([v.size_velocity for v in views], dtype=np.float64).reshape(-1, 2),
+        )
+
     def predicted_xyxy(self, horizon_s: float) -> np.ndarray:
         """(N, 4) boxes `horizon_s` seconds ahead, at constant velocity."""
         return predict_xyxy(self.xyxy, self.velocity, self.size_velocity, horizon_s)
