@@ -399,7 +399,9 @@ def _pretty(event: dict) -> str:
         extra = " ".join(f"{k}={event[k]}" for k in ("zone_id", "line_id", "direction", "reason") if k in event)
         return f"{head} #{event['track_id']} {event['class']} {event['confidence']:.2f} {extra}".rstrip()
     if event["type"] == "heartbeat":
-        return f"{head} {event['fps']} frames/s, {len(event['streams'])} streams"
+        overflows = event.get("subscriber_overflows", 0)
+        lossy = f", {overflows} subscriber overflows" if overflows else ""
+        return f"{head} {event['fps']} frames/s, {len(event['streams'])} streams{lossy}"
     return f"{head} {event.get('status', '')} {event.get('reason', '')}".rstrip()
 
 

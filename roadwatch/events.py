@@ -25,7 +25,7 @@ import numpy as np
 
 from trackers import TrackArrays, TrackView
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 Event = dict[str, Any]
 

@@ -508,7 +508,7 @@ class Pipeline:
         }
         self.publisher.publish(self.events.heartbeat(
             interval_s=round(interval, 3), fps=round((frames - self._heartbeat_frames) / interval, 2),
-            events_sent=self.publisher.sent, streams=streams,
+            events_sent=self.publisher.sent, subscriber_overflows=self.publisher.overflows, streams=streams,
         ))
         self._heartbeat_at, self._heartbeat_frames = now, frames
 

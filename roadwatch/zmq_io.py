@@ -3,8 +3,9 @@
 Each message is two frames, [topic, payload]. The topic is "<type>/<stream_id>" ("heartbeat/" for
 heartbeats), so a subscription prefix selects by type ("track.", "zone.entered/") or by type and stream
 ("track.ended/cam0"). The payload is the event as msgpack (default) or UTF-8 JSON; `decode` reads both.
-PUB never blocks: a subscriber that stops reading only loses messages past its high-water mark, and sees
-the loss as a jump in `seq` (heartbeats carry the last `seq` sent, so even a quiet stream reveals it).
+The publisher never blocks: a subscriber that stops reading only loses messages past its high-water mark,
+and sees the loss as a jump in `seq` (heartbeats carry the last `seq` sent, so even a quiet stream reveals
+it). The publisher counts each time that happens (`overflows`, reported in the heartbeat).
 """
 
 from __future__ import annotations
@@ -63,8 +64,16 @@ class CurveServerKeys:
 
 
 class EventPublisher:
-    """A PUB socket that publishes events: bound at `endpoint` (subscribers connect to it), or connected
-    to a broker's frontend with `connect=True`; optionally CURVE-encrypted with an allowlist of clients."""
+    """Publishes events: bound at `endpoint` (subscribers connect to it), or connected to a broker's
+    frontend with `connect=True`; optionally CURVE-encrypted with an allowlist of clients.
+
+    An XPUB socket, which is a PUB socket that can also say when a subscriber's queue is full: with
+    XPUB_NODROP a send to a full queue fails (EAGAIN) instead of being dropped silently. The publisher then
+    counts an overflow and sends the event again in PUB's lossy mode, so every other subscriber still gets
+    it and the full one loses it, exactly as with PUB. After an overflow ZeroMQ stops writing to that queue
+    until its reader has taken half of it, so `overflows` counts episodes of loss, not lost events; each
+    subscriber sees the exact count as gaps in `seq`.
+    """
 
     def __init__(
         self,
@@ -81,9 +90,11 @@ class EventPublisher:
         self.linger_ms = linger_ms
         self.format = fmt
         self.sent = 0
+        self.overflows = 0  # times a subscriber's queue was full when an event was due to it
         self._context = zmq.Context()
-        self._socket = self._context.socket(zmq.PUB)
+        self._socket = self._context.socket(zmq.XPUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
+        self._socket.setsockopt(zmq.XPUB_NODROP, 1)
         self._authenticator = None
         try:
             if curve is not None:
@@ -99,14 +110,34 @@ class EventPublisher:
             raise UserError(f"events endpoint '{endpoint}': cannot bind ({exc}); pass another --events") from exc
 
     def publish(self, event: Event) -> None:
-        # PUB drops, rather than blocks, for a subscriber whose queue is full; NOBLOCK guards the rest.
-        # Two sends with the flags as plain ints: send_multipart's checks cost as much as the send.
+        """Never blocks, never waits for a subscriber."""
+        topic, payload = topic_of(event), encode(event, self.format)
         try:
-            self._socket.send(topic_of(event), _MORE)
-            self._socket.send(encode(event, self.format), _LAST)
-        except zmq.Again:
-            return
+            self._send(topic, payload)
+        except zmq.Again:  # a subscriber's queue is full: count it, then let ZeroMQ drop it for that one only
+            self.overflows += 1
+            self._socket.setsockopt(zmq.XPUB_NODROP, 0)
+            try:
+                self._send(topic, payload)
+            except zmq.Again:
+                return
+            finally:
+                self._socket.setsockopt(zmq.XPUB_NODROP, 1)
         self.sent += 1
+        if not self.sent & 0xFF:
+            self._drain_subscriptions()
+
+    def _send(self, topic: bytes, payload: bytes) -> None:
+        """Two sends with the flags as plain ints (send_multipart's checks cost as much as a send). Only the
+        first frame can meet a full queue: a message's later frames follow where its first one went."""
+        self._socket.send(topic, _MORE)
+        self._socket.send(payload, _LAST)
+
+    def _drain_subscriptions(self) -> None:
+        """XPUB hands subscribe/unsubscribe messages up to the application; nobody here needs them, but
+        unread they would pile up, so they are read and dropped now and then."""
+        while self._socket.poll(0):
+            self._socket.recv()
 
     def close(self) -> None:
         """Give queued messages up to `linger_ms` to leave, then release the socket."""

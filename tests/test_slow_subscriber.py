@@ -11,7 +11,7 @@ import zmq
 
 from conftest import free_endpoint
 from roadwatch.events import EventFactory, EventType
-from roadwatch.zmq_io import EventPublisher, Subscriber
+from roadwatch.zmq_io import EventPublisher, Subscriber, decode
 
 
 def publish_for(publisher: EventPublisher, factory: EventFactory, seconds: float, sample=None) -> float:
@@ -57,6 +57,45 @@ def test_a_stalled_subscriber_neither_slows_the_publisher_nor_grows_its_memory()
     publisher.close()
 
 
+def test_the_publisher_counts_overflows_and_a_reader_that_keeps_up_loses_nothing(tmp_path):
+    endpoint = f"ipc://{tmp_path}/events.sock"  # small kernel buffers: a stalled queue fills within a second
+    publisher = EventPublisher(endpoint, send_hwm=1000)
+    factory = EventFactory("p")
+    context = zmq.Context()
+    reader = context.socket(zmq.SUB)
+    reader.setsockopt(zmq.SUBSCRIBE, b"")
+    reader.connect(endpoint)
+    while not reader.poll(50):  # heartbeats until the subscription is live
+        publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=0, streams={}))
+    while reader.poll(0):
+        reader.recv_multipart()
+    seqs: list[int] = []
+
+    def bursts(n: int) -> None:
+        """Bursts of 500 events, each read in full before the next: the reader's queue never fills."""
+        for _ in range(n):
+            for i in range(500):
+                publisher.publish(factory.make(EventType.STREAM_UP, "cam0", i, 0.0, 0.0, source="x", status="up", reason="r"))
+            for _ in range(500):
+                assert reader.poll(5000), "the reader stopped receiving"
+                seqs.append(decode(reader.recv_multipart()[1])["seq"])
+
+    bursts(20)
+    assert publisher.overflows == 0
+    stalled = context.socket(zmq.SUB)  # subscribes to everything, never reads
+    stalled.setsockopt(zmq.RCVHWM, 1000)
+    stalled.setsockopt(zmq.SUBSCRIBE, b"")
+    stalled.connect(endpoint)
+    time.sleep(0.5)
+    bursts(100)
+    assert publisher.overflows >= 1, "a subscriber's queue overflowed and the publisher did not count it"
+    assert seqs == list(range(seqs[0], seqs[0] + 60_000)), "the reader that kept up lost events"
+    stalled.close(linger=0)
+    reader.close(linger=0)
+    context.term()
+    publisher.close()
+
+
 def test_a_reader_that_fell_behind_sees_its_loss_in_seq():
     endpoint = free_endpoint()
     publisher = EventPublisher(endpoint, send_hwm=100)
@@ -88,7 +127,8 @@ def test_a_reader_that_fell_behind_sees_its_loss_in_seq():
 
 
 def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_path):
-    """10 s of the real pipeline on a real clip, with and without a subscriber that never reads.
+    """10 s of the real pipeline on a real clip, with and without a subscriber that never reads; the
+    heartbeat reports the stalled one's overflows.
 
     Memory is checked by the publisher-level test above, where an unbounded queue would show at about
     250 MB/s; at the pipeline's event rate on a CPU (~75 KB/s) it would drown in the allocator's noise."""
@@ -102,29 +142,37 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     spec = SourceSpec.from_uri(str(require(CITY)), "city")
     info = {"city": probe(spec)}
 
-    def frames_per_second(seconds: float, stalled: bool, out: Path) -> float:
+    def frames_per_second(seconds: float, stalled: bool, out: Path) -> tuple[float, dict]:
+        """Frames/s of the run, and the last heartbeat an operator's subscriber (heartbeats only) saw."""
         out.mkdir()
         cfg = Config.model_validate({"output": {"dir": str(out), "video": False}, "tracker": {"update_interval_s": 0}})
-        endpoint = free_endpoint()
+        endpoint = f"ipc://{out}/events.sock"  # small kernel buffers: the stalled queue overflows in seconds
         publisher = EventPublisher(endpoint, send_hwm=100)
+        heartbeats: list[dict] = []
+        operator = threading.Thread(target=lambda: heartbeats.extend(Subscriber(endpoint, types=["heartbeat"], timeout_s=3.0)))
+        operator.start()
         context = zmq.Context()
         sub = context.socket(zmq.SUB)
         if stalled:  # connected, subscribed to everything, never reads
             sub.setsockopt(zmq.RCVHWM, 100)
             sub.setsockopt(zmq.SUBSCRIBE, b"")
             sub.connect(endpoint)
-            time.sleep(0.5)
+        time.sleep(0.5)
         pipeline = Pipeline(cfg, [spec], info, detector, publisher, out)
         stop = threading.Event()
         threading.Timer(seconds, stop.set).start()
         t0 = time.monotonic()
         summary = pipeline.run(stop)
         elapsed = time.monotonic() - t0
+        operator.join(10)
         publisher.close()
         sub.close(linger=0)
         context.term()
-        return summary["frames"] / elapsed
+        assert heartbeats, "no heartbeat reached the operator"
+        return summary["frames"] / elapsed, heartbeats[-1]
 
-    free_fps = frames_per_second(10.0, stalled=False, out=tmp_path / "free")
-    stalled_fps = frames_per_second(10.0, stalled=True, out=tmp_path / "stalled")
+    free_fps, free_heartbeat = frames_per_second(10.0, stalled=False, out=tmp_path / "free")
+    stalled_fps, stalled_heartbeat = frames_per_second(10.0, stalled=True, out=tmp_path / "stalled")
     assert stalled_fps >= 0.9 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
+    assert free_heartbeat["subscriber_overflows"] == 0
+    assert stalled_heartbeat["subscriber_overflows"] >= 1, "the heartbeat did not report the stalled subscriber's loss"
