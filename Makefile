@@ -11,7 +11,7 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector
+.PHONY: run test test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host
 
 venv: $(STAMP)
 
@@ -38,6 +38,10 @@ bench-events: $(STAMP)
 
 bench-detector: $(STAMP)
 	$(BIN)/python bench/detector_bench.py
+
+# Per-frame work after detection (tracking, events) on replayed detections, against Ultralytics' tracker.
+bench-host: $(STAMP)
+	$(BIN)/python bench/host_bench.py
 
 # End to end, file and live mode, against Ultralytics' model.track (which needs `lap`, in the bench extra).
 # On a CPU a short variant (BENCH_ARGS to change it); on a GPU the full one (1-64 streams, 5 min live).

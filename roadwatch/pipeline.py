@@ -254,7 +254,7 @@ class Pipeline:
                         self.stage_s["wait"] -= item.detect_s
                     searches: list[tuple[Frame, TrackView]] = []
                     for frame, detections in zip(item.frames, item.detections):
-                        visible = self._process(frame, detections)
+                        visible = self.process_frame(frame, detections)
                         searches += self._plate_searches(frame, visible)
                         counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
                     t = self._lap("track_and_publish", t)
@@ -377,7 +377,7 @@ class Pipeline:
                 )
             )
 
-    def _process(self, frame: Frame, detections) -> list[TrackView]:
+    def process_frame(self, frame: Frame, detections) -> list[TrackView]:
         """Track one frame's detections and emit what changed; returns the tracks visible in it."""
         state = self.streams[frame.stream_id]
         if state.finished:  # removed while this frame was in flight
