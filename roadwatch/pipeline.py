@@ -39,7 +39,7 @@ from streams import (
     StreamManager,
     StreamStatus,
 )
-from trackers import CameraMotionEstimator, Line, Tracker, TrackView, Zone, ZoneLineMonitor
+from trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackerStep, TrackView, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,21 @@ def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
 def _applies(item, stream_id: str) -> bool:
     """A zone, line or mask of the config applies to every stream, or to those it names."""
     return item.streams is None or stream_id in item.streams
+
+
+def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], list]]:
+    """A batch split into rounds of at most one frame per stream, each stream's frames in order: the tracker
+    updates every stream of a round at once, and a stream's next frame must wait for its previous one."""
+    out: list[tuple[list[Frame], list]] = []
+    taken: dict[str, int] = {}
+    for frame, dets in zip(frames, detections):
+        k = taken.get(frame.stream_id, 0)
+        taken[frame.stream_id] = k + 1
+        if k == len(out):
+            out.append(([], []))
+        out[k][0].append(frame)
+        out[k][1].append(dets)
+    return out
 
 
 def _drain(q: queue.SimpleQueue) -> Iterator:
@@ -106,7 +121,7 @@ class StreamState:
 
     spec: SourceSpec
     capture: CaptureThread
-    tracker: Tracker
+    slot: int  # its stream index in the pipeline's MultiStreamTracker; a re-added stream gets a new one
     video: AnnotatedVideo | None
     zones: ZoneLineMonitor
     camera: CameraMotionEstimator | None = None
@@ -170,7 +185,8 @@ class Pipeline:
             on_status=self._on_status,
             decode_threads=s.decode_threads,
         )
-        self.tracker_config = config.tracker.tracker_config()
+        self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
+        self._slots = 0
         self.streams: dict[str, StreamState] = {}
         self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
         self._single_output = len(specs) == 1
@@ -253,10 +269,10 @@ class Pipeline:
                     if not threaded:  # inline, the wait above included the forward pass
                         self.stage_s["wait"] -= item.detect_s
                     searches: list[tuple[Frame, TrackView]] = []
-                    for frame, detections in zip(item.frames, item.detections):
-                        visible = self.process_frame(frame, detections)
-                        searches += self._plate_searches(frame, visible)
-                        counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                    for frames, detections in rounds(item.frames, item.detections):
+                        for frame, visible in zip(frames, self.process_frames(frames, detections)):
+                            searches += self._plate_searches(frame, visible)
+                            counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
                     t = self._lap("track_and_publish", t)
                     if searches:
                         self._read_plates(searches)
@@ -315,7 +331,8 @@ class Pipeline:
             self.manager.remove(spec.stream_id)
         capture = self.manager.add(spec, start=False)
         camera = CameraMotionEstimator() if self.config.tracker.camera_motion else None
-        state = StreamState(spec, capture, Tracker(self.tracker_config), video, zones, camera, stream_dir)
+        state = StreamState(spec, capture, self._slots, video, zones, camera, stream_dir)
+        self._slots += 1
         self._masks[spec.stream_id] = self._mask_for(spec.stream_id)
         if self.plates is not None:
             p = self.config.detector.plates
@@ -379,15 +396,31 @@ class Pipeline:
 
     def process_frame(self, frame: Frame, detections) -> list[TrackView]:
         """Track one frame's detections and emit what changed; returns the tracks visible in it."""
-        state = self.streams[frame.stream_id]
-        if state.finished:  # removed while this frame was in flight
-            return []
-        category_id = detections.data.get("category_id", np.zeros(0, dtype=np.int64))
-        if state.camera is not None:
-            state.tracker.apply_camera_motion(state.camera.estimate(frame.image))
-        step = state.tracker.update(
-            frame.pts, detections.xyxy, detections.confidence, detections.class_id, category_id
+        return self.process_frames([frame], [detections])[0]
+
+    def process_frames(self, frames: list[Frame], detections: list) -> list[list[TrackView]]:
+        """Track frames of different streams (at most one each) in one tracker update, then emit what changed
+        in each; returns the tracks visible in each frame."""
+        todo = [i for i, frame in enumerate(frames) if not self.streams[frame.stream_id].finished]  # not removed meanwhile
+        states = [self.streams[frames[i].stream_id] for i in todo]
+        for i, state in zip(todo, states):
+            if state.camera is not None:
+                self.tracker.apply_camera_motion(state.slot, state.camera.estimate(frames[i].image))
+        steps = self.tracker.update(
+            [state.slot for state in states],
+            [frames[i].pts for i in todo],
+            [detections[i].xyxy for i in todo],
+            [detections[i].confidence for i in todo],
+            [detections[i].class_id for i in todo],
+            [detections[i].data.get("category_id", np.zeros(len(detections[i]), dtype=np.int64)) for i in todo],
         )
+        visible: list[list[TrackView]] = [[] for _ in frames]
+        for i, state, step in zip(todo, states, steps):
+            visible[i] = self._emit_step(frames[i], state, step)
+        return visible
+
+    def _emit_step(self, frame: Frame, state: StreamState, step: TrackerStep) -> list[TrackView]:
+        """The events of one frame's tracker step, and its annotated video frame; returns its visible tracks."""
         size = (frame.image.shape[1], frame.image.shape[0])
         fields = FrameFields(step.tracks, size, self.config.tracker.prediction_horizon_s)
         for track in step.ended:
@@ -546,7 +579,7 @@ class Pipeline:
         state.finished = True
         state.capture.stop()
         last = state.last_frame
-        for track in state.tracker.finish():
+        for track in self.tracker.finish(state.slot):
             if last is None:
                 break
             size = (last.image.shape[1], last.image.shape[0])

@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import zmq
 
@@ -298,3 +299,15 @@ def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, m
     summary, events = run("threaded_two", True, city_clip, city_clip)
     assert [s["frames"] for s in summary["streams"].values()] == [40, 40]
     assert_tracks_closed(events)
+
+
+def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
+    from roadwatch.pipeline import rounds
+    from streams import Frame
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    frames = [Frame(sid, i, i / 30, 0.0, 0, image) for sid, i in [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("c", 0), ("b", 1)]]
+    got = rounds(frames, [f"dets {f.stream_id}{f.index}" for f in frames])
+    assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _ in got] == [
+        [("a", 0), ("b", 0), ("c", 0)], [("a", 1), ("b", 1)], [("a", 2)]]
+    assert [dets for _, dets in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]

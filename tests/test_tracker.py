@@ -1,6 +1,8 @@
-"""Tracker association and lifecycle on synthetic boxes with known motion."""
+"""Tracker association and lifecycle on synthetic boxes with known motion, and batching across streams on
+real public detections."""
 
 import numpy as np
+import pytest
 
 from trackers import Tracker, TrackerConfig
 
@@ -141,3 +143,70 @@ def test_weak_detections_continue_tracks_but_never_start_them():
         step(far, k * 0.1, [box(10)], conf=0.9)
     s = step(far, 0.3, [box(22)], conf=0.2)  # IoU with the prediction about 0.25, under low_iou_threshold 0.5
     assert len(s.tracks) == 0
+
+
+def mot_detections(folder, shift: float, drop: float, seed: int) -> list[tuple]:
+    """A MOT sequence's public detections as (t, xyxy, conf, class, category) frames, shifted by `shift` px,
+    with a share `drop` of frames (and of detections) left out at random: a different camera each call."""
+    rows = np.loadtxt(folder / "det" / "det.txt", delimiter=",", ndmin=2)
+    rng = np.random.default_rng(seed)
+    frames = []
+    for f in np.unique(rows[:, 0]).astype(int):
+        if rng.random() < drop:
+            continue
+        r = rows[(rows[:, 0] == f) & (rng.random(len(rows)) >= drop)]
+        xyxy = np.column_stack([r[:, 2], r[:, 3], r[:, 2] + r[:, 4], r[:, 3] + r[:, 5]]) + shift
+        conf = np.clip(r[:, 6], 0, 1) if r[:, 6].max() <= 1 else r[:, 6] / r[:, 6].max()
+        frames.append((f / 25, xyxy, conf, np.zeros(len(r), dtype=np.int64), (r[:, 2] > 300).astype(np.int64)))
+    return frames
+
+
+def test_streams_tracked_together_get_exactly_what_each_gets_alone():
+    """The pipeline tracks a batch's streams in one MultiStreamTracker update; batching must change nothing.
+    Real public detections (MOT15-TUD, MOT17), six cameras with different dropped frames and detections,
+    fed in rounds of random subsets of streams."""
+    from conftest import SHARED, require
+
+    from trackers import MultiStreamTracker
+
+    folders = [require(SHARED / "mot" / "MOT15-TUD" / n) for n in ("TUD-Campus", "TUD-Stadtmitte")]
+    folders.append(require(SHARED / "mot" / "MOT17-mini" / "train" / "MOT17-04-FRCNN"))
+    cameras = [mot_detections(folders[s % 3], shift=7.0 * s, drop=0.1 * (s // 3), seed=s) for s in range(6)]
+    config = TrackerConfig(min_hits=2, max_age_s=0.6)
+
+    def summary(step):
+        return (step.tracks.track_id.tolist(), step.tracks.xyxy.tolist(), step.tracks.velocity.tolist(),
+                [(v.track_id, v.xyxy) for v in step.started], [(v.track_id, v.xyxy) for v in step.ended])
+
+    alone = []
+    for frames in cameras:
+        tracker = Tracker(config)
+        alone.append([summary(tracker.update(*frame)) for frame in frames] + [[v.track_id for v in tracker.finish()]])
+
+    together = MultiStreamTracker(config)
+    got: list[list] = [[] for _ in cameras]
+    position = [0] * len(cameras)
+    rng = np.random.default_rng(42)
+    while any(p < len(frames) for p, frames in zip(position, cameras)):
+        batch = [s for s, frames in enumerate(cameras) if position[s] < len(frames) and rng.random() < 0.7]
+        if not batch:
+            continue
+        frames = [cameras[s][position[s]] for s in batch]
+        steps = together.update(batch, *[[frame[k] for frame in frames] for k in range(5)])
+        for s, step_ in zip(batch, steps):
+            got[s].append(summary(step_))
+            position[s] += 1
+    for s in range(len(cameras)):
+        got[s].append([v.track_id for v in together.finish(s)])
+    assert sum(len(step_[0]) for frames in alone for step_ in frames[:-1]) > 5000  # tracks were really reported
+    for s in range(len(cameras)):
+        assert got[s] == alone[s], f"camera {s}: batched tracking differs from tracking it alone"
+
+
+def test_a_stream_may_appear_only_once_in_an_update():
+    from trackers import MultiStreamTracker
+
+    tracker = MultiStreamTracker()
+    one = (np.array([box(10)]), np.array([0.9]), np.array([2]), np.array([0]))
+    with pytest.raises(ValueError):
+        tracker.update([3, 3], [0.0, 0.04], *[[part, part] for part in one])

@@ -5,7 +5,7 @@ Knows nothing of streams or detectors; it takes boxes, scores, classes and categ
 
 from trackers.camera_motion import CameraMotionEstimator
 from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from trackers.tracker import TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
+from trackers.tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
 from trackers.zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "TrackArrays",
     "Line",
     "LineEvent",
+    "MultiStreamTracker",
     "Tracker",
     "TrackerConfig",
     "TrackerStep",

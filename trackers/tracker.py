@@ -1,7 +1,7 @@
-"""Multi-object tracker for one stream: Kalman prediction, two-stage IoU matching, and a track lifecycle.
+"""Multi-object tracking: Kalman prediction, two-stage IoU matching, and a track lifecycle, per stream.
 
-Tracks live in parallel numpy arrays (one row per track) so each frame costs a handful of vectorised
-operations whatever the number of tracks. Association follows ByteTrack: confident detections are matched
+Tracks live in parallel numpy arrays (one row per track), those of every stream together, so a batch of
+frames from many streams costs a handful of vectorised operations whatever the number of tracks and streams. Association follows ByteTrack: confident detections are matched
 first; weak ones (often a partly hidden object) may only continue tracks left unmatched, never start one.
 A track is tentative until it has been matched `min_hits` times in a row; only then does it get an id and
 count as started, so one-frame false positives never inflate counts. A confirmed track that goes unmatched
@@ -78,6 +78,13 @@ class TrackArrays:
     def __len__(self) -> int:
         return len(self.track_id)
 
+    def rows(self, start: int, stop: int) -> "TrackArrays":
+        """Rows start:stop, as views of these arrays (no copy)."""
+        return TrackArrays(
+            self.track_id[start:stop], self.xyxy[start:stop], self.confidence[start:stop], self.class_id[start:stop],
+            self.category[start:stop], self.velocity[start:stop], self.last_seen[start:stop], self.size_velocity[start:stop],
+        )
+
     @classmethod
     def from_views(cls, views: list[TrackView]) -> "TrackArrays":
         return cls(
@@ -115,14 +122,22 @@ class TrackerStep:
     ended: list[TrackView]
 
 
-class Tracker:
-    """Tracks the detections of one stream; create one per stream."""
+class MultiStreamTracker:
+    """Tracks the detections of many streams at once; create one for all the streams of a pipeline.
+
+    Every stream's tracks live in the same arrays, with a `stream` column, so a batch holding one frame from
+    each of many cameras costs one Kalman prediction, one IoU computation and one Kalman update for all of
+    them; only the optimal assignment runs frame by frame. Each stream keeps its own clock, its own track ids
+    (1, 2, ... per stream) and its own lifecycle: what a stream gets never depends on which other streams
+    share its batches, and equals what a Tracker of its own would give.
+    """
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config or TrackerConfig()
         self.kf = KalmanBoxFilter(self.config.kalman)
-        self._next_id = 1
-        self._t: float | None = None
+        self._next_id = np.ones(0, dtype=np.int64)  # per stream
+        self._clock = np.zeros(0)  # per stream: media time of its last frame (nan before its first)
+        self.stream = np.zeros(0, dtype=np.int64)
         self.ids = np.zeros(0, dtype=np.int64)  # 0 while tentative
         self.mean = np.zeros((0, 8))
         self.cov = np.zeros((0, 4, 3))  # per coordinate: var(pos), cov(pos, vel), var(vel)
@@ -136,126 +151,199 @@ class Tracker:
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
-    def confirmed(self) -> np.ndarray:
-        return self.ids > 0
-
     def update(
         self,
-        t: float,
-        xyxy: np.ndarray,
-        confidence: np.ndarray,
-        class_id: np.ndarray,
-        category: np.ndarray,
-    ) -> TrackerStep:
-        """Advance to media time `t` (seconds) and match this frame's detections."""
-        xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-        confidence = np.asarray(confidence, dtype=np.float64).reshape(-1)
-        class_id = np.asarray(class_id, dtype=np.int64).reshape(-1)
-        category = np.asarray(category, dtype=np.int64).reshape(-1)
-        dt = 0.0 if self._t is None else max(0.0, t - self._t)
-        self._t = t
-        if len(self):
-            self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt)
+        streams: list[int] | np.ndarray,
+        t: list[float] | np.ndarray,
+        xyxy: list[np.ndarray],
+        confidence: list[np.ndarray],
+        class_id: list[np.ndarray],
+        category: list[np.ndarray],
+    ) -> list[TrackerStep]:
+        """One frame from each of `streams` (distinct small non-negative ints): advance each stream to its media
+        time `t[i]` (seconds) and match that frame's detections. Returns one TrackerStep per frame, in order."""
+        streams = np.asarray(streams, dtype=np.int64).reshape(-1)
+        n_frames = len(streams)
+        if not n_frames:
+            return []
+        if n_frames > 1 and len(set(streams.tolist())) != n_frames:
+            raise ValueError("MultiStreamTracker.update takes at most one frame per stream")
+        self._add_streams(int(streams.max()) + 1)
+        t = np.asarray(t, dtype=np.float64).reshape(-1)
+        confidence = [np.asarray(c, dtype=np.float64).reshape(-1) for c in confidence]
+        counts = np.array([len(c) for c in confidence], dtype=np.int64)
+        det_frame = np.repeat(np.arange(n_frames), counts)
+        det_xyxy = np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in xyxy])
+        det_conf = np.concatenate(confidence)
+        det_class = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in class_id])
+        det_category = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in category])
 
-        track_rows, det_rows = self._associate(xyxy, confidence, category)
+        previous = self._clock[streams]
+        dt = np.where(np.isnan(previous), 0.0, np.maximum(0.0, t - previous))
+        self._clock[streams] = t
+        frame_of_stream = np.full(len(self._next_id), -1, dtype=np.int64)
+        frame_of_stream[streams] = np.arange(n_frames)
+        row_frame = frame_of_stream[self.stream]  # -1: the track's stream has no frame in this batch
+        active = row_frame >= 0
+        if active.all():
+            self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt[row_frame])
+        elif active.any():
+            rows = np.flatnonzero(active)
+            self.mean[rows], self.cov[rows] = self.kf.predict(self.mean[rows], self.cov[rows], dt[row_frame[rows]])
+
+        track_rows, det_rows = self._associate(row_frame, n_frames, counts, det_xyxy, det_conf, det_category)
         matched = np.zeros(len(self), dtype=bool)
         matched[track_rows] = True
         if len(track_rows):
             self.mean[track_rows], self.cov[track_rows] = self.kf.update(
-                self.mean[track_rows], self.cov[track_rows], xyxy_to_cxcywh(xyxy[det_rows])
+                self.mean[track_rows], self.cov[track_rows], xyxy_to_cxcywh(det_xyxy[det_rows])
             )
             self.hits[track_rows] += 1
-            self.last_seen[track_rows] = t
-            self.class_id[track_rows] = class_id[det_rows]
-            self.confidence[track_rows] = confidence[det_rows]
+            self.last_seen[track_rows] = t[det_frame[det_rows]]
+            self.class_id[track_rows] = det_class[det_rows]
+            self.confidence[track_rows] = det_conf[det_rows]
             self.last_box[track_rows] = cxcywh_to_xyxy(self.mean[track_rows, :4])
 
-        n_old = len(self)
-        self._spawn(t, xyxy, confidence, class_id, category, det_rows)
-        matched = np.concatenate([matched, np.ones(len(self) - n_old, dtype=bool)])
+        fresh = np.ones(len(det_conf), dtype=bool)
+        fresh[det_rows] = False
+        fresh &= det_conf >= self.config.new_track_confidence
+        if fresh.any():
+            self._spawn(streams[det_frame[fresh]], t[det_frame[fresh]], det_xyxy[fresh], det_conf[fresh],
+                        det_class[fresh], det_category[fresh])
+            n_new = int(fresh.sum())
+            matched = np.concatenate([matched, np.ones(n_new, dtype=bool)])
+            row_frame = np.concatenate([row_frame, det_frame[fresh]])
+            active = row_frame >= 0
 
-        # Lifecycle: tentative tracks must be matched every frame; confirmed ones may coast for max_age_s.
-        was_confirmed = self.confirmed
-        expired = (~was_confirmed & ~matched) | (was_confirmed & (t - self.last_seen > self.config.max_age_s))
-        newly_confirmed = ~was_confirmed & matched & (self.hits >= self.config.min_hits)
-        n_new = np.count_nonzero(newly_confirmed)
-        started: list[TrackView] = []
-        if n_new:
-            self.ids[newly_confirmed] = np.arange(self._next_id, self._next_id + n_new)
-            self._next_id += n_new
-            started = self._arrays(newly_confirmed).views()
+        # Lifecycle, for the streams in this batch: tentative tracks must be matched every frame; confirmed
+        # ones may coast for max_age_s of their stream's time.
+        was_confirmed = self.ids > 0
+        age = np.where(active, t[row_frame] - self.last_seen, 0.0)
+        expired = active & ((~was_confirmed & ~matched) | (was_confirmed & (age > self.config.max_age_s)))
+        newly_confirmed = active & ~was_confirmed & matched & (self.hits >= self.config.min_hits)
+        started = [[] for _ in range(n_frames)]
+        if newly_confirmed.any():
+            rows = np.flatnonzero(newly_confirmed)
+            self.ids[rows] = self._new_ids(self.stream[rows])
+            started = self._views_by_frame(rows, row_frame[rows], n_frames)
         gone = expired & was_confirmed
-        ended = self._arrays(gone).views() if gone.any() else []
+        ended = self._views_by_frame(np.flatnonzero(gone), row_frame[gone], n_frames) if gone.any() else [[] for _ in range(n_frames)]
         if expired.any():
             self._keep(~expired)
-            matched = matched[~expired]
+            matched, row_frame = matched[~expired], row_frame[~expired]
         # Tracks seen now were just matched, so their box is the one stored at that match.
-        return TrackerStep(tracks=self._arrays(matched & (self.ids > 0)), started=started, ended=ended)
+        visible = np.flatnonzero(matched & (self.ids > 0))
+        if n_frames == 1:
+            return [TrackerStep(self._arrays(visible), started[0], ended[0])]
+        visible = visible[np.argsort(row_frame[visible], kind="stable")]
+        bounds = np.cumsum(np.bincount(row_frame[visible], minlength=n_frames)).tolist()
+        tracks = self._arrays(visible)
+        return [TrackerStep(tracks.rows(lo, hi), started[f], ended[f]) for f, (lo, hi) in enumerate(zip([0] + bounds, bounds))]
 
-    def apply_camera_motion(self, affine: np.ndarray) -> None:
-        """Move every track by the camera's motion since the last frame (a 2x3 affine from
+    def apply_camera_motion(self, stream: int, affine: np.ndarray) -> None:
+        """Move every track of `stream` by the camera's motion since its last frame (a 2x3 affine from
         CameraMotionEstimator), before `update`: centres are mapped, sizes and velocities scaled and
         rotated, position variances scaled. (The small coupling a rotation adds between x and y
         uncertainty is left out: block storage keeps coordinates independent.)"""
-        if not len(self):
+        rows = np.flatnonzero(self.stream == stream)
+        if not len(rows):
             return
         A = np.asarray(affine, dtype=np.float64)
         R, t = A[:, :2], A[:, 2]
         scale = math.sqrt(abs(np.linalg.det(R)))
-        self.mean[:, 0:2] = self.mean[:, 0:2] @ R.T + t
-        self.mean[:, 2:4] *= scale
-        self.mean[:, 4:6] = self.mean[:, 4:6] @ R.T
-        self.mean[:, 6:8] *= scale
-        self.cov *= scale**2
+        mean = self.mean[rows]
+        mean[:, 0:2] = mean[:, 0:2] @ R.T + t
+        mean[:, 2:4] *= scale
+        mean[:, 4:6] = mean[:, 4:6] @ R.T
+        mean[:, 6:8] *= scale
+        self.mean[rows] = mean
+        self.cov[rows] *= scale**2
 
-    def finish(self) -> list[TrackView]:
-        """End every confirmed track (end of stream or shutdown) and forget all state."""
-        ended = self._arrays(self.confirmed).views()
-        self._keep(np.zeros(len(self), dtype=bool))
-        self._t = None
+    def finish(self, stream: int) -> list[TrackView]:
+        """End every confirmed track of `stream` (end of stream or shutdown) and forget its state; its ids
+        carry on from where they were if it sends frames again."""
+        mine = self.stream == stream
+        ended = self._arrays(np.flatnonzero(mine & (self.ids > 0))).views()
+        self._keep(~mine)
+        if stream < len(self._clock):
+            self._clock[stream] = np.nan
         return ended
 
-    def predicted_xyxy(self) -> np.ndarray:
-        return cxcywh_to_xyxy(self.mean[:, :4]) if len(self) else np.zeros((0, 4))
+    def _add_streams(self, count: int) -> None:
+        extra = count - len(self._next_id)
+        if extra > 0:
+            self._next_id = np.concatenate([self._next_id, np.ones(extra, dtype=np.int64)])
+            self._clock = np.concatenate([self._clock, np.full(extra, np.nan)])
 
-    def _associate(self, xyxy: np.ndarray, confidence: np.ndarray, category: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Two-stage optimal matching on IoU (confident detections, then weak ones against the tracks left);
-        a track never matches a detection of another category. Returns matched (track rows, detection rows)."""
+    def _new_ids(self, streams: np.ndarray) -> np.ndarray:
+        """Ids for newly confirmed tracks (in row order), counting on from each stream's next id."""
+        order = np.argsort(streams, kind="stable")
+        ordered = streams[order]
+        rank = np.empty(len(streams), dtype=np.int64)
+        rank[order] = np.arange(len(streams)) - np.searchsorted(ordered, ordered)
+        ids = self._next_id[streams] + rank
+        self._next_id += np.bincount(streams, minlength=len(self._next_id))
+        return ids
+
+    def _associate(self, row_frame, n_frames, counts, xyxy, confidence, category) -> tuple[np.ndarray, np.ndarray]:
+        """Two-stage optimal matching on IoU, frame by frame (confident detections, then weak ones against the
+        tracks left); a track never matches a detection of another category. The IoU of every track and
+        detection of the same frame is computed in one call. Returns matched (track rows, detection rows)."""
         empty = np.zeros(0, dtype=np.int64)
-        if not len(self) or not len(xyxy):
+        rows = np.flatnonzero(row_frame >= 0)
+        if not len(rows) or not len(confidence):
             return empty, empty
-        iou = iou_matrix(self.predicted_xyxy(), xyxy)
-        iou[self.category[:, None] != category[None, :]] = 0.0
+        if n_frames > 1:
+            rows = rows[np.argsort(row_frame[rows], kind="stable")]  # grouped by frame, row order within
+        n_tracks = np.bincount(row_frame[rows], minlength=n_frames)
+        track_start = np.cumsum(n_tracks) - n_tracks
+        det_start = np.cumsum(counts) - counts
+        pairs = n_tracks * counts
+        pair_start = np.cumsum(pairs) - pairs
+        within = np.arange(pairs.sum()) - np.repeat(pair_start, pairs)
+        track_in_frame, det_in_frame = np.divmod(within, np.repeat(counts, pairs))
+        pair_track = np.repeat(track_start, pairs) + track_in_frame  # index into `rows`
+        pair_det = np.repeat(det_start, pairs) + det_in_frame
+        predicted = cxcywh_to_xyxy(self.mean[rows, :4])
+        iou = box_iou_pairs(predicted[pair_track], xyxy[pair_det])
+        iou[self.category[rows][pair_track] != category[pair_det]] = 0.0
         cfg = self.config
-        strong = np.flatnonzero(confidence >= cfg.high_confidence)
-        weak = np.flatnonzero((confidence >= cfg.low_confidence) & (confidence < cfg.high_confidence))
-        similarity = iou * confidence[None, :] if cfg.fuse_score else iou
-        t1, d1 = _assign(iou, similarity, None, strong, cfg.iou_threshold)
-        left = np.ones(len(self), dtype=bool)
-        left[t1] = False
-        t2, d2 = _assign(iou, iou, np.flatnonzero(left), weak, cfg.low_iou_threshold)
-        return np.concatenate([t1, t2]), np.concatenate([d1, d2])
+        similarity = iou * confidence[pair_det] if cfg.fuse_score else iou
+        strong_all = confidence >= cfg.high_confidence
+        weak_all = (confidence >= cfg.low_confidence) & (confidence < cfg.high_confidence)
+        track_parts, det_parts = [], []
+        for f in np.flatnonzero(pairs):
+            n, m, lo, d0 = n_tracks[f], counts[f], pair_start[f], det_start[f]
+            frame_iou = iou[lo : lo + n * m].reshape(n, m)
+            strong = np.flatnonzero(strong_all[d0 : d0 + m])
+            weak = np.flatnonzero(weak_all[d0 : d0 + m])
+            t1, d1 = _assign(frame_iou, similarity[lo : lo + n * m].reshape(n, m), None, strong, cfg.iou_threshold)
+            left = np.ones(n, dtype=bool)
+            left[t1] = False
+            t2, d2 = _assign(frame_iou, frame_iou, np.flatnonzero(left), weak, cfg.low_iou_threshold)
+            frame_rows = rows[track_start[f] : track_start[f] + n]
+            track_parts += [frame_rows[t1], frame_rows[t2]]
+            det_parts += [d0 + d1, d0 + d2]
+        if not track_parts:
+            return empty, empty
+        return np.concatenate(track_parts), np.concatenate(det_parts)
 
-    def _spawn(self, t, xyxy, confidence, class_id, category, matched_dets) -> None:
-        fresh = np.ones(len(xyxy), dtype=bool)
-        fresh[matched_dets] = False
-        fresh &= confidence >= self.config.new_track_confidence
-        if not fresh.any():
-            return
-        mean, cov = self.kf.initiate(xyxy_to_cxcywh(xyxy[fresh]))
-        n = int(fresh.sum())
+    def _spawn(self, stream, t, xyxy, confidence, class_id, category) -> None:
+        mean, cov = self.kf.initiate(xyxy_to_cxcywh(xyxy))
+        n = len(confidence)
+        self.stream = np.concatenate([self.stream, stream])
         self.ids = np.concatenate([self.ids, np.zeros(n, dtype=np.int64)])
         self.mean = np.concatenate([self.mean, mean])
         self.cov = np.concatenate([self.cov, cov])
         self.hits = np.concatenate([self.hits, np.ones(n, dtype=np.int64)])
-        self.last_seen = np.concatenate([self.last_seen, np.full(n, t)])
-        self.class_id = np.concatenate([self.class_id, class_id[fresh].astype(np.int64)])
-        self.category = np.concatenate([self.category, category[fresh].astype(np.int64)])
-        self.confidence = np.concatenate([self.confidence, confidence[fresh].astype(np.float64)])
+        self.last_seen = np.concatenate([self.last_seen, t])
+        self.class_id = np.concatenate([self.class_id, class_id])
+        self.category = np.concatenate([self.category, category])
+        self.confidence = np.concatenate([self.confidence, confidence])
         self.last_box = np.concatenate([self.last_box, cxcywh_to_xyxy(mean[:, :4])])
 
     def _keep(self, rows: np.ndarray) -> None:
+        self.stream = self.stream[rows]
         self.ids = self.ids[rows]
         self.mean = self.mean[rows]
         self.cov = self.cov[rows]
@@ -266,9 +354,15 @@ class Tracker:
         self.confidence = self.confidence[rows]
         self.last_box = self.last_box[rows]
 
+    def _views_by_frame(self, rows: np.ndarray, frame: np.ndarray, n_frames: int) -> list[list[TrackView]]:
+        out: list[list[TrackView]] = [[] for _ in range(n_frames)]
+        for view, f in zip(self._arrays(rows).views(), frame.tolist()):
+            out[f].append(view)
+        return out
+
     def _arrays(self, rows: np.ndarray) -> TrackArrays:
-        """The given rows (indices or mask) with the filtered box of their last match: for tracks seen now,
-        their current box; for ended ones, where they were last seen rather than where they coasted to."""
+        """The given rows with the filtered box of their last match: for tracks seen now, their current box;
+        for ended ones, where they were last seen rather than where they coasted to."""
         return TrackArrays(
             track_id=self.ids[rows],
             xyxy=self.last_box[rows],
@@ -279,6 +373,30 @@ class Tracker:
             last_seen=self.last_seen[rows],
             size_velocity=self.mean[rows, 6:8],
         )
+
+
+class Tracker:
+    """The tracker of one stream: a MultiStreamTracker holding that stream alone (same maths, same results)."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self._tracks = MultiStreamTracker(config)
+        self.config = self._tracks.config
+
+    def __len__(self) -> int:
+        return len(self._tracks)
+
+    def update(
+        self, t: float, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, category: np.ndarray
+    ) -> TrackerStep:
+        """Advance to media time `t` (seconds) and match this frame's detections."""
+        return self._tracks.update([0], [t], [xyxy], [confidence], [class_id], [category])[0]
+
+    def apply_camera_motion(self, affine: np.ndarray) -> None:
+        self._tracks.apply_camera_motion(0, affine)
+
+    def finish(self) -> list[TrackView]:
+        """End every confirmed track and forget all state."""
+        return self._tracks.finish(0)
 
 
 def predict_xyxy(xyxy: np.ndarray, velocity: np.ndarray, size_velocity: np.ndarray, horizon_s: float) -> np.ndarray:
@@ -298,6 +416,17 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of each (a[i], b[i]) pair of xyxy boxes: iou_matrix's arithmetic, elementwise, so a pair gets
+    exactly the value iou_matrix gives it."""
+    lt = np.maximum(a[:, :2], b[:, :2])
+    wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - lt, 0.0)
+    inter = wh[:, 0] * wh[:, 1]
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
 def _assign(
