@@ -100,10 +100,13 @@ def test_hundreds_of_tracks_stay_vectorised():
     assert len(s.tracks) == 300
 
 
-def test_iou_matrix_equals_supervision():
+def test_pairwise_iou_equals_supervision():
     from supervision.detection.utils.iou_and_nms import box_iou_batch
 
-    from trackers.tracker import iou_matrix
+    from trackers.tracker import box_iou_pairs
+
+    def iou_matrix(a, b):  # every pair, as a matrix
+        return box_iou_pairs(np.repeat(a, len(b), axis=0), np.tile(b, (len(a), 1))).reshape(len(a), len(b))
 
     rng = np.random.default_rng(3)
     a = rng.uniform(0, 200, (7, 4))

@@ -407,20 +407,9 @@ def predict_xyxy(xyxy: np.ndarray, velocity: np.ndarray, size_velocity: np.ndarr
     return cxcywh_to_xyxy(box)
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of (N, 4) and (M, 4) xyxy boxes. Equal to supervision's box_iou_batch, which is made
-    for general use and costs ~3x more per call at tracker sizes, where this runs on every frame."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    wh = np.clip(np.minimum(a[:, None, 2:], b[None, :, 2:]) - lt, 0, None)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
-
-
 def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each (a[i], b[i]) pair of xyxy boxes: iou_matrix's arithmetic, elementwise, so a pair gets
-    exactly the value iou_matrix gives it."""
+    """IoU of each (a[i], b[i]) pair of xyxy boxes. The tracker needs only the pairs of one frame's tracks and
+    detections across a whole batch; supervision's box_iou_batch gives full matrices, one per call."""
     lt = np.maximum(a[:, :2], b[:, :2])
     wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - lt, 0.0)
     inter = wh[:, 0] * wh[:, 1]
