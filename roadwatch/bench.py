@@ -41,6 +41,7 @@ class BenchSettings:
     baseline_frames: int
     overlap: bool | None = None  # detection thread; None: the pipeline's default (on with CUDA)
     decode_threads: int = 0  # FFmpeg threads per stream; 0: FFmpeg's choice
+    capture: str = "thread"  # decode in threads of this process, or in a process per stream
 
 
 def defaults(device: str) -> dict:
@@ -110,14 +111,23 @@ def _sync(device: str) -> None:
 
 
 def _rss_mb() -> float:
-    """Resident memory now, from /proc (Linux); the peak from getrusage elsewhere."""
+    """Resident memory now of this process and its children (capture processes), from /proc (Linux); this
+    process's peak from getrusage elsewhere."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        children = [pid for task in Path("/proc/self/task").iterdir() for pid in (task / "children").read_text().split()]
+        return sum(_vm_rss_kb(Path("/proc") / pid / "status") for pid in ["self", *children]) / 1024
     except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _vm_rss_kb(status: Path) -> int:
+    try:
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:  # a child that has just ended
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return 0
 
 
 class ResourceSampler:
@@ -184,6 +194,7 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     config.detector.max_batch = settings.max_batch
     config.detector.overlap = settings.overlap
     config.streams.decode_threads = settings.decode_threads
+    config.streams.capture = settings.capture
     config.streams.live_buffer = 4
     config.tracker.update_interval_s = 0.0 if live else 1.0
     specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris))]
@@ -323,6 +334,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
         "imgsz": settings.imgsz,
         "overlap": settings.overlap if settings.overlap is not None else device.startswith("cuda"),
         "decode_threads": settings.decode_threads,
+        "capture": settings.capture,
         "ultralytics_track_fps": round(baseline, 1),
         "file_mode": {
             "streams": best["streams"] if best else None,

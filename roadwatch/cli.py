@@ -282,6 +282,7 @@ def bench(
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
     overlap: Optional[bool] = typer.Option(None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"),
     decode_threads: int = typer.Option(0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"),
+    capture: str = typer.Option("thread", "--capture", help="thread: decode in threads of this process; process: a process per stream"),
     out: Path = typer.Option(Path("bench/results/e2e.json"), "--out", help="Where the JSON results go"),
 ) -> None:
     """End-to-end benchmark: the real pipeline on N streams, file and live mode, against Ultralytics' model.track."""
@@ -289,6 +290,8 @@ def bench(
     from detector.yolo import resolve_device
     from roadwatch.bench import BenchSettings, defaults, run_bench
 
+    if capture not in ("thread", "process"):
+        fail(f"--capture '{capture}': use thread or process")
     for path, what in ((clip, "--clip"), (model, "--model")):
         if not path.is_file():
             fail(f"{what} '{path}': no such file (the defaults read ../shared, see its README)")
@@ -300,7 +303,7 @@ def bench(
                  max_batch=max_batch)
     d.update({k: v for k, v in given.items() if v is not None})
     settings = BenchSettings(clip=clip, model=model, device=device, imgsz=640, overlap=overlap,
-                             decode_threads=decode_threads, **d)
+                             decode_threads=decode_threads, capture=capture, **d)
     _interrupt_on_signals()
     try:
         run_bench(settings, out)

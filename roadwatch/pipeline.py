@@ -30,7 +30,7 @@ from roadwatch.plates import PlateSchedule
 from roadwatch.zmq_io import EventPublisher, SnapshotServer
 from streams import (
     ERROR_STATES,
-    CaptureThread,
+    Capture,
     Frame,
     ReconnectPolicy,
     SourceInfo,
@@ -120,7 +120,7 @@ class StreamState:
     """Everything the pipeline keeps for one source."""
 
     spec: SourceSpec
-    capture: CaptureThread
+    capture: Capture
     slot: int  # its stream index in the pipeline's MultiStreamTracker; a re-added stream gets a new one
     video: AnnotatedVideo | None
     zones: ZoneLineMonitor
@@ -184,6 +184,7 @@ class Pipeline:
             on_put=self.batcher.wake,
             on_status=self._on_status,
             decode_threads=s.decode_threads,
+            capture=s.capture,
         )
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self._slots = 0

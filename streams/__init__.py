@@ -1,17 +1,21 @@
-"""Capture: one thread per source reading frames into a bounded ring buffer.
+"""Capture: one thread (or process) per source reading frames into a bounded ring buffer.
 
 Knows nothing of detection or tracking; `roadwatch` wires it to them.
 """
 
 from streams.capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
+from streams.capture_process import CaptureProcess
 from streams.frame import Frame
-from streams.manager import StreamManager
+from streams.manager import Capture, CaptureMode, StreamManager
 from streams.ring_buffer import BufferPolicy, RingBuffer
 from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
 
 __all__ = [
     "ERROR_STATES",
     "BufferPolicy",
+    "Capture",
+    "CaptureMode",
+    "CaptureProcess",
     "CaptureThread",
     "Frame",
     "ReconnectPolicy",

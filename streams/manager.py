@@ -5,14 +5,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from typing import Literal
+
 from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
+from streams.capture_process import CaptureProcess
 from streams.frame import Frame
 from streams.ring_buffer import RingBuffer
 from streams.sources import SourceSpec
 
 
+Capture = CaptureThread | CaptureProcess
+CaptureMode = Literal["thread", "process"]
+
+
 class StreamManager:
-    """Starts one capture thread per source and stops it again, independently of the others."""
+    """Starts one capture thread (or process, `capture="process"`) per source and stops it again,
+    independently of the others."""
 
     def __init__(
         self,
@@ -22,28 +30,33 @@ class StreamManager:
         on_put: Callable[[], None] | None = None,
         on_status: Callable[[StatusChange], None] | None = None,
         decode_threads: int = 0,
+        capture: CaptureMode = "thread",
     ) -> None:
+        if capture not in ("thread", "process"):
+            raise ValueError(f"capture must be 'thread' or 'process', not {capture!r}")
+        self.capture = capture
         self.live_capacity = live_capacity
         self.decode_threads = decode_threads
         self.file_capacity = file_capacity
         self.policy = policy or ReconnectPolicy()
         self._on_put = on_put
         self._on_status = on_status
-        self._captures: dict[str, CaptureThread] = {}
+        self._captures: dict[str, Capture] = {}
         self._lock = threading.Lock()
 
-    def add(self, spec: SourceSpec, start: bool = True) -> CaptureThread:
+    def add(self, spec: SourceSpec, start: bool = True) -> Capture:
         with self._lock:
             if spec.stream_id in self._captures:
                 raise ValueError(f"stream id '{spec.stream_id}' is already in use")
             buffer: RingBuffer[Frame] = buffer_for(spec, self.live_capacity, self.file_capacity, self._on_put)
-            capture = CaptureThread(spec, buffer, self.policy, self._on_status, self.decode_threads)
+            kind = CaptureProcess if self.capture == "process" else CaptureThread
+            capture = kind(spec, buffer, self.policy, self._on_status, self.decode_threads)
             self._captures[spec.stream_id] = capture
         if start:
             capture.start()
         return capture
 
-    def remove(self, stream_id: str, timeout_s: float = 10.0) -> CaptureThread:
+    def remove(self, stream_id: str, timeout_s: float = 10.0) -> Capture:
         """Stop a source and wait for its thread; its buffer is closed, so consumers see it end."""
         with self._lock:
             capture = self._captures.pop(stream_id)
@@ -52,7 +65,7 @@ class StreamManager:
             capture.join(timeout_s)
         return capture
 
-    def get(self, stream_id: str) -> CaptureThread | None:
+    def get(self, stream_id: str) -> Capture | None:
         with self._lock:
             return self._captures.get(stream_id)
 

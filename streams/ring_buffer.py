@@ -85,6 +85,11 @@ class RingBuffer(Generic[T]):
             self._cond.notify_all()
             return item
 
+    def add_dropped(self, n: int) -> None:
+        """Count frames lost before they reached this buffer (a capture process out of free slots)."""
+        with self._cond:
+            self.dropped += n
+
     def close(self) -> None:
         """No more puts; wakes every waiter. Items already in the buffer can still be taken."""
         with self._cond:

@@ -138,11 +138,12 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
     assert open_sockets() <= sockets_before
 
 
-def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers):
+@pytest.mark.parametrize("capture", ["thread", "process"])
+def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture):
     server = servers(CITY)
     changes = []
     manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
-                            on_status=changes.append)
+                            on_status=changes.append, capture=capture)
     capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
     statuses = lambda: [c.status for c in changes]  # noqa: E731
     try:
@@ -230,10 +231,11 @@ def test_max_retries_gives_a_live_source_up_and_ends_its_buffer(rtsp_ok):
     manager.stop_all()
 
 
-def test_a_slow_consumer_of_a_30fps_camera_only_ever_sees_fresh_frames(servers):
+@pytest.mark.parametrize("capture", ["thread", "process"])
+def test_a_slow_consumer_of_a_30fps_camera_only_ever_sees_fresh_frames(servers, capture):
     server = servers(VIDEOS / "dashcam_a_640x360.mp4")  # 30 frames/s
     capacity, fps = 4, 30.0
-    manager = StreamManager(live_capacity=capacity, policy=FAST_RETRY)
+    manager = StreamManager(live_capacity=capacity, policy=FAST_RETRY, capture=capture)
     capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
     process = psutil.Process()
     try:

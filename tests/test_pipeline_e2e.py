@@ -280,6 +280,12 @@ def test_masks_and_per_category_thresholds_from_the_config(tmp_path, model_path,
     assert any(e["category"] == "pedestrian" for e in everything)  # and the threshold had pedestrians to cut
 
 
+def essence(events: list[dict]) -> list[tuple]:
+    """What a run found, without ids and clocks: to compare two runs of the same input."""
+    return [(e["type"], e.get("stream_id"), e.get("frame"), e.get("track_id"), tuple(e.get("bbox", ())))
+            for e in events if e["type"].startswith(("track.", "zone.", "line."))]
+
+
 def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, model_path, city_clip):
     """The threaded detector (the default on CUDA) is forced on here: on a file it must not change a
     thing, and two files sharing batches must each lose no frame."""
@@ -287,10 +293,6 @@ def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, m
         config = f"detector: {{overlap: {str(overlap).lower()}}}\noutput: {{video: false}}\n"
         out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
         return json.loads((out / "summary.json").read_text()), events
-
-    def essence(events: list[dict]) -> list[tuple]:
-        return [(e["type"], e.get("stream_id"), e.get("frame"), e.get("track_id"), tuple(e.get("bbox", ())))
-                for e in events if e["type"].startswith(("track.", "zone.", "line."))]
 
     _, inline = run("inline", False, city_clip)
     summary, threaded = run("threaded", True, city_clip)
@@ -311,3 +313,20 @@ def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _ in got] == [
         [("a", 0), ("b", 0), ("c", 0)], [("a", 1), ("b", 1)], [("a", 2)]]
     assert [dets for _, dets in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]
+
+
+def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, model_path, city_clip):
+    """`streams.capture: process` decodes in child processes and hands frames over through shared memory:
+    the pipeline must not see a difference, and two streams must each lose no frame."""
+    def run(name: str, capture: str, *sources: Path) -> tuple[dict, list[dict]]:
+        config = f"streams: {{capture: {capture}}}\noutput: {{video: false}}\n"
+        out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
+        return json.loads((out / "summary.json").read_text()), events
+
+    _, threads = run("threads", "thread", city_clip)
+    summary, processes = run("processes", "process", city_clip)
+    assert essence(processes) == essence(threads) and len(essence(threads)) > 10
+    assert [s["frames"] for s in summary["streams"].values()] == [40]
+    summary, events = run("processes_two", "process", city_clip, city_clip)
+    assert [s["frames"] for s in summary["streams"].values()] == [40, 40]
+    assert_tracks_closed(events)

@@ -1,0 +1,152 @@
+"""Capture in a process per source (`streams.capture: process`): real clips, real child processes, real shared memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import HIGHWAY, TRUCKS_DAMAGED, require
+from streams import CaptureProcess, SourceSpec, StreamManager, StreamStatus
+
+
+def shm_names() -> set[str]:
+    return {p.name for p in Path("/dev/shm").iterdir()} if Path("/dev/shm").is_dir() else set()
+
+
+def read_all(capture, timeout_s: float = 60.0) -> list:
+    """Every frame of a file capture until its buffer is exhausted: (index, pts, md5 of the pixels, shape)."""
+    got = []
+    deadline = time.monotonic() + timeout_s
+    while not capture.buffer.exhausted:
+        assert time.monotonic() < deadline, "the capture never ended"
+        frame = capture.buffer.get(timeout=1.0)
+        if frame is not None:
+            got.append((frame.index, frame.pts, hashlib.md5(frame.image.tobytes()).hexdigest(), frame.image.shape))
+    return got
+
+
+def run_file(uri: str, mode: str, **kwargs):
+    changes = []
+    manager = StreamManager(file_capacity=8, capture=mode, on_status=changes.append, **kwargs)
+    capture = manager.add(SourceSpec.from_uri(uri, "s"))
+    try:
+        frames = read_all(capture)
+        capture.join(10)
+    finally:
+        manager.stop_all()
+    return capture, frames, [c.status for c in changes]
+
+
+def test_a_file_read_in_a_process_gives_every_frame_exactly_as_a_thread_does():
+    clip = str(require(HIGHWAY))  # 720p: 2.7 MB frames through the shared slots
+    before = shm_names()
+    thread, by_thread, _ = run_file(clip, "thread")
+    process, by_process, statuses = run_file(clip, "process")
+    assert isinstance(process, CaptureProcess)
+    assert len(by_process) == 268 and by_process == by_thread  # same frames, order, timestamps, pixels
+    assert statuses == [StreamStatus.UP, StreamStatus.ENDED]
+    assert process.status is StreamStatus.ENDED and process.frames_read == 268
+    assert process.info == thread.info
+    assert process.process is not None and process.process.returncode == 0  # the child ended by itself
+    assert shm_names() == before, "a shared-memory segment was left in /dev/shm"
+
+
+def test_a_truncated_file_ends_at_its_last_good_frame_with_the_same_warning():
+    clip = str(require(TRUCKS_DAMAGED))
+    thread, by_thread, _ = run_file(clip, "thread")
+    process, by_process, _ = run_file(clip, "process")
+    assert by_process == by_thread and len(by_process) == 49
+    assert process.warning == thread.warning and "ended at frame 49 of 50" in process.warning
+
+
+def test_a_missing_file_fails_with_the_same_one_line_error(tmp_path):
+    missing = str(tmp_path / "nope.mp4")
+    thread, _, _ = run_file(missing, "thread")
+    process, frames, statuses = run_file(missing, "process")
+    assert frames == [] and statuses == [StreamStatus.FAILED]
+    assert process.status is StreamStatus.FAILED and process.error == thread.error and "\n" not in process.error
+
+
+def test_frames_that_grow_mid_stream_get_new_slots_and_stay_exact(tmp_path):
+    """An image folder mixing sizes: a frame larger than the slots makes the child map a bigger segment."""
+    rng = np.random.default_rng(0)
+    sizes = [(120, 160), (120, 160), (480, 640), (90, 100), (720, 1280), (120, 160)]
+    images = [rng.integers(0, 255, (h, w, 3), dtype=np.uint8) for h, w in sizes]
+    for i, image in enumerate(images):
+        cv2.imwrite(str(tmp_path / f"{i:02d}.png"), image)
+    before = shm_names()
+    capture, frames, _ = run_file(str(tmp_path), "process")
+    assert [f[3] for f in frames] == [image.shape for image in images]
+    assert [f[2] for f in frames] == [hashlib.md5(image.tobytes()).hexdigest() for image in images]
+    assert capture.status is StreamStatus.ENDED
+    assert shm_names() == before
+
+
+def test_a_capture_process_that_dies_is_reported_failed_and_its_stream_ends(city_clip):
+    changes = []
+    manager = StreamManager(file_capacity=2, capture="process", on_status=changes.append)
+    capture = manager.add(SourceSpec.from_uri(str(city_clip), "s"))
+    try:
+        assert capture.buffer.get(timeout=15) is not None  # running, and waiting on the full buffer
+        os.kill(capture.process.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        while not capture.buffer.exhausted:
+            capture.buffer.poll()
+            assert time.monotonic() - t0 < 10, "the stream never ended after its process died"
+            time.sleep(0.01)
+    finally:
+        manager.stop_all()
+    assert capture.status is StreamStatus.FAILED
+    assert "capture process exited unexpectedly (exit code -9)" in capture.error
+    assert changes[-1].status is StreamStatus.FAILED
+
+
+def test_stop_ends_the_child_promptly_and_leaves_nothing_behind(city_clip):
+    before = shm_names()
+    manager = StreamManager(file_capacity=2, capture="process")
+    capture = manager.add(SourceSpec.from_uri(str(city_clip), "s"))
+    assert capture.buffer.get(timeout=15) is not None  # the child now waits for room in the full buffer
+    t0 = time.monotonic()
+    manager.remove("s")
+    assert time.monotonic() - t0 < 5
+    assert not capture.is_alive() and capture.process.returncode == 0  # it ended itself, on request
+    assert capture.status is StreamStatus.STOPPED
+    assert shm_names() == before
+
+
+def test_a_stop_before_start_reports_stopped():
+    capture = StreamManager(capture="process").add(SourceSpec.from_uri("missing.mp4", "s"), start=False)
+    capture.stop()
+    assert capture.status is StreamStatus.STOPPED and capture.buffer.exhausted
+
+
+def test_an_unknown_capture_mode_is_refused():
+    with pytest.raises(ValueError, match="capture must be 'thread' or 'process'"):
+        StreamManager(capture="fork")  # type: ignore[arg-type]
+
+
+def test_the_pipeline_captures_in_processes_when_configured(tmp_path, model_path, city_clip):
+    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+    from roadwatch.config import Config
+    from roadwatch.pipeline import Pipeline
+    from streams import probe
+
+    config = Config()
+    config.streams.capture = "process"
+    config.output.video = False
+    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
+    spec = SourceSpec.from_uri(str(city_clip), "city")
+    pipeline = Pipeline(config, [spec], {"city": probe(spec)}, detector, None, tmp_path)
+    capture = pipeline.streams["city"].capture
+    assert isinstance(capture, CaptureProcess)
+    summary = pipeline.run(threading.Event())
+    assert summary["streams"]["city"]["frames"] == 40 and summary["streams"]["city"]["status"] == "ended"
+    assert capture.process.returncode == 0
