@@ -1,7 +1,7 @@
 """Letterboxing a batch of frames on the inference device, exactly as Ultralytics' LetterBox does on the CPU.
 
 Ultralytics resizes and pads every frame with OpenCV on the CPU, one at a time. On a GPU, uint8 frames are
-uploaded once (through a pinned staging buffer), and resizing, padding, BGR->RGB and scaling to 0..1 run
+uploaded once (straight from pinned memory when decoded there, else through a pinned staging buffer), and resizing, padding, BGR->RGB and scaling to 0..1 run
 on the GPU, one call per distinct frame size, so a batch of 64 cameras costs a handful of kernel launches.
 On a CPU, OpenCV resizes into one preallocated canvas. The geometry (scale, rounding, padding) is Ultralytics'
 own, so boxes map back to the same pixels as `model.predict`.
@@ -107,15 +107,31 @@ class DeviceLetterbox:
         batch = torch.from_numpy(canvas).permute(0, 3, 1, 2).flip(1)  # BGR HWC -> RGB CHW, channels-last in memory
         return batch.to(self.dtype).div_(255)
 
-    def _upload(self, frames: list[np.ndarray]) -> torch.Tensor:
-        """One host->device copy for frames of one size; pinned and asynchronous on a GPU.
+    def allocate_frame(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A uint8 host array for a decoder to write a frame into: page-locked on a GPU, so `_upload` can
+        copy it to the device as it is. torch's caching host allocator takes it back, for the next frame,
+        when the last reference to the frame goes (and not before a copy still reading it has finished)."""
+        if not self._pinned:
+            return np.empty(shape, dtype=np.uint8)
+        return torch.empty(shape, dtype=torch.uint8, pin_memory=True).numpy()
 
-        A staging buffer is reused on the next call: safe because the detector reads its results back to
-        the host (which waits for the device) before it letterboxes the next batch.
+    def _upload(self, frames: list[np.ndarray]) -> torch.Tensor:
+        """The frames of one size on the device, as (n, h, w, 3) uint8; asynchronous copies on a GPU.
+
+        Frames decoded into pinned memory (`allocate_frame`) go up one by one, straight from where the
+        decoder wrote them. Others are first gathered into a pinned staging buffer (a host copy, here in the
+        detection thread), reused on the next call: safe because the detector reads its results back to the
+        host (which waits for the device) before it letterboxes the next batch.
         """
         shape = (len(frames), *frames[0].shape)
         if not self._pinned:
             return torch.from_numpy(np.stack(frames)) if len(frames) > 1 else torch.from_numpy(frames[0])[None]
+        hosts = [torch.from_numpy(frame) for frame in frames]
+        if all(host.is_pinned() for host in hosts):
+            images = torch.empty(shape, dtype=torch.uint8, device=self.device)
+            for i, host in enumerate(hosts):
+                images[i].copy_(host, non_blocking=True)
+            return images
         staging = self._staging.get(shape)
         if staging is None:
             staging = self._staging[shape] = torch.empty(shape, dtype=torch.uint8, pin_memory=True)

@@ -185,6 +185,7 @@ class Pipeline:
             on_status=self._on_status,
             decode_threads=s.decode_threads,
             capture=s.capture,
+            allocate=detector.allocate_frame,  # frames decoded where the detector uploads them from (pinned on CUDA)
         )
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self._slots = 0

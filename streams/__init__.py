@@ -5,7 +5,7 @@ Knows nothing of detection or tracking; `roadwatch` wires it to them.
 
 from streams.capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
 from streams.capture_process import CaptureProcess
-from streams.frame import Frame
+from streams.frame import Frame, FrameAllocator
 from streams.manager import Capture, CaptureMode, StreamManager
 from streams.ring_buffer import BufferPolicy, RingBuffer
 from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
@@ -18,6 +18,7 @@ __all__ = [
     "CaptureProcess",
     "CaptureThread",
     "Frame",
+    "FrameAllocator",
     "ReconnectPolicy",
     "RingBuffer",
     "SourceError",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from streams.frame import Frame
+from streams.frame import Frame, FrameAllocator
 from streams.ring_buffer import BufferPolicy, RingBuffer
 from streams.sources import FrameReader, SourceError, SourceInfo, SourceSpec, open_reader
 
@@ -82,9 +82,11 @@ class CaptureThread(threading.Thread):
         policy: ReconnectPolicy | None = None,
         on_status: Callable[[StatusChange], None] | None = None,
         decode_threads: int = 0,
+        allocate: FrameAllocator | None = None,
     ) -> None:
         super().__init__(name=f"capture-{spec.stream_id}", daemon=True)
         self.decode_threads = decode_threads
+        self.allocate = allocate
         self.spec = spec
         self.buffer = buffer
         self.policy = policy or ReconnectPolicy()
@@ -181,14 +183,20 @@ class CaptureThread(threading.Thread):
         self._set(StreamStatus.STOPPED, "stopped")
 
     def _read_until_end(self, reader: FrameReader) -> float:
-        """Push frames until the reader ends or a stop is requested; returns when the last frame came."""
+        """Push frames until the reader ends or a stop is requested; returns when the last frame came.
+
+        With `allocate`, each frame is decoded into an array from it, shaped as the previous frame (a frame
+        of another size gets the reader's own array instead)."""
         last_frame_at = time.monotonic()
+        info = reader.info
+        shape = (info.height, info.width, 3) if info.height > 0 and info.width > 0 else None
         while not self._stop_event.is_set():
-            got = reader.read()
+            got = reader.read(self.allocate(shape) if self.allocate is not None and shape is not None else None)
             if got is None:
                 break
             last_frame_at = time.monotonic()
             image, pts = got
+            shape = image.shape
             frame = Frame(
                 stream_id=self.spec.stream_id,
                 index=self.frames_read,

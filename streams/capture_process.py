@@ -4,7 +4,8 @@ OpenCV releases the GIL while it decodes, yet one process tops out well below it
 16-core GPU machine: about 2,800 720p frames/s with 16 threads, against 740 for one thread alone). Here
 the same `CaptureThread` (reader, reconnects, status) runs in a child process; each decoded frame goes
 into a slot of shared memory, and only the slot's number crosses the pipe. In this process a relay thread
-copies the image out (numpy copies without holding the GIL), hands the slot back, and puts the frame into
+copies the image out (numpy copies without holding the GIL; into pinned memory from the `allocate` given,
+on CUDA), hands the slot back, and puts the frame into
 the stream's ordinary `RingBuffer`: the batcher and everything after it see no difference, and the
 buffer's policy (drop the oldest for live sources, wait for files) is applied here as with threads.
 
@@ -27,9 +28,11 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+import numpy as np
+
 from streams.capture import ReconnectPolicy, StatusChange, StreamStatus
 from streams.capture_child import CaptureState
-from streams.frame import Frame
+from streams.frame import Frame, FrameAllocator
 from streams.frame_slots import FrameSlots
 from streams.ring_buffer import RingBuffer
 from streams.sources import SourceInfo, SourceSpec
@@ -63,6 +66,7 @@ class CaptureProcess(threading.Thread):
         policy: ReconnectPolicy | None = None,
         on_status: Callable[[StatusChange], None] | None = None,
         decode_threads: int = 0,
+        allocate: FrameAllocator | None = None,
         slots: int = SLOTS,
     ) -> None:
         super().__init__(name=f"relay-{spec.stream_id}", daemon=True)
@@ -70,6 +74,7 @@ class CaptureProcess(threading.Thread):
         self.buffer = buffer
         self.policy = policy or ReconnectPolicy()
         self.decode_threads = decode_threads
+        self.allocate = allocate
         self.slots = slots
         self.status = StreamStatus.STARTING
         self.error: str | None = None
@@ -145,7 +150,8 @@ class CaptureProcess(threading.Thread):
 
     def _deliver(self, generation: int, slot: int, shape: tuple[int, ...], index: int, pts: float,
                  captured_at: float, source_dropped: int) -> None:
-        image = self._segments[generation].view(slot, shape).copy()
+        image = self.allocate(shape) if self.allocate is not None else np.empty(shape, np.uint8)
+        np.copyto(image, self._segments[generation].view(slot, shape))  # without the GIL: relays copy in parallel
         self._send(("free", generation, slot))
         self.frames_read = index + 1
         if source_dropped > self._source_dropped:

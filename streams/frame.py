@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+
+# Where decoded images go: given a (height, width, 3) shape, a uint8 array of it. The pipeline passes one
+# that returns page-locked (pinned) host memory on CUDA, so frames upload to the GPU straight from where
+# they were decoded, without a staging copy in the detection thread. None: ordinary numpy memory.
+FrameAllocator = Callable[[tuple[int, ...]], np.ndarray]
 
 
 @dataclass(slots=True)

@@ -9,7 +9,7 @@ from typing import Literal
 
 from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
 from streams.capture_process import CaptureProcess
-from streams.frame import Frame
+from streams.frame import Frame, FrameAllocator
 from streams.ring_buffer import RingBuffer
 from streams.sources import SourceSpec
 
@@ -31,10 +31,12 @@ class StreamManager:
         on_status: Callable[[StatusChange], None] | None = None,
         decode_threads: int = 0,
         capture: CaptureMode = "thread",
+        allocate: FrameAllocator | None = None,
     ) -> None:
         if capture not in ("thread", "process"):
             raise ValueError(f"capture must be 'thread' or 'process', not {capture!r}")
         self.capture = capture
+        self.allocate = allocate
         self.live_capacity = live_capacity
         self.decode_threads = decode_threads
         self.file_capacity = file_capacity
@@ -50,7 +52,7 @@ class StreamManager:
                 raise ValueError(f"stream id '{spec.stream_id}' is already in use")
             buffer: RingBuffer[Frame] = buffer_for(spec, self.live_capacity, self.file_capacity, self._on_put)
             kind = CaptureProcess if self.capture == "process" else CaptureThread
-            capture = kind(spec, buffer, self.policy, self._on_status, self.decode_threads)
+            capture = kind(spec, buffer, self.policy, self._on_status, self.decode_threads, self.allocate)
             self._captures[spec.stream_id] = capture
         if start:
             capture.start()

@@ -86,8 +86,9 @@ class SourceInfo:
 class FrameReader(Protocol):
     info: SourceInfo
 
-    def read(self) -> tuple[np.ndarray, float] | None:
-        """Next (BGR image, media time in seconds), or None at the end."""
+    def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        """Next (BGR image, media time in seconds), or None at the end. The image is decoded into `out`
+        when it has the frame's shape and dtype (a reader may ignore it); check `image is out`."""
 
     def close(self) -> None: ...
 
@@ -140,8 +141,8 @@ class VideoReader:
         self._last_pts = -1.0
         self._clock_origin = time.monotonic() if clock_origin is None else clock_origin
 
-    def read(self) -> tuple[np.ndarray, float] | None:
-        ok, image = self._cap.read()
+    def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        ok, image = self._cap.read(out) if out is not None else self._cap.read()
         if not ok or image is None:
             return None
         if self._spec.live:
@@ -175,12 +176,12 @@ class ReplayReader:
         self._started = time.monotonic()
         self._sent = 0
 
-    def read(self) -> tuple[np.ndarray, float] | None:
-        got = self._reader.read()
+    def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        got = self._reader.read(out)
         if got is None:  # the end: play it again
             self._reader.close()
             self._reader = VideoReader(self._file_spec, decode_threads=self._decode_threads)
-            got = self._reader.read()
+            got = self._reader.read(out)
             if got is None:
                 return None
         due = self._started + self._sent / self.info.fps
@@ -210,8 +211,8 @@ class ImageFolderReader:
         self._next = 0
         self._fps = fps
 
-    def read(self) -> tuple[np.ndarray, float] | None:
-        while self._next < len(self._paths):
+    def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        while self._next < len(self._paths):  # `out` is ignored: images are decoded whole by imread
             path = self._paths[self._next]
             self._next += 1
             image = cv2.imread(path)

@@ -150,3 +150,30 @@ def test_the_pipeline_captures_in_processes_when_configured(tmp_path, model_path
     summary = pipeline.run(threading.Event())
     assert summary["streams"]["city"]["frames"] == 40 and summary["streams"]["city"]["status"] == "ended"
     assert capture.process.returncode == 0
+
+
+@pytest.mark.parametrize("mode", ["thread", "process"])
+def test_frames_land_in_arrays_from_the_given_allocator(mode):
+    """The pipeline passes the detector's allocator (pinned memory on CUDA): every frame must be one of its
+    arrays, with the pixels a plain read gives."""
+    clip = str(require(TRUCKS_DAMAGED))
+    given: list[int] = []
+
+    def allocate(shape):
+        array = np.empty(shape, np.uint8)
+        given.append(id(array))
+        keep.append(array)  # ids stay unique while the test runs
+        return array
+
+    keep: list[np.ndarray] = []
+    manager = StreamManager(file_capacity=8, capture=mode, allocate=allocate)
+    capture = manager.add(SourceSpec.from_uri(clip, "s"))
+    frames = []
+    while not capture.buffer.exhausted:
+        frame = capture.buffer.get(timeout=1.0)
+        if frame is not None:
+            frames.append(frame)
+    manager.stop_all()
+    _, plain, _ = run_file(clip, "thread")
+    assert [hashlib.md5(f.image.tobytes()).hexdigest() for f in frames] == [p[2] for p in plain]
+    assert all(id(f.image) in given for f in frames)

@@ -61,9 +61,9 @@ def clip_frames() -> list[np.ndarray]:
     return [f for name in PARITY_CLIPS for f in frames_of(VIDEOS / name, every=37, count=3)]
 
 
-def predict(reference, detector: YoloDetector, image: np.ndarray) -> sv.Detections:
+def predict(reference, detector: YoloDetector, image: np.ndarray, device: str = "cpu", half: bool = False) -> sv.Detections:
     result = reference.predict(image, conf=detector.conf, iou=detector.iou, classes=detector.class_ids,
-                               agnostic_nms=detector.agnostic_nms, device="cpu", verbose=False)[0]
+                               agnostic_nms=detector.agnostic_nms, device=device, half=half, verbose=False)[0]
     return sv.Detections.from_ultralytics(result)
 
 
@@ -213,6 +213,29 @@ def test_detections_through_the_gpu_letterbox_path_equal_predict(model_path, ref
     frames = [bus, *clip_frames[::2]]
     for image, detections in zip(frames, detector.detect(frames)):
         assert_same_detections(detections, predict(reference, detector, image), detector.conf)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run it on the device tool's machine)")
+@pytest.mark.parametrize("half", [False, True])
+def test_on_cuda_detections_equal_predict_and_frames_in_pinned_memory_change_nothing(
+    model_path, reference, clip_frames, bus, half
+):
+    """The CUDA path (upload, letterbox and NMS on the GPU) against Ultralytics' predict on the same GPU, and
+    frames decoded into pinned memory (uploaded one by one, no staging copy) against ordinary arrays."""
+    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cuda", half=half)
+    frames = [bus, *clip_frames[::2]]  # three frame sizes: three upload groups, two letterbox shapes
+    pinned_frames = []
+    for frame in frames:
+        pinned_frame = detector.allocate_frame(frame.shape)
+        pinned_frame[...] = frame
+        pinned_frames.append(pinned_frame)
+    assert torch.from_numpy(pinned_frames[0]).is_pinned()
+    plain, pinned = detector.detect(frames), detector.detect(pinned_frames)
+    for a, b in zip(plain, pinned):
+        np.testing.assert_array_equal(a.xyxy, b.xyxy)
+        np.testing.assert_array_equal(a.confidence, b.confidence)
+    for image, detections in zip(frames, plain):
+        assert_same_detections(detections, predict(reference, detector, image, device="cuda:0", half=half), detector.conf)
 
 
 def test_onnx_backend_exports_once_and_equals_predict(model_path, reference, clip_frames, tmp_path):
