@@ -275,11 +275,12 @@ def bench(
     clip: Path = typer.Option(Path("../shared/videos/fixedcam_highway_cars_1280x720.mp4"), "--clip", help="Clip every stream is made of"),
     model: Path = typer.Option(Path("../shared/models/yolov8n_coco.pt"), "--model", "-m", help="Detection checkpoint"),
     device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda or cuda:N"),
-    streams: Optional[list[int]] = typer.Option(None, "--streams", help="File mode stream counts (default: 1 8 32 64 on a GPU, 1 2 4 on a CPU)"),
-    live_streams: Optional[list[int]] = typer.Option(None, "--live-streams", help="Live mode stream counts (default: 64 on a GPU, 1 2 on a CPU)"),
+    streams: Optional[list[int]] = typer.Option(None, "--streams", min=0, help="File mode stream counts (default: 1 8 32 64 on a GPU, 1 2 4 on a CPU; 0: no file mode)"),
+    live_streams: Optional[list[int]] = typer.Option(None, "--live-streams", min=0, help="Live mode stream counts (default: 64 on a GPU, 1 2 on a CPU; 0: no live mode)"),
     live_seconds: Optional[float] = typer.Option(None, "--live-seconds", help="Seconds per live run (default: 300 on a GPU, 15 on a CPU)"),
     frames: Optional[int] = typer.Option(None, "--frames", help="File mode: frames per stream, 0 for the whole clip (default: whole on a GPU, 24 on a CPU)"),
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
+    imgsz: int = typer.Option(640, "--imgsz", min=32, help="Inference size, for ours and the baseline alike"),
     overlap: Optional[bool] = typer.Option(None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"),
     decode_threads: int = typer.Option(0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"),
     capture: str = typer.Option("thread", "--capture", help="thread: decode in threads of this process; process: a process per stream"),
@@ -299,16 +300,17 @@ def bench(
         d = defaults(resolve_device(device))
     except ModelError as exc:
         fail(str(exc))
-    given = dict(file_streams=streams, live_streams=live_streams, live_seconds=live_seconds, frames_per_stream=frames,
-                 max_batch=max_batch)
+    given = dict(file_streams=streams and [n for n in streams if n > 0],
+                 live_streams=live_streams and [n for n in live_streams if n > 0],
+                 live_seconds=live_seconds, frames_per_stream=frames, max_batch=max_batch)
     d.update({k: v for k, v in given.items() if v is not None})
-    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=640, overlap=overlap,
+    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=imgsz, overlap=overlap,
                              decode_threads=decode_threads, capture=capture, **d)
     _interrupt_on_signals()
     try:
         run_bench(settings, out)
     except KeyboardInterrupt:
-        fail("interrupted; no results written")
+        fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted; no results written")
 
 
 @app.command()

@@ -31,6 +31,7 @@ class DetectedBatch:
     frames: list[Frame]
     detections: list[sv.Detections]
     ended: list[str] = field(default_factory=list)
+    collect_s: float = 0.0  # spent waiting for frames to fill it (the batcher): high when decoding is the bottleneck
     detect_s: float = 0.0
 
 
@@ -83,14 +84,15 @@ class DetectionWorker:
         return item
 
     def _step(self, idle_s: float) -> DetectedBatch | str:
+        t0 = time.perf_counter()
         frames = self.batcher.next_batch(self.stop, idle_s=idle_s)
         if frames is None:
             return END
         ended = self.batcher.exhausted_keys()  # after the poll: their last frames are in hand
-        t = time.perf_counter()
+        t1 = time.perf_counter()
         masks = [self.mask_of(frame.stream_id) for frame in frames]
         detections = self.detector.detect([frame.image for frame in frames], masks=masks) if frames else []
-        return DetectedBatch(frames, detections, ended, time.perf_counter() - t)
+        return DetectedBatch(frames, detections, ended, t1 - t0, time.perf_counter() - t1)
 
     def _run(self) -> None:
         try:

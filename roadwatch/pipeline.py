@@ -22,7 +22,7 @@ import numpy as np
 from detector import Batcher, ExclusionMask, YoloDetector
 from detector.plates import PlateReader
 from roadwatch.config import Config
-from roadwatch.detect_worker import END, DetectionWorker
+from roadwatch.detect_worker import END, DetectedBatch, DetectionWorker
 from roadwatch.events import Event, EventFactory, EventType, FrameFields, fields_of
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
@@ -205,6 +205,8 @@ class Pipeline:
             self._add(spec, start=False)
         self.started_at = 0.0
         self.stage_s: dict[str, float] = {}  # seconds spent per stage of the loop, for benchmarks and profiling
+        self.batches = 0  # batches detected, and the frames in them: how full the GPU's batches were
+        self.batched_frames = 0
 
     # --- control from any thread -------------------------------------------------------------------
 
@@ -267,9 +269,7 @@ class Pipeline:
                 self._emit_status_changes()
                 counts: dict[str, int] = {}
                 if item is not None:
-                    self.stage_s["detect"] = self.stage_s.get("detect", 0.0) + item.detect_s
-                    if not threaded:  # inline, the wait above included the forward pass
-                        self.stage_s["wait"] -= item.detect_s
+                    self._count_batch(item, threaded)
                     searches: list[tuple[Frame, TrackView]] = []
                     for frames, detections in rounds(item.frames, item.detections):
                         for frame, visible in zip(frames, self.process_frames(frames, detections)):
@@ -294,10 +294,21 @@ class Pipeline:
             summary = self._shutdown()
         return summary
 
+    def _count_batch(self, item: DetectedBatch, threaded: bool) -> None:
+        """The detection side's share of a batch: `collect` (waiting for frames) and `detect`, timed where
+        detection runs; threaded, they overlap this thread's stages, inline they are part of its wait."""
+        for stage, seconds in (("collect", item.collect_s), ("detect", item.detect_s)):
+            self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
+            if not threaded:
+                self.stage_s["wait"] -= seconds
+        if item.frames:
+            self.batches += 1
+            self.batched_frames += len(item.frames)
+
     def _lap(self, stage: str, since: float) -> float:
         """Add the time since `since` to `stage` (wait: for detected frames; track_and_publish, plates,
-        housekeeping); returns now, the start of the next stage. `detect` is timed in the detection
-        thread and overlaps the others."""
+        housekeeping); returns now, the start of the next stage. `collect` and `detect` are timed in the
+        detection thread (see `_count_batch`)."""
         now = time.perf_counter()
         self.stage_s[stage] = self.stage_s.get(stage, 0.0) + now - since
         return now

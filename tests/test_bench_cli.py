@@ -1,8 +1,10 @@
 """`roadwatch bench`: the end-to-end benchmark's contract (a tiny run on CPU; figures are not judged here)."""
 
 import json
+import signal
+import time
 
-from conftest import CITY, MODEL, require, roadwatch
+from conftest import CITY, MODEL, require, roadwatch, spawn_roadwatch
 
 
 def test_bench_writes_the_documented_results_file(tmp_path):
@@ -19,7 +21,12 @@ def test_bench_writes_the_documented_results_file(tmp_path):
     assert all(r["dropped_frames"] == 0 and r["gpu_utilisation_pct"] is None for r in file_mode["runs"])
     assert file_mode["aggregate_fps"] == max(r["aggregate_fps"] for r in file_mode["runs"]) > 0
     assert file_mode["vs_ultralytics_track"] > 0
-    assert {"detect", "wait", "track_and_publish"} <= set(file_mode["runs"][0]["stage_share"])
+    assert {"collect", "detect", "wait", "track_and_publish"} <= set(file_mode["runs"][0]["stage_share"])
+    # inline on a CPU: the loop's stages add up to its wall time, without counting a second twice
+    assert 0.9 < sum(file_mode["runs"][1]["stage_share"].values()) <= 1.01
+    assert all(1 <= r["mean_batch"] <= 8 for r in file_mode["runs"])  # the CPU default max_batch
+    assert file_mode["runs"][1]["mean_batch"] > 1  # two files share the forward passes
+    assert result["complete"] is True
     live = live_mode["runs"][0]
     assert live_mode["streams"] == live["streams"] == 2
     assert live["latency_samples"] > 0 and 0 < live["p50_latency_ms"] <= live_mode["p99_latency_ms"]
@@ -34,3 +41,26 @@ def test_bench_with_a_missing_clip_is_one_line(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "--clip" in proc.stderr
     assert not (tmp_path / "e2e.json").exists()
+
+
+def test_a_bench_cut_off_keeps_the_runs_it_finished(tmp_path):
+    """The GPU machine's time limit can end a benchmark mid-way: what finished before must be in the file."""
+    out = tmp_path / "e2e.json"
+    proc = spawn_roadwatch("bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu",
+                           "--streams", "1", "--frames", "8", "--live-streams", "1", "--live-seconds", "120",
+                           "--out", str(out))
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and proc.poll() is None:
+            if out.is_file() and json.loads(out.read_text())["file_mode"]["runs"]:
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # into the live run
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 2 and "the runs that had finished are in" in stderr
+    result = json.loads(out.read_text())
+    assert result["complete"] is False and result["live_mode"]["runs"] == []
+    assert [r["frames"] for r in result["file_mode"]["runs"]] == [8] and result["ultralytics_track_fps"] > 0
