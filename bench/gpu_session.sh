@@ -6,15 +6,16 @@
 #   session.log     everything printed, with each step's exit status and duration
 #   detector.json   issue 4: our detector against predict per frame / batched and the bare network, batch 64
 #   e2e_file.json   issue 8: file mode, 8, 32 and 64 streams, against model.track in the same run
-#   streams.json    capture alone, threads against a process per stream, 16 and 64 streams
-#   host.json       the per-frame work after detection with 64 streams, against Ultralytics' tracker
+#   e2e_file_process.json   the same, 32 and 64 streams, decoding in a process per stream
 #   e2e_live.json   issue 8: 64 live streams at 30 frames/s for 300 s, or for what the budget leaves
+#   streams.json    if time is left: capture alone, 64 streams, threads against a process per stream
+#   host.json       if time is left: the per-frame work after detection, 64 streams, against Ultralytics' tracker
 #
 # Here, once:   bash ../shared/device/prepare.sh orjson          (orjson is not in the GPU image)
 # Device tool:  run  command="bash bench/gpu_session.sh"  carry=[".device"]  timeout_s=600
 # A dry run on a CPU (the project's venv, short steps):
-#   SETUP=0 DEVICE=cpu PYTHON=.venv/bin/python BUDGET_S=240 LIVE_S=20 FILE_STREAMS="1 2" LIVE_STREAMS=2 \
-#     STREAMS="1 4" HOST_STREAMS=8 DETECTOR_BATCH=8 FILE_FRAMES=24 bash bench/gpu_session.sh
+#   SETUP=0 DEVICE=cpu PYTHON=.venv/bin/python BUDGET_S=240 LIVE_S=20 FILE_STREAMS="1 2" PROCESS_STREAMS=2 \
+#     LIVE_STREAMS=2 STREAMS=4 HOST_STREAMS=8 DETECTOR_BATCH=8 FILE_FRAMES=24 bash bench/gpu_session.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +28,8 @@ LIVE_S=${LIVE_S:-300}              # issue 8: 5 minutes; shortened to what is le
 FILE_STREAMS=${FILE_STREAMS:-"8 32 64"}
 FILE_FRAMES=${FILE_FRAMES:-0}      # frames per stream in file mode; 0: the whole clip (268 frames of 720p)
 LIVE_STREAMS=${LIVE_STREAMS:-64}
-STREAMS=${STREAMS:-"16 64"}
+PROCESS_STREAMS=${PROCESS_STREAMS:-"32 64"}
+STREAMS=${STREAMS:-"64"}
 HOST_STREAMS=${HOST_STREAMS:-64}
 DETECTOR_BATCH=${DETECTOR_BATCH:-64}
 
@@ -69,17 +71,14 @@ step cuda-parity 120 $PYTHON -m pytest -q -p no:cacheprovider tests/test_detecto
 # 2. Issue 4's figures.
 step detector 120 $PYTHON bench/detector_bench.py --device "$DEVICE" --batch "$DETECTOR_BATCH" --repeats 3 --out "$OUT/detector.json"
 
-# 3. Issue 8, file mode (one --streams per count).
+# 3. Issue 8, file mode (one --streams per count), decoding in threads (the default), then in a process per
+#    stream with one FFmpeg thread each, in case one process's decoding is what tops out.
 step e2e-file 150 $PYTHON -m roadwatch bench --device "$DEVICE" $(printf -- '--streams %s ' $FILE_STREAMS) \
   --frames "$FILE_FRAMES" --live-streams 0 --out "$OUT/e2e_file.json"
+step e2e-file-process 120 $PYTHON -m roadwatch bench --device "$DEVICE" $(printf -- '--streams %s ' $PROCESS_STREAMS) \
+  --frames "$FILE_FRAMES" --live-streams 0 --capture process --decode-threads 1 --out "$OUT/e2e_file_process.json"
 
-# 4. Where the end-to-end figures stop, which side is it? Decoding in one process, or in a process per stream ...
-step streams 45 $PYTHON bench/streams_bench.py --streams $STREAMS --capture thread process --out "$OUT/streams.json"
-
-# 5. ... or the Python thread that tracks and publishes.
-step host 40 $PYTHON bench/host_bench.py --streams "$HOST_STREAMS" --frames 60 --out "$OUT/host.json"
-
-# 6. Issue 8, live mode: LIVE_S seconds, or what the budget leaves (about 50 s of model loading, baseline,
+# 4. Issue 8, live mode: LIVE_S seconds, or what the budget leaves (about 50 s of model loading, baseline,
 #    teardown and reading millions of events back come on top of the live seconds).
 live_s=$(($(left) - 50))
 ((live_s > LIVE_S)) && live_s=$LIVE_S
@@ -89,6 +88,11 @@ if ((live_s >= 30 || (live_s == LIVE_S && live_s > 0))); then
 else
   echo "== e2e-live: skipped, only $(left) s of the budget left"
 fi
+
+# 5. With what time is left: capture alone (threads against processes) and the tracking thread alone, the two
+#    ceilings that say which side stops the end-to-end figures.
+step streams 40 $PYTHON bench/streams_bench.py --streams $STREAMS --capture thread process --out "$OUT/streams.json"
+step host 40 $PYTHON bench/host_bench.py --streams "$HOST_STREAMS" --frames 60 --out "$OUT/host.json"
 
 echo "== session done at $((SECONDS - start)) s of $BUDGET_S; files in $OUT:"
 ls -l "$OUT"
