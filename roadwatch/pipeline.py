@@ -2,7 +2,8 @@
 
 Capture runs in one thread per source; everything after the buffers runs in the caller's thread,
 batch by batch, so per-stream order is kept without locks. Other threads talk to that loop only
-through queues: stream status changes, and requests to add, remove or reload sources.
+through queues: stream status changes, and requests to add, remove or reload sources. Which events a
+frame makes, and where events go, is track_events.py's job.
 """
 
 from __future__ import annotations
@@ -13,24 +14,23 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from detector import Batcher, ExclusionMask, YoloDetector
 from detector.plates import PlateReader
 from roadwatch.config import Config
 from roadwatch.detect_worker import END, DetectedBatch, DetectionWorker
-from roadwatch.events import Event, EventFactory, EventType, FrameFields, fields_of
+from roadwatch.events import EventFactory, EventType
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
 from roadwatch.plates import PlateSchedule
+from roadwatch.stream_state import StreamState
+from roadwatch.track_events import EventSinks, TrackEvents
 from roadwatch.zmq_io import EventPublisher, SnapshotServer
 from streams import (
     ERROR_STATES,
-    Capture,
     Frame,
     ReconnectPolicy,
     SourceInfo,
@@ -39,22 +39,9 @@ from streams import (
     StreamManager,
     StreamStatus,
 )
-from trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackerStep, TrackView, Zone, ZoneLineMonitor
+from trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackView, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
-
-def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
-    """A JPEG of the box (with a little context), scaled to `height` pixels: the first sighting of a track."""
-    x1, y1, x2, y2 = xyxy
-    pad_x, pad_y = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
-    h, w = image.shape[:2]
-    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
-    right, bottom = int(min(w, x2 + pad_x)), int(min(h, y2 + pad_y))
-    crop = image[top:max(bottom, top + 1), left:max(right, left + 1)]
-    scale = height / crop.shape[0]
-    crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), height))
-    return cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
-
 
 def _applies(item, stream_id: str) -> bool:
     """A zone, line or mask of the config applies to every stream, or to those it names."""
@@ -113,28 +100,6 @@ def stream_ids_for(uris: list[str], given: list[str | None] | None = None, taken
             name = f"{base}-{n}"
         ids.append(name)
     return ids
-
-
-@dataclass
-class StreamState:
-    """Everything the pipeline keeps for one source."""
-
-    spec: SourceSpec
-    capture: Capture
-    slot: int  # its stream index in the pipeline's MultiStreamTracker; a re-added stream gets a new one
-    video: AnnotatedVideo | None
-    zones: ZoneLineMonitor
-    camera: CameraMotionEstimator | None = None
-    out_dir: Path | None = None  # its own output folder, with per_stream_outputs
-    log: EventLog | None = None
-    summary: RunSummary | None = None
-    thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG
-    frames: int = 0
-    last_frame: Frame | None = None
-    last_update_pts: dict[int, float] = field(default_factory=dict)
-    last_class: dict[int, int] = field(default_factory=dict)
-    plates: PlateSchedule | None = None  # with the plate stage on
-    finished: bool = False
 
 
 class Pipeline:
@@ -199,6 +164,11 @@ class Pipeline:
         self._heartbeat_at = 0.0
         self._heartbeat_frames = 0
         self.live = LiveState()  # what a late subscriber gets as a snapshot
+        self.sinks = EventSinks(self.live, self.event_log, self.summary, publisher, self.streams)
+        self.track_events = TrackEvents(
+            self.events, self.sinks, detector.names, detector.category_names,
+            config.tracker.prediction_horizon_s, config.tracker.update_interval_s,
+        )
         self.snapshots: SnapshotServer | None = None
         self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
         for spec in specs:
@@ -400,7 +370,7 @@ class Pipeline:
                 continue
             extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
             pts = state.last_frame.pts if state.last_frame is not None else 0.0
-            self._emit(
+            self.sinks.emit(
                 self.events.make(
                     event_type, change.stream_id, change.frames, change.at, pts,
                     source=state.spec.uri, status=change.status.value, reason=change.reason, **extra,
@@ -429,45 +399,8 @@ class Pipeline:
         )
         visible: list[list[TrackView]] = [[] for _ in frames]
         for i, state, step in zip(todo, states, steps):
-            visible[i] = self._emit_step(frames[i], state, step)
+            visible[i] = self.track_events.frame(frames[i], state, step)
         return visible
-
-    def _emit_step(self, frame: Frame, state: StreamState, step: TrackerStep) -> list[TrackView]:
-        """The events of one frame's tracker step, and its annotated video frame; returns its visible tracks."""
-        size = (frame.image.shape[1], frame.image.shape[0])
-        fields = FrameFields(step.tracks, size, self.config.tracker.prediction_horizon_s)
-        for track in step.ended:
-            self._end_track(frame, track, size, state, reason="lost")
-        for track in step.started:
-            self._emit_track(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id])
-        visible = step.tracks.views()
-        by_id = {t.track_id: t for t in visible}
-        zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
-        for ze in zone_events:
-            kind = EventType.ZONE_ENTERED if ze.entered else EventType.ZONE_EXITED
-            self._emit_track(kind, frame, by_id[ze.track_id], state, fields[ze.track_id], zone_id=ze.zone_id)
-        for le in line_events:
-            self._emit_track(EventType.LINE_CROSSED, frame, by_id[le.track_id], state, fields[le.track_id],
-                             line_id=le.line_id, direction=le.direction)
-        started_ids = {t.track_id for t in step.started}
-        zone_changed = {ze.track_id for ze in zone_events}
-        interval = self.config.tracker.update_interval_s
-        for track in visible:
-            if track.track_id in started_ids:
-                continue
-            due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= interval
-            reclassified = state.last_class.get(track.track_id) != track.class_id
-            if due or reclassified or track.track_id in zone_changed:
-                self._emit_track(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id])
-        if state.video is not None:
-            state.video.write(frame.image, visible, [self._label(t, state) for t in visible])
-        state.frames += 1
-        state.last_frame = frame
-        return visible
-
-    def _label(self, track: TrackView, state: StreamState) -> str:
-        plate = state.plates.text_of(track.track_id) if state.plates is not None else None
-        return f"{self.detector.names[track.class_id]} {plate}" if plate else self.detector.names[track.class_id]
 
     def _plate_searches(self, frame: Frame, visible: list[TrackView]) -> list[tuple[Frame, TrackView]]:
         state = self.streams[frame.stream_id]
@@ -487,57 +420,7 @@ class Pipeline:
             if reading is None or state.finished or track.track_id not in state.plates.tracks:
                 continue
             if state.plates.offer(track.track_id, reading):
-                size = (frame.image.shape[1], frame.image.shape[0])
-                self._emit_track(
-                    EventType.PLATE_READ, frame, track, state,
-                    fields_of(track, size, self.config.tracker.prediction_horizon_s),
-                    plate_bbox=[round(float(v), 2) for v in reading.xyxy],
-                    plate_confidence=round(reading.confidence, 4),
-                    plate_text=reading.text,
-                    plate_score=None if reading.text_confidence is None else round(reading.text_confidence, 4),
-                )
-
-    def _end_track(self, frame: Frame, track: TrackView, size, state: StreamState, reason: str) -> None:
-        """A track ends: it first leaves the zones it was in, so zone entries and exits always pair up."""
-        fields = fields_of(track, size, self.config.tracker.prediction_horizon_s)
-        for ze in state.zones.forget(track.track_id):
-            self._emit_track(EventType.ZONE_EXITED, frame, track, state, fields, zone_id=ze.zone_id)
-        extra = {}
-        if state.plates is not None:
-            if plate := state.plates.text_of(track.track_id):
-                extra["plate_text"] = plate
-            state.plates.forget(track.track_id)
-        self._emit_track(EventType.TRACK_ENDED, frame, track, state, fields, reason=reason, **extra)
-
-    def _emit_track(
-        self, type: EventType, frame: Frame, track: TrackView, state: StreamState, fields: dict, **extra
-    ) -> None:
-        """`fields`: the track's event fields (track_fields / fields_of), computed for a frame's tracks at once."""
-        if state.zones.zones and type not in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED):
-            extra["zones"] = state.zones.zones_of(track.track_id)
-        event = self.events.track(
-            type,
-            frame.stream_id,
-            frame.index,
-            frame.captured_at,
-            frame.pts,
-            fields,
-            category=self.detector.category_names[track.category],
-            class_name=self.detector.names[track.class_id],
-            **extra,
-        )
-        if type in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ):
-            self._emit(event)  # moments in a track's life, not updates: they leave the update schedule alone
-            return
-        if type is EventType.TRACK_STARTED and state.thumbnails is not None:
-            state.thumbnails[track.track_id] = thumbnail(frame.image, track.xyxy)
-        if type is EventType.TRACK_ENDED:
-            state.last_update_pts.pop(track.track_id, None)
-            state.last_class.pop(track.track_id, None)
-        else:
-            state.last_update_pts[track.track_id] = frame.pts
-            state.last_class[track.track_id] = track.class_id
-        self._emit(event)
+                self.track_events.plate_read(frame, track, state, reading)
 
     def _heartbeat(self) -> None:
         """Every events.heartbeat_s, on ZeroMQ only: throughput and each stream's state. It describes the
@@ -565,18 +448,6 @@ class Pipeline:
             if state.log is not None:
                 state.log.flush()
 
-    def _emit(self, event: Event) -> None:
-        self.live.apply(event)
-        if self.event_log is not None:
-            self.event_log.write(event)
-        self.summary.observe(event)
-        state = self.streams.get(event["stream_id"])
-        if state is not None and state.log is not None:
-            state.log.write(event)
-            state.summary.observe(event)
-        if self.publisher is not None:
-            self.publisher.publish(event)
-
     def _finish_streams(self, stream_ids: list[str]) -> None:
         """Finish streams whose buffers ended; the detection thread says which, once their last frames are processed."""
         for stream_id in stream_ids:
@@ -596,7 +467,7 @@ class Pipeline:
             if last is None:
                 break
             size = (last.image.shape[1], last.image.shape[0])
-            self._end_track(last, track, size, state, reason=reason)
+            self.track_events.end_track(last, track, size, state, reason=reason)
         if state.video is not None:
             state.video.close()
         self._record_stream(state)

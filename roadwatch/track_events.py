@@ -1,0 +1,174 @@
+"""What the tracker says about a frame, as events: track lifecycle, zones, lines, plates; and each event to
+every sink (live state, events files, summaries, ZeroMQ).
+
+The pipeline decides what runs when (batches, tracker updates, the plate model, stream lifecycles); this
+module decides which events a frame's tracker step makes, keeps each track on its update schedule
+(`update_interval_s`, sooner on a class or zone change) and draws the annotated video frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import cv2
+import numpy as np
+
+from detector.plates import PlateReading
+from roadwatch.events import Event, EventFactory, EventType, FrameFields, fields_of
+from roadwatch.live_state import LiveState
+from roadwatch.sinks import EventLog, RunSummary
+from roadwatch.stream_state import StreamState
+from roadwatch.zmq_io import EventPublisher
+from streams import Frame
+from trackers import TrackerStep, TrackView
+
+# moments in a track's life rather than updates: they leave its update schedule alone
+MOMENTS = (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ)
+
+
+def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
+    """A JPEG of the box (with a little context), scaled to `height` pixels: the first sighting of a track."""
+    x1, y1, x2, y2 = xyxy
+    pad_x, pad_y = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
+    h, w = image.shape[:2]
+    left, top = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
+    right, bottom = int(min(w, x2 + pad_x)), int(min(h, y2 + pad_y))
+    crop = image[top:max(bottom, top + 1), left:max(right, left + 1)]
+    scale = height / crop.shape[0]
+    crop = cv2.resize(crop, (max(1, int(crop.shape[1] * scale)), height))
+    return cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
+
+
+class EventSinks:
+    """Every event goes to the same places, in this order: the live state (late joiners' snapshot), the run's
+    events.jsonl and summary, its stream's own file and summary (footage analysis), then ZeroMQ."""
+
+    def __init__(
+        self,
+        live: LiveState,
+        event_log: EventLog | None,
+        summary: RunSummary,
+        publisher: EventPublisher | None,
+        streams: Mapping[str, StreamState],
+    ) -> None:
+        self.live = live
+        self.event_log = event_log
+        self.summary = summary
+        self.publisher = publisher
+        self.streams = streams  # the pipeline's own dict: streams added later are found too
+
+    def emit(self, event: Event) -> None:
+        self.live.apply(event)
+        if self.event_log is not None:
+            self.event_log.write(event)
+        self.summary.observe(event)
+        state = self.streams.get(event["stream_id"])
+        if state is not None and state.log is not None:
+            state.log.write(event)
+            state.summary.observe(event)
+        if self.publisher is not None:
+            self.publisher.publish(event)
+
+
+class TrackEvents:
+    """Turns tracker steps into track, zone, line and plate events, sent through `sinks`."""
+
+    def __init__(
+        self,
+        factory: EventFactory,
+        sinks: EventSinks,
+        class_names: Mapping[int, str],
+        category_names: list[str],
+        horizon_s: float,
+        update_interval_s: float,
+    ) -> None:
+        self.factory = factory
+        self.sinks = sinks
+        self.class_names = class_names
+        self.category_names = category_names
+        self.horizon_s = horizon_s
+        self.update_interval_s = update_interval_s
+
+    def frame(self, frame: Frame, state: StreamState, step: TrackerStep) -> list[TrackView]:
+        """The events of one frame's tracker step, and its annotated video frame; returns its visible tracks."""
+        size = (frame.image.shape[1], frame.image.shape[0])
+        fields = FrameFields(step.tracks, size, self.horizon_s)
+        for track in step.ended:
+            self.end_track(frame, track, size, state, reason="lost")
+        for track in step.started:
+            self._emit(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id])
+        visible = step.tracks.views()
+        by_id = {t.track_id: t for t in visible}
+        zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
+        for ze in zone_events:
+            kind = EventType.ZONE_ENTERED if ze.entered else EventType.ZONE_EXITED
+            self._emit(kind, frame, by_id[ze.track_id], state, fields[ze.track_id], zone_id=ze.zone_id)
+        for le in line_events:
+            self._emit(EventType.LINE_CROSSED, frame, by_id[le.track_id], state, fields[le.track_id],
+                       line_id=le.line_id, direction=le.direction)
+        started_ids = {t.track_id for t in step.started}
+        zone_changed = {ze.track_id for ze in zone_events}
+        for track in visible:
+            if track.track_id in started_ids:
+                continue
+            due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= self.update_interval_s
+            reclassified = state.last_class.get(track.track_id) != track.class_id
+            if due or reclassified or track.track_id in zone_changed:
+                self._emit(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id])
+        if state.video is not None:
+            state.video.write(frame.image, visible, [self._label(t, state) for t in visible])
+        state.frames += 1
+        state.last_frame = frame
+        return visible
+
+    def end_track(self, frame: Frame, track: TrackView, size: tuple[int, int], state: StreamState, reason: str) -> None:
+        """A track ends: it first leaves the zones it was in, so zone entries and exits always pair up."""
+        fields = fields_of(track, size, self.horizon_s)
+        for ze in state.zones.forget(track.track_id):
+            self._emit(EventType.ZONE_EXITED, frame, track, state, fields, zone_id=ze.zone_id)
+        extra = {}
+        if state.plates is not None:
+            if plate := state.plates.text_of(track.track_id):
+                extra["plate_text"] = plate
+            state.plates.forget(track.track_id)
+        self._emit(EventType.TRACK_ENDED, frame, track, state, fields, reason=reason, **extra)
+
+    def plate_read(self, frame: Frame, track: TrackView, state: StreamState, reading: PlateReading) -> None:
+        size = (frame.image.shape[1], frame.image.shape[0])
+        self._emit(
+            EventType.PLATE_READ, frame, track, state, fields_of(track, size, self.horizon_s),
+            plate_bbox=[round(float(v), 2) for v in reading.xyxy],
+            plate_confidence=round(reading.confidence, 4),
+            plate_text=reading.text,
+            plate_score=None if reading.text_confidence is None else round(reading.text_confidence, 4),
+        )
+
+    def _label(self, track: TrackView, state: StreamState) -> str:
+        plate = state.plates.text_of(track.track_id) if state.plates is not None else None
+        return f"{self.class_names[track.class_id]} {plate}" if plate else self.class_names[track.class_id]
+
+    def _emit(self, type: EventType, frame: Frame, track: TrackView, state: StreamState, fields: dict, **extra) -> None:
+        """`fields`: the track's event fields (track_fields / fields_of), computed for a frame's tracks at once."""
+        if state.zones.zones and type not in (EventType.ZONE_ENTERED, EventType.ZONE_EXITED):
+            extra["zones"] = state.zones.zones_of(track.track_id)
+        event = self.factory.track(
+            type,
+            frame.stream_id,
+            frame.index,
+            frame.captured_at,
+            frame.pts,
+            fields,
+            category=self.category_names[track.category],
+            class_name=self.class_names[track.class_id],
+            **extra,
+        )
+        if type not in MOMENTS:
+            if type is EventType.TRACK_STARTED and state.thumbnails is not None:
+                state.thumbnails[track.track_id] = thumbnail(frame.image, track.xyxy)
+            if type is EventType.TRACK_ENDED:
+                state.last_update_pts.pop(track.track_id, None)
+                state.last_class.pop(track.track_id, None)
+            else:
+                state.last_update_pts[track.track_id] = frame.pts
+                state.last_class[track.track_id] = track.class_id
+        self.sinks.emit(event)
