@@ -127,8 +127,8 @@ def test_a_reader_that_fell_behind_sees_its_loss_in_seq():
 
 
 def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_path):
-    """10 s of the real pipeline on a real clip, with and without a subscriber that never reads; the
-    heartbeat reports the stalled one's overflows.
+    """The real pipeline on a real clip, with and without a subscriber that never reads (6 s each, twice);
+    the heartbeat reports the stalled one's overflows.
 
     Memory is checked by the publisher-level test above, where an unbounded queue would show at about
     250 MB/s; at the pipeline's event rate on a CPU (~75 KB/s) it would drown in the allocator's noise."""
@@ -171,8 +171,14 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
         assert heartbeats, "no heartbeat reached the operator"
         return summary["frames"] / elapsed, heartbeats[-1]
 
-    free_fps, free_heartbeat = frames_per_second(10.0, stalled=False, out=tmp_path / "free")
-    stalled_fps, stalled_heartbeat = frames_per_second(10.0, stalled=True, out=tmp_path / "stalled")
+    # Twice each, interleaved, best of two: on a CPU the forward pass's speed wanders by 20 % from one
+    # run to the next (noise only ever slows), and a single pair once failed the 90 % bound on noise alone.
+    runs: dict[bool, list[tuple[float, dict]]] = {False: [], True: []}
+    for attempt in range(2):
+        for stalled in (False, True):
+            runs[stalled].append(frames_per_second(6.0, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}"))
+    free_fps, free_heartbeat = max(runs[False], key=lambda run: run[0])
+    stalled_fps, stalled_heartbeat = max(runs[True], key=lambda run: run[0])
     assert stalled_fps >= 0.9 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
     assert free_heartbeat["subscriber_overflows"] == 0
     assert stalled_heartbeat["subscriber_overflows"] >= 1, "the heartbeat did not report the stalled subscriber's loss"
