@@ -344,18 +344,21 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
         clip = settings.clip
         if settings.frames_per_stream > 0:
             clip = cut_clip(settings.clip, folder / f"{clip.stem}_{settings.frames_per_stream}.mp4", settings.frames_per_stream)
-        baseline = ultralytics_track_fps(settings.clip, settings.model, device, settings.imgsz, settings.baseline_frames)
-        use_all_cores(device)
-        print(f"Ultralytics model.track loop on {settings.clip.name}: {baseline:.1f} frames/s (1.00x)", flush=True)
+        baseline = None  # only file mode's figures are ratios to it: a live-only run skips it (seconds on a GPU)
+        if settings.file_streams:
+            baseline = ultralytics_track_fps(settings.clip, settings.model, device, settings.imgsz, settings.baseline_frames)
+            use_all_cores(device)
+            print(f"Ultralytics model.track loop on {settings.clip.name}: {baseline:.1f} frames/s (1.00x)", flush=True)
         write()
-        file_mode(settings, detector, clip, baseline, folder, files, write)
+        if baseline is not None:
+            file_mode(settings, detector, clip, baseline, folder, files, write)
         live_mode(settings, detector, folder, live, write)
     write(complete=True)
     print(f"wrote {out}")
     return result
 
 
-def _result(settings: BenchSettings, baseline: float, files: list[dict], live: list[dict], complete: bool) -> dict:
+def _result(settings: BenchSettings, baseline: float | None, files: list[dict], live: list[dict], complete: bool) -> dict:
     """The results file: the issue's keys (best file-mode run, the largest live run) and every run."""
     best = max(files, key=lambda r: r["aggregate_fps"]) if files else None
     worst_live = max(live, key=lambda r: r["streams"]) if live else None
@@ -368,7 +371,7 @@ def _result(settings: BenchSettings, baseline: float, files: list[dict], live: l
         "decode_threads": settings.decode_threads,
         "capture": settings.capture,
         "complete": complete,
-        "ultralytics_track_fps": round(baseline, 1),
+        "ultralytics_track_fps": round(baseline, 1) if baseline is not None else None,
         "file_mode": {
             "streams": best["streams"] if best else None,
             "aggregate_fps": best["aggregate_fps"] if best else None,

@@ -64,3 +64,15 @@ def test_a_bench_cut_off_keeps_the_runs_it_finished(tmp_path):
     result = json.loads(out.read_text())
     assert result["complete"] is False and result["live_mode"]["runs"] == []
     assert [r["frames"] for r in result["file_mode"]["runs"]] == [8] and result["ultralytics_track_fps"] > 0
+
+
+def test_a_live_only_bench_skips_the_baseline(tmp_path):
+    """Only file mode's figures are ratios to model.track: a live-only run (the GPU session's last step) skips it."""
+    out = tmp_path / "e2e.json"
+    proc = roadwatch("bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu",
+                     "--streams", "0", "--live-streams", "1", "--live-seconds", "3", "--out", str(out), timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["ultralytics_track_fps"] is None and "model.track" not in proc.stdout
+    assert result["file_mode"]["runs"] == [] and [r["streams"] for r in result["live_mode"]["runs"]] == [1]
+    assert result["complete"] is True
