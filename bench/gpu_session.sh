@@ -35,6 +35,7 @@ DETECTOR_BATCH=${DETECTOR_BATCH:-64}
 
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/session.log") 2>&1
+tee_pid=$!
 start=$SECONDS
 left() { echo $((BUDGET_S - (SECONDS - start))); }
 
@@ -96,3 +97,5 @@ step host 40 $PYTHON bench/host_bench.py --streams "$HOST_STREAMS" --frames 60 -
 
 echo "== session done at $((SECONDS - start)) s of $BUDGET_S; files in $OUT:"
 ls -l "$OUT"
+exec >&- 2>&-
+wait "$tee_pid"  # session.log complete before the device tool collects $OUT
