@@ -12,7 +12,6 @@ Ratios are against the baseline of the same run: machines are noisy, absolute fi
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
@@ -322,6 +321,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     time limit (the GPU machine's) keeps every figure it finished, with `complete: false`."""
     from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
     from detector.yolo import resolve_device
+    from roadwatch.sinks import write_json_atomic
 
     device = resolve_device(settings.device)
     settings = BenchSettings(**{**settings.__dict__, "device": device})
@@ -337,7 +337,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     def write(complete: bool = False) -> None:
         result.update(_result(settings, baseline, files, live, complete))
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(result, indent=2) + "\n")
+        write_json_atomic(out, result)  # rewritten while a reader (or a time limit) may come at any moment
 
     with tempfile.TemporaryDirectory(prefix="roadwatch-bench-") as tmp:
         folder = Path(tmp)
