@@ -422,13 +422,16 @@ class Pipeline:
             if state.plates.offer(track.track_id, reading):
                 self.track_events.plate_read(frame, track, state, reading)
 
-    def _heartbeat(self) -> None:
-        """Every events.heartbeat_s, on ZeroMQ only: throughput and each stream's state. It describes the
-        running process, not the footage, so it goes in no events file or summary."""
+    def _heartbeat(self, final: bool = False) -> None:
+        """Every events.heartbeat_s, and a `final` one when the pipeline stops, on ZeroMQ only: throughput and
+        each stream's state. It describes the running process, not the footage, so it goes in no events file
+        or summary. The final one carries the last seq and every stream's last status, so a subscriber knows
+        whether it missed the run's last events even when the run was shorter than one interval."""
         now = time.monotonic()
         interval = now - self._heartbeat_at
-        if self.publisher is None or interval < self.config.events.heartbeat_s:
+        if self.publisher is None or (interval < self.config.events.heartbeat_s and not final):
             return
+        interval = max(interval, 1e-3)
         frames = sum(state.frames for state in self.streams.values())
         streams = {
             sid: {"status": st.capture.status.value, "frames": st.frames, "dropped": st.capture.buffer.dropped,
@@ -495,6 +498,7 @@ class Pipeline:
         self._emit_status_changes()
         for state in self.streams.values():
             self._record_stream(state)  # final statuses, after the threads have stopped
+        self._heartbeat(final=True)
         elapsed = time.monotonic() - self.started_at
         if self.event_log is not None:
             self.event_log.close()

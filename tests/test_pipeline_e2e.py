@@ -103,6 +103,10 @@ def test_heartbeats_carry_the_last_seq_and_each_stream_state(single_run):
         else:
             seen_seq = event["seq"]
     assert heartbeats >= 1
+    # the last message is the final heartbeat, sent after every stream's last events, however short the run
+    last = sub.events[-1]
+    assert last["type"] == "heartbeat" and last["seq"] == seen_seq > 0
+    assert last["streams"]["city40"]["status"] == "ended" and last["streams"]["city40"]["frames"] == 40
 
 
 def test_events_carry_the_documented_fields_and_gap_free_seq(single_run):
