@@ -6,7 +6,9 @@ Five figures, frames/s, on the same decoded 720p frames and the same model at th
   - roadwatch's `YoloDetector.detect` on `--batch` frames (letterbox on the device, one forward, batch NMS),
   - the same on frames held in the detector's own arrays (`allocate_frame`: pinned memory on CUDA), as the
     pipeline's capture decodes them: uploaded straight from there, without the staging copy,
-  - the bare network: the forward pass alone on a ready (batch, 3, 384, 640) tensor, no pre- or post-processing.
+  - the bare network: the forward pass alone on a ready (batch, 3, 384, 640) tensor, no pre- or post-processing,
+    eagerly (as Ultralytics runs it: the unit of the ">= 70 % of the bare network" target) and as our detector
+    runs it (traced into one TorchScript call by default, detector/traced.py).
 Ratios against Ultralytics' per-frame predict and against the bare network are printed (machines here are
 noisy; absolute numbers mean little). On a CPU every contender runs with torch using all cores. Works on CPU and CUDA; fp16 on CUDA. Writes bench/results/detector.json.
 
@@ -84,6 +86,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 3 on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx or tensorrt")
+    parser.add_argument("--no-trace", action="store_true", help="run our detector's network eagerly, not traced")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
     args = parser.parse_args()
     for path in (args.clip, args.model):
@@ -102,7 +105,7 @@ def main() -> None:
     reference = YOLO(str(args.model))
     predict_kwargs = dict(imgsz=args.imgsz, conf=0.25, iou=0.7, device=device, half=half, verbose=False)
     ours = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half,
-                        backend=args.backend, max_batch=batch)
+                        backend=args.backend, max_batch=batch, trace=not args.no_trace)
     bare_input = ours.letterbox(frames)[0]  # (batch, 3, 384, 640) for 720p, the shape predict uses
 
     def per_frame() -> None:
@@ -128,6 +131,10 @@ def main() -> None:
         with torch.inference_mode():
             ours.backend(bare_input)
 
+    def bare_as_ours() -> None:
+        with torch.inference_mode():
+            ours.forward_pass(bare_input)
+
     # per-frame predict gets one pass over the batch per call: it is the slow one, and what it measures is per frame
     rates = {
         "ultralytics_predict_per_frame": best_rate(per_frame, batch, max(1, calls // 2), args.repeats, device),
@@ -135,6 +142,7 @@ def main() -> None:
         "roadwatch_detector": best_rate(detect, batch, calls, args.repeats, device),
         "roadwatch_detector_decoded_into_its_arrays": best_rate(detect_allocated, batch, calls, args.repeats, device),
         "bare_network": best_rate(bare, batch, calls, args.repeats, device),
+        "bare_network_as_our_detector_runs_it": best_rate(bare_as_ours, batch, calls, args.repeats, device),
     }
     base = rates["ultralytics_predict_per_frame"]
     result = {
@@ -145,6 +153,7 @@ def main() -> None:
         "input": list(bare_input.shape[1:]),
         "fp16": half,
         "backend": args.backend,
+        "forward": ours.forward_mode,
         "frames_per_s": {k: round(v, 1) for k, v in rates.items()},
         "vs_predict_per_frame": {k: round(v / base, 2) for k, v in rates.items()},
         "detector_vs_bare_network": round(rates["roadwatch_detector"] / rates["bare_network"], 3),
@@ -153,7 +162,8 @@ def main() -> None:
         ),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
-    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}, backend {args.backend}")
+    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}, backend {args.backend}, "
+          f"our network runs {ours.forward_mode}")
     print(f"{'':44} {'frames/s':>10} {'vs predict/frame':>17}")
     for name, rate in rates.items():
         print(f"{name:44} {rate:10.1f} {rate / base:16.2f}x")

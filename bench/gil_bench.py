@@ -5,7 +5,8 @@ yolov8n), each releasing the GIL while it queues its kernel and taking it back a
 thread tracks and publishes (Python, holding the GIL), every one of those calls may wait for it. This
 measures that effect on any machine: the network's forward pass, one thread of torch, at a tiny input so
 that launching dominates as on a GPU, alone (the unit) and beside a thread running pure Python, at
-Python's default switch interval (5 ms) and shorter ones. Writes bench/results/gil.json.
+Python's default switch interval (5 ms) and shorter ones; eagerly (one Python call per layer) and traced
+into one TorchScript call as our detector runs it (detector/traced.py). Writes bench/results/gil.json.
 
     .venv/bin/python bench/gil_bench.py
 """
@@ -25,6 +26,8 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 import torch  # noqa: E402
+
+from detector.traced import trace_network  # noqa: E402
 
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "yolov8n_coco.pt"
 
@@ -73,15 +76,20 @@ def main() -> None:
 
     network = AutoBackend(YOLO(str(args.model)).model, device=torch.device("cpu"), fuse=True, verbose=False).eval()
     torch.set_num_threads(1)  # one core for the network, so the Python thread has one of its own
+    traced, mode = trace_network(network.model, torch.device("cpu"), torch.float32, int(network.stride), args.imgsz)
+    if traced is None:
+        sys.exit(f"the network could not be traced: {mode}")
     x = torch.zeros(1, 3, args.imgsz, args.imgsz)
-    forward_ms(network, x, 1.0)  # warm-up
-    alone = forward_ms(network, x, args.seconds)
-    rows = {"alone": round(alone, 2)}
-    print(f"forward pass at {args.imgsz} px, one torch thread: {alone:.2f} ms alone (1.00x)")
-    for interval_ms in (5.0, 1.0, 0.5, 0.2):
-        ms = beside_python(network, x, args.seconds, interval_ms / 1000)
-        rows[f"beside_python_switch_{interval_ms:g}ms"] = round(ms, 2)
-        print(f"beside a thread running Python, switch interval {interval_ms:g} ms: {ms:8.2f} ms ({ms / alone:.1f}x)")
+    rows: dict[str, dict[str, float]] = {}
+    for name, forward in (("eager", network), ("traced", traced)):
+        forward_ms(forward, x, 1.0)  # warm-up
+        alone = forward_ms(forward, x, args.seconds)
+        rows[name] = {"alone": round(alone, 2)}
+        print(f"{name}: forward pass at {args.imgsz} px, one torch thread: {alone:.2f} ms alone (1.00x)")
+        for interval_ms in (5.0, 1.0, 0.5, 0.2):
+            ms = beside_python(forward, x, args.seconds, interval_ms / 1000)
+            rows[name][f"beside_python_switch_{interval_ms:g}ms"] = round(ms, 2)
+            print(f"{name}: beside a thread running Python, switch interval {interval_ms:g} ms: {ms:8.2f} ms ({ms / alone:.1f}x)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"imgsz": args.imgsz, "cpus": os.cpu_count(), "forward_ms": rows}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -118,19 +118,21 @@ class DeviceLetterbox:
     def _upload(self, frames: list[np.ndarray]) -> torch.Tensor:
         """The frames of one size on the device, as (n, h, w, 3) uint8; asynchronous copies on a GPU.
 
-        Frames decoded into pinned memory (`allocate_frame`) go up one by one, straight from where the
-        decoder wrote them. Others are first gathered into a pinned staging buffer (a host copy, here in the
-        detection thread), reused on the next call: safe because the detector reads its results back to the
-        host (which waits for the device) before it letterboxes the next batch.
+        Frames decoded into pinned memory (`allocate_frame`: the pipeline's frames) go up straight from where
+        the decoder wrote them, all in one call (`torch._foreach_copy_`), so the detection thread takes the GIL
+        back once for the batch's uploads rather than once per frame (see detector/traced.py for why that
+        counts). Whether they are pinned is read from the first frame: a pageable one among them would still
+        be copied correctly, only synchronously. Other frames are first gathered into a pinned staging buffer
+        (a host copy, here in the detection thread), reused on the next call: safe because the detector reads
+        its results back to the host (which waits for the device) before it letterboxes the next batch.
         """
         shape = (len(frames), *frames[0].shape)
         if not self._pinned:
             return torch.from_numpy(np.stack(frames)) if len(frames) > 1 else torch.from_numpy(frames[0])[None]
         hosts = [torch.from_numpy(frame) for frame in frames]
-        if all(host.is_pinned() for host in hosts):
+        if hosts[0].is_pinned():
             images = torch.empty(shape, dtype=torch.uint8, device=self.device)
-            for i, host in enumerate(hosts):
-                images[i].copy_(host, non_blocking=True)
+            torch._foreach_copy_(list(images.unbind(0)), hosts, non_blocking=True)
             return images
         staging = self._staging.get(shape)
         if staging is None:

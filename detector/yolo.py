@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from detector.categories import CategoryMap
 from detector.filters import DetectionFilter, ExclusionMask
 from detector.letterbox import DeviceLetterbox, Placement
 from detector.nms import batch_nms
+from detector.traced import trace_network
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs every call otherwise; set before its import
 
@@ -88,6 +90,7 @@ class YoloDetector:
         min_size_px: float = 0.0,
         backend: str = "pytorch",
         max_batch: int = 64,
+        trace: bool = True,
     ) -> None:
         from ultralytics.nn.autobackend import AutoBackend
         from ultralytics.utils.checks import check_imgsz
@@ -134,6 +137,14 @@ class YoloDetector:
         self.imgsz = check_imgsz(imgsz, stride=stride, min_dim=1, max_dim=1)
         self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)
         self._classes = torch.as_tensor(self.class_ids, device=self.device)
+        self.forward_pass = self.backend  # eager unless traced (PyTorch checkpoints only; exports run in their runtime)
+        self.forward_mode = "eager" if trace else "eager: tracing is off"
+        if trace and self.backend.format == "pt":
+            dtype = torch.float16 if self.backend.fp16 else torch.float32
+            traced, self.forward_mode = trace_network(self.backend.model, torch.device(self.device), dtype, stride, self.imgsz)
+            self.forward_pass = traced or self.backend
+            if traced is None:
+                logging.getLogger(__name__).warning("model '%s' runs %s", model, self.forward_mode)
 
     def allocate_frame(self, shape: tuple[int, ...]) -> np.ndarray:
         """An array for a decoder to write a frame into, such that `detect` uploads it fastest (pinned on a
@@ -169,7 +180,7 @@ class YoloDetector:
                 batch, _ = self.letterbox([images[i] for i in indices], [places[i] for i in indices])
                 # NMS keeps all a category might want (its lowest threshold); the per-category filter then cuts
                 rows, image = batch_nms(
-                    self.backend(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms, self.max_det
+                    self.forward_pass(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms, self.max_det
                 )
                 xyxy = to_frame_coordinates(rows[:, :4], image, [places[i] for i in indices])
                 parts.append((xyxy, rows[:, 4:], torch.as_tensor(indices, device=image.device)[image]))

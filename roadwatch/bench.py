@@ -41,6 +41,7 @@ class BenchSettings:
     max_batch: int
     baseline_frames: int
     overlap: bool | None = None  # detection thread; None: the pipeline's default (on with CUDA)
+    trace: bool = True  # our network as one TorchScript call (detector/traced.py), or eager
     decode_threads: int = 0  # FFmpeg threads per stream; 0: FFmpeg's choice
     capture: str = "thread"  # decode in threads of this process, or in a process per stream
 
@@ -327,7 +328,8 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     settings = BenchSettings(**{**settings.__dict__, "device": device})
     out.unlink(missing_ok=True)  # what is there after this run is this run's
     detector = YoloDetector(str(settings.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=settings.imgsz,
-                            half=device.startswith("cuda"))
+                            half=device.startswith("cuda"), trace=settings.trace)
+    print(f"our network runs {detector.forward_mode}", flush=True)
     warm = cv2.VideoCapture(str(settings.clip)).read()[1]
     detector.detect([warm] * settings.max_batch)  # first-call costs (allocation, autotuning) stay out of the figures
     files: list[dict] = []
@@ -335,7 +337,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     result: dict = {}
 
     def write(complete: bool = False) -> None:
-        result.update(_result(settings, baseline, files, live, complete))
+        result.update(_result(settings, detector.forward_mode, baseline, files, live, complete))
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(out, result)  # rewritten while a reader (or a time limit) may come at any moment
 
@@ -358,7 +360,7 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     return result
 
 
-def _result(settings: BenchSettings, baseline: float | None, files: list[dict], live: list[dict], complete: bool) -> dict:
+def _result(settings: BenchSettings, forward: str, baseline: float | None, files: list[dict], live: list[dict], complete: bool) -> dict:
     """The results file: the issue's keys (best file-mode run, the largest live run) and every run."""
     best = max(files, key=lambda r: r["aggregate_fps"]) if files else None
     worst_live = max(live, key=lambda r: r["streams"]) if live else None
@@ -368,6 +370,7 @@ def _result(settings: BenchSettings, baseline: float | None, files: list[dict], 
         "clip": settings.clip.name,
         "imgsz": settings.imgsz,
         "overlap": settings.overlap if settings.overlap is not None else settings.device.startswith("cuda"),
+        "forward": forward,  # "traced", or "eager" and why
         "decode_threads": settings.decode_threads,
         "capture": settings.capture,
         "complete": complete,

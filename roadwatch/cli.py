@@ -117,7 +117,8 @@ def _models(cfg, console: Console):
     with console.status(f"loading {d.model}"):
         detector = YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
                                 iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms, category_conf=d.category_conf,
-                                min_size_px=d.min_box_px, backend=d.backend, max_batch=d.max_batch)
+                                min_size_px=d.min_box_px, backend=d.backend, max_batch=d.max_batch,
+                                trace=d.trace)
     p = d.plates
     if p.model is None:
         return detector, None
@@ -282,6 +283,7 @@ def bench(
     max_batch: Optional[int] = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
     imgsz: int = typer.Option(640, "--imgsz", min=32, help="Inference size, for ours and the baseline alike"),
     overlap: Optional[bool] = typer.Option(None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"),
+    trace: bool = typer.Option(True, "--trace/--no-trace", help="Our network as one TorchScript call (default) or eager"),
     decode_threads: int = typer.Option(0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"),
     capture: str = typer.Option("thread", "--capture", help="thread: decode in threads of this process; process: a process per stream"),
     out: Path = typer.Option(Path("bench/results/e2e.json"), "--out", help="Where the JSON results go"),
@@ -304,7 +306,7 @@ def bench(
                  live_streams=live_streams and [n for n in live_streams if n > 0],
                  live_seconds=live_seconds, frames_per_stream=frames, max_batch=max_batch)
     d.update({k: v for k, v in given.items() if v is not None})
-    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=imgsz, overlap=overlap,
+    settings = BenchSettings(clip=clip, model=model, device=device, imgsz=imgsz, overlap=overlap, trace=trace,
                              decode_threads=decode_threads, capture=capture, **d)
     _interrupt_on_signals()
     try:

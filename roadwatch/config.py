@@ -63,6 +63,7 @@ class DetectorConfig(Section):
     backend: Literal["pytorch", "onnx", "tensorrt"] = Field(
         "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime or TensorRT (made once, beside the model)"
     )
+    trace: bool = Field(True, description="Run the PyTorch network as one TorchScript call: the forward pass then holds the GIL twice per batch, not once per layer")
     agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")
     max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
     category_conf: dict[str, Fraction] = Field(default_factory=dict, description="Per-category minimum confidence; others use `conf`")
