@@ -100,7 +100,8 @@ def main() -> None:
         if not path.exists():
             sys.exit(f"host bench: {path} is missing (see ../shared/README.md)")
 
-    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+    from detector import DEFAULT_CATEGORIES, CategoryMap
+    from detector.yolo import YoloDetector
 
     detector = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     frames = read_frames(args.clip, args.frames)

@@ -12,16 +12,13 @@ import torch
 
 from detector.backends import BackendError, prepare_weights
 from detector.categories import CategoryMap
+from detector.errors import ModelError
 from detector.filters import DetectionFilter, ExclusionMask
 from detector.letterbox import DeviceLetterbox, Placement
 from detector.nms import batch_nms
 from detector.traced import trace_network
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs every call otherwise; set before its import
-
-
-class ModelError(Exception):
-    """The model cannot be loaded or run; the message is one line a user can act on."""
 
 
 def resolve_device(device: str) -> str:

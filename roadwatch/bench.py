@@ -187,9 +187,9 @@ class ResourceSampler:
 def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Path, live: bool, seconds: float | None):
     """The real pipeline on `uris` until they end (files) or `seconds` pass (live); returns it and its wall time."""
     from roadwatch.config import Config
-    from roadwatch.pipeline import Pipeline, stream_ids_for
+    from roadwatch.pipeline import Pipeline
     from roadwatch.zmq_io import EventPublisher
-    from streams import SourceSpec, probe
+    from streams import SourceSpec, probe, stream_ids_for
 
     config = Config()
     config.output.video = False
@@ -320,8 +320,8 @@ def _stages(share: dict[str, float]) -> str:
 def run_bench(settings: BenchSettings, out: Path) -> dict:
     """Baseline, then file mode, then live mode; `out` is rewritten after each run, so a benchmark cut off by a
     time limit (the GPU machine's) keeps every figure it finished, with `complete: false`."""
-    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
-    from detector.yolo import resolve_device
+    from detector import DEFAULT_CATEGORIES, CategoryMap
+    from detector.yolo import YoloDetector, resolve_device
     from roadwatch.sinks import write_json_atomic
 
     device = resolve_device(settings.device)

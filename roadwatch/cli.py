@@ -78,8 +78,7 @@ def analyze(
 
 
 def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
-    from roadwatch.pipeline import stream_ids_for
-    from streams import SourceSpec
+    from streams import SourceSpec, stream_ids_for
 
     return [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, ids))]
 
@@ -109,7 +108,8 @@ def _load(config_path, model, device, output):
 
 def _models(cfg, console: Console):
     """The detector and, when configured, the plate stage; both load before any frame is read."""
-    from detector import CategoryMap, YoloDetector
+    from detector import CategoryMap
+    from detector.yolo import YoloDetector
     from detector.ocr import OcrUnavailable, RapidPlateOcr
     from detector.plates import PlateReader
 
@@ -144,10 +144,7 @@ def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
 
 def _run(source, model, config_path, output, events, device) -> dict:
     from roadwatch.config import load_config
-    from roadwatch.pipeline import Pipeline
-    from roadwatch.console import summary_table
     from roadwatch.sample import sample_video
-    from roadwatch.zmq_io import EventPublisher, SnapshotServer
     from streams import probe
 
     cfg, out_dir = _load(config_path, model, device, output)
@@ -160,6 +157,10 @@ def _run(source, model, config_path, output, events, device) -> dict:
     else:
         specs = specs_for([sample_video()])
     infos = {spec.stream_id: probe(spec) for spec in specs}
+    # only now the heavy imports (torch, Ultralytics): a bad config or source is reported without waiting for them
+    from roadwatch.console import summary_table
+    from roadwatch.pipeline import Pipeline
+    from roadwatch.zmq_io import EventPublisher, SnapshotServer
 
     console = Console(stderr=True)
     e = cfg.events
@@ -202,11 +203,6 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
 
 
 def _analyze(paths, output, model, config_path, device, events, camera_motion) -> dict:
-    from roadwatch.html_report import write_report
-    from roadwatch.pipeline import Pipeline
-    from roadwatch.console import summary_table
-    from roadwatch.sinks import write_json_atomic
-    from roadwatch.zmq_io import EventPublisher
     from streams import SourceError, probe
 
     cfg, out_dir = _load(config_path, model, device, output)
@@ -223,6 +219,11 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion) -
         print(f"roadwatch: warning: {item['error']}; skipped", file=sys.stderr, flush=True)
     if not specs:
         raise UserError("no readable video among the inputs; pass video files or folders that hold some")
+    from roadwatch.console import summary_table  # the heavy imports only now, as in _run
+    from roadwatch.html_report import write_report
+    from roadwatch.pipeline import Pipeline
+    from roadwatch.sinks import write_json_atomic
+    from roadwatch.zmq_io import EventPublisher
 
     console = Console(stderr=True)
     e = cfg.events

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 import supervision as sv
 
-from detector import Batcher, ExclusionMask, YoloDetector
+from detector import Batcher
+from detector.filters import ExclusionMask
+from detector.yolo import YoloDetector
 from streams import Frame
 
 END = "end"  # every buffer is exhausted: nothing will come any more

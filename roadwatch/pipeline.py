@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from detector import Batcher, ExclusionMask, YoloDetector
+from detector import Batcher
+from detector.filters import ExclusionMask
+from detector.yolo import YoloDetector
 from detector.plates import PlateReader
 from roadwatch.config import Config
 from roadwatch.detect_worker import END, DetectedBatch, DetectionWorker
@@ -38,6 +39,7 @@ from streams import (
     StatusChange,
     StreamManager,
     StreamStatus,
+    stream_ids_for,
 )
 from trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackView, Zone, ZoneLineMonitor
 
@@ -78,28 +80,6 @@ STATUS_EVENTS = {
     StreamStatus.FAILED: EventType.STREAM_DOWN,
     StreamStatus.STALLED: EventType.STREAM_STALLED,
 }
-
-
-def stream_ids_for(uris: list[str], given: list[str | None] | None = None, taken: set[str] | None = None) -> list[str]:
-    """Readable, unique stream ids: the given id, else a file's stem, else cam<N> / url<N>."""
-    given = given or [None] * len(uris)
-    ids: list[str] = []
-    taken = set(taken or ())
-    for i, (uri, explicit) in enumerate(zip(uris, given)):
-        if explicit:
-            base = explicit
-        elif uri.isdigit():
-            base = f"cam{uri}"
-        elif "://" in uri:
-            base = f"url{i}"
-        else:
-            base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri.rstrip("/*")).stem) or f"src{i}"
-        name, n = base, 1
-        while name in ids or name in taken:
-            n += 1
-            name = f"{base}-{n}"
-        ids.append(name)
-    return ids
 
 
 class Pipeline:

@@ -8,7 +8,7 @@ from streams.capture_process import CaptureProcess
 from streams.frame import Frame, FrameAllocator
 from streams.manager import Capture, CaptureMode, StreamManager
 from streams.ring_buffer import BufferPolicy, RingBuffer
-from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe
+from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe, stream_ids_for
 
 __all__ = [
     "ERROR_STATES",
@@ -32,4 +32,5 @@ __all__ = [
     "classify",
     "open_reader",
     "probe",
+    "stream_ids_for",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import time
 from dataclasses import dataclass
 from enum import Enum
@@ -266,3 +267,25 @@ def probe(spec: SourceSpec) -> SourceInfo:
         return reader.info
     finally:
         reader.close()
+
+
+def stream_ids_for(uris: list[str], given: list[str | None] | None = None, taken: set[str] | None = None) -> list[str]:
+    """Readable, unique stream ids: the given id, else a file's stem, else cam<N> / url<N>."""
+    given = given or [None] * len(uris)
+    ids: list[str] = []
+    taken = set(taken or ())
+    for i, (uri, explicit) in enumerate(zip(uris, given)):
+        if explicit:
+            base = explicit
+        elif uri.isdigit():
+            base = f"cam{uri}"
+        elif "://" in uri:
+            base = f"url{i}"
+        else:
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri.rstrip("/*")).stem) or f"src{i}"
+        name, n = base, 1
+        while name in ids or name in taken:
+            n += 1
+            name = f"{base}-{n}"
+        ids.append(name)
+    return ids

@@ -134,7 +134,8 @@ def test_an_unknown_capture_mode_is_refused():
 
 
 def test_the_pipeline_captures_in_processes_when_configured(tmp_path, model_path, city_clip):
-    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+    from detector import DEFAULT_CATEGORIES, CategoryMap
+    from detector.yolo import YoloDetector
     from roadwatch.config import Config
     from roadwatch.pipeline import Pipeline
     from streams import probe

@@ -1,10 +1,12 @@
 """Every bad input a user can make: exit status 2 and one line saying what to fix, never a traceback."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
-from conftest import roadwatch
+from conftest import ROOT, roadwatch
 
 
 def assert_one_line_error(proc, expected):
@@ -19,6 +21,27 @@ def assert_one_line_error(proc, expected):
 def test_missing_file(tmp_path):
     proc = roadwatch("run", "--source", str(tmp_path / "missing.mp4"), "--output", str(tmp_path / "out"))
     assert_one_line_error(proc, "no such file; check the path given to --source")
+
+
+@pytest.mark.parametrize("command", ["run --source", "analyze"])
+def test_a_bad_source_or_config_is_reported_before_torch_is_imported(tmp_path, command):
+    """The error comes in well under a second, not after the 2-3 s that torch and Ultralytics take to load."""
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("detector:\n  imgsz: big\n")
+    code = (
+        "import sys\n"
+        "from roadwatch.cli import app\n"
+        "try:\n"
+        "    app(sys.argv[1:])\n"
+        "except SystemExit as exc:\n"
+        "    print('exit', exc.code, 'torch imported:', 'torch' in sys.modules)\n"
+    )
+    missing = str(tmp_path / "missing.mp4")
+    for args in ([*command.split(), missing], ["run", "--config", str(bad_config)]):
+        proc = subprocess.run([sys.executable, "-c", code, *args, "--output", str(tmp_path / "o")],
+                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        assert proc.stdout.strip() == "exit 2 torch imported: False", proc.stdout + proc.stderr
+        assert proc.stderr.splitlines()[-1].startswith("roadwatch: error: ")
 
 
 def test_file_that_is_not_a_video(tmp_path):

@@ -9,7 +9,9 @@ import supervision as sv
 import torch
 
 from conftest import CITY, VIDEOS, require
-from detector import DEFAULT_CATEGORIES, CategoryMap, ExclusionMask, ModelError, YoloDetector, load_yolo
+from detector import DEFAULT_CATEGORIES, CategoryMap, ModelError
+from detector.filters import ExclusionMask
+from detector.yolo import YoloDetector, load_yolo
 
 # Real clips of three resolutions and two aspect ratios (16:9 at 1280x720 and 640x360, one AVI).
 PARITY_CLIPS = [

@@ -69,7 +69,8 @@ def read_events(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def cpu_detector(model_path):
-    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+    from detector import DEFAULT_CATEGORIES, CategoryMap
+    from detector.yolo import YoloDetector
 
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
 

@@ -10,7 +10,8 @@ import pytest
 import supervision as sv
 
 from conftest import HIGHWAY, MODEL, PLATE_MODEL, PLATES_TEST, assert_valid_events, cut_clip, read_jsonl, require, roadwatch
-from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+from detector import DEFAULT_CATEGORIES, CategoryMap
+from detector.yolo import YoloDetector
 from detector.plates import PlateReader, PlateReading
 from roadwatch.plates import PlateSchedule
 

@@ -133,7 +133,8 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     Memory is checked by the publisher-level test above, where an unbounded queue would show at about
     250 MB/s; at the pipeline's event rate on a CPU (~75 KB/s) it would drown in the allocator's noise."""
     from conftest import CITY, require
-    from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+    from detector import DEFAULT_CATEGORIES, CategoryMap
+    from detector.yolo import YoloDetector
     from roadwatch.config import Config
     from roadwatch.pipeline import Pipeline
     from streams import SourceSpec, probe

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from conftest import HIGHWAY, VIDEOS, require
-from detector import DEFAULT_CATEGORIES, CategoryMap, YoloDetector
+from detector import DEFAULT_CATEGORIES, CategoryMap
+from detector.yolo import YoloDetector
 from detector.traced import trace_network
 
 
