@@ -26,6 +26,8 @@ def test_bench_writes_the_documented_results_file(tmp_path):
     assert 0.9 < sum(file_mode["runs"][1]["stage_share"].values()) <= 1.01
     assert all(1 <= r["mean_batch"] <= 8 for r in file_mode["runs"])  # the CPU default max_batch
     assert file_mode["runs"][1]["mean_batch"] > 1  # two files share the forward passes
+    for r in file_mode["runs"]:  # the steady rate leaves start-up and shut-down out of the same run
+        assert 0 < r["startup_s"] < r["wall_s"] and r["steady_fps"] > 0
     assert result["complete"] is True
     live = live_mode["runs"][0]
     assert live_mode["streams"] == live["streams"] == 2
