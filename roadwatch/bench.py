@@ -271,6 +271,7 @@ def file_mode(settings: BenchSettings, detector, clip: Path, baseline_fps: float
             "gpu_utilisation_pct": resources.mean_utilisation(),
             "mean_batch": _mean_batch(pipeline),
             "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
+            "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),  # see DetectedBatch.detect_cpu_s
         })
         print(f"file mode  {n:3d} streams: {fps:8.1f} frames/s  {fps / baseline_fps:6.2f}x model.track   "
               f"steady {rows[-1]['steady_fps']} frames/s after {rows[-1]['startup_s']} s of start-up   batch {rows[-1]['mean_batch']}  stages {_stages(rows[-1]['stage_share'])}", flush=True)
@@ -308,6 +309,7 @@ def live_mode(settings: BenchSettings, detector, folder: Path, rows: list[dict],
             "gpu_utilisation_pct": resources.mean_utilisation(),
             "mean_batch": _mean_batch(pipeline),
             "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
+            "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),  # see DetectedBatch.detect_cpu_s
         }
         rows.append(row)
         print(f"live mode  {n:3d} streams at {fps_each:.0f} fps for {elapsed:.0f} s: processed {row['processed_fps']} of "

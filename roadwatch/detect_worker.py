@@ -35,6 +35,9 @@ class DetectedBatch:
     ended: list[str] = field(default_factory=list)
     collect_s: float = 0.0  # spent waiting for frames to fill it (the batcher): high when decoding is the bottleneck
     detect_s: float = 0.0
+    # CPU time the detecting thread itself used for it (torch's own CPU worker threads not counted): on a GPU,
+    # `detect_s` minus this is that thread waiting, for the device or for the GIL
+    detect_cpu_s: float = 0.0
 
 
 class DetectionWorker:
@@ -91,10 +94,10 @@ class DetectionWorker:
         if frames is None:
             return END
         ended = self.batcher.exhausted_keys()  # after the poll: their last frames are in hand
-        t1 = time.perf_counter()
+        t1, cpu = time.perf_counter(), time.thread_time()
         masks = [self.mask_of(frame.stream_id) for frame in frames]
         detections = self.detector.detect([frame.image for frame in frames], masks=masks) if frames else []
-        return DetectedBatch(frames, detections, ended, t1 - t0, time.perf_counter() - t1)
+        return DetectedBatch(frames, detections, ended, t1 - t0, time.perf_counter() - t1, time.thread_time() - cpu)
 
     def _run(self) -> None:
         try:

@@ -157,6 +157,7 @@ class Pipeline:
         self.stage_s: dict[str, float] = {}  # seconds spent per stage of the loop, for benchmarks and profiling
         self.batches = 0  # batches detected, and the frames in them: how full the GPU's batches were
         self.batched_frames = 0
+        self.detect_cpu_s = 0.0  # of `detect`, the CPU time of the thread that ran it (DetectedBatch.detect_cpu_s)
 
     # --- control from any thread -------------------------------------------------------------------
 
@@ -251,6 +252,7 @@ class Pipeline:
             self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
             if not threaded:
                 self.stage_s["wait"] -= seconds
+        self.detect_cpu_s += item.detect_cpu_s
         if item.frames:
             self.batches += 1
             self.batched_frames += len(item.frames)

@@ -28,6 +28,8 @@ def test_bench_writes_the_documented_results_file(tmp_path):
     assert file_mode["runs"][1]["mean_batch"] > 1  # two files share the forward passes
     for r in file_mode["runs"]:  # the steady rate leaves start-up and shut-down out of the same run
         assert 0 < r["startup_s"] < r["wall_s"] and r["steady_fps"] > 0
+        # the detecting thread's own CPU time: some, and never more than the wall time of its detect stage
+        assert 0 < r["detect_thread_cpu_share"] <= r["stage_share"]["detect"] + 0.01
     assert result["complete"] is True
     live = live_mode["runs"][0]
     assert live_mode["streams"] == live["streams"] == 2
