@@ -39,32 +39,52 @@ def record(frames: list[np.ndarray], detector, batch: int) -> list:
     return detections
 
 
-def ours(clip: Path, frames: list[np.ndarray], detections: list, detector, streams: int, interval_s: float, folder: Path) -> float:
+class PipelineReplay:
+    """The real `Pipeline.process_frames` fed recorded detections for `streams` streams, one frame of each per
+    call as a batch brings them (no decoding, no forward pass; the streams' capture threads never start)."""
+
+    def __init__(self, clip: Path, frames: list[np.ndarray], detections: list, detector, streams: int,
+                 interval_s: float, folder: Path) -> None:
+        from roadwatch.config import Config
+        from roadwatch.pipeline import Pipeline
+        from roadwatch.zmq_io import EventPublisher
+        from streams import SourceSpec, probe
+
+        config = Config()
+        config.output.video = False
+        config.tracker.update_interval_s = interval_s
+        specs = [SourceSpec.from_uri(str(clip), f"s{i}") for i in range(streams)]
+        self.info = probe(specs[0])
+        self.publisher = EventPublisher(f"ipc://{folder}/events.sock", send_hwm=1_000_000, linger_ms=0)
+        self.pipeline = Pipeline(config, specs, {s.stream_id: self.info for s in specs}, detector, self.publisher, folder)
+        self.frames, self.detections, self.streams = frames, detections, streams
+        self.index = 0  # frames replayed per stream so far: media time runs on across repeats
+
+    def pass_over_frames(self) -> int:
+        """Every recorded frame once, for every stream; returns the frames processed."""
+        from streams import Frame
+
+        for image, dets in zip(self.frames, self.detections):
+            batch = [Frame(f"s{s}", self.index, self.index / self.info.fps, time.time(), 0, image) for s in range(self.streams)]
+            self.pipeline.process_frames(batch, [dets] * self.streams)
+            self.index += 1
+        self.pipeline.event_log.flush()
+        return len(self.frames) * self.streams
+
+    def close(self) -> None:
+        self.publisher.close()
+
+
+def ours(clip: Path, frames: list[np.ndarray], detections: list, detector, streams: int, interval_s: float, folder: Path) -> tuple[float, float]:
     """Seconds per frame, and events per frame, of Pipeline.process_frames over `streams` streams, the recorded
     frames 3 times each."""
-    from roadwatch.config import Config
-    from roadwatch.pipeline import Pipeline
-    from roadwatch.zmq_io import EventPublisher
-    from streams import Frame, SourceSpec, probe
-
-    config = Config()
-    config.output.video = False
-    config.tracker.update_interval_s = interval_s
-    specs = [SourceSpec.from_uri(str(clip), f"s{i}") for i in range(streams)]  # their capture threads never start
-    info = probe(specs[0])
-    publisher = EventPublisher(f"ipc://{folder}/events.sock", send_hwm=1_000_000, linger_ms=0)
-    pipeline = Pipeline(config, specs, {s.stream_id: info for s in specs}, detector, publisher, folder)
+    replay = PipelineReplay(clip, frames, detections, detector, streams, interval_s, folder)
     count, t0 = 0, time.perf_counter()
-    for repeat in range(3):
-        for i, (image, dets) in enumerate(zip(frames, detections)):
-            index = repeat * len(frames) + i
-            batch = [Frame(f"s{s}", index, index / info.fps, time.time(), 0, image) for s in range(streams)]
-            pipeline.process_frames(batch, [dets] * streams)  # one frame of each stream, as a batch brings them
-            count += streams
-        pipeline.event_log.flush()
+    for _ in range(3):
+        count += replay.pass_over_frames()
     elapsed = time.perf_counter() - t0
-    events = publisher.sent
-    publisher.close()
+    events = replay.publisher.sent
+    replay.close()
     return elapsed / count, events / count
 
 
