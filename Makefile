@@ -25,7 +25,7 @@ run: $(STAMP)
 	$(BIN)/roadwatch run $(RUN_ARGS)
 
 test: $(STAMP) test-deps
-	$(BIN)/python -m pytest -ra tests
+	$(BIN)/python -m pytest -ra --durations=15 tests
 
 test-deps:
 	@bash tests/support/install_test_packages.sh
