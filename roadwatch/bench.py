@@ -228,6 +228,7 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     config.streams.decode_threads = settings.decode_threads
     config.streams.capture = settings.capture
     config.streams.live_buffer = 4
+    config.streams.max_open_files = max(len(uris), 1)  # every stream decoded at once: N streams means N
     config.tracker.update_interval_s = 0.0 if live else 1.0
     specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris))]
     infos = {spec.stream_id: probe(spec) for spec in specs}

@@ -70,10 +70,11 @@ def analyze(
     device: Optional[str] = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
     events: Optional[str] = typer.Option(None, "--events", "-e", help="Also publish events on this ZeroMQ endpoint"),
     camera_motion: bool = typer.Option(True, "--camera-motion/--no-camera-motion", help="Compensate camera motion (dashcams)"),
+    parallel: Optional[int] = typer.Option(None, "--parallel", "-j", min=1, help="Files analysed at once; the others wait their turn [config: streams.max_open_files, 16]"),
 ) -> None:
     """Analyse recorded footage, every frame, several files at once: annotated video, events, summary
     and an HTML report per input."""
-    summary = _user_errors(lambda: _analyze(paths, output, model, config, device, events, camera_motion))
+    summary = _user_errors(lambda: _analyze(paths, output, model, config, device, events, camera_motion, parallel))
     _exit_if_nothing_read(summary)
 
 
@@ -202,11 +203,13 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
     return files, skipped
 
 
-def _analyze(paths, output, model, config_path, device, events, camera_motion) -> dict:
+def _analyze(paths, output, model, config_path, device, events, camera_motion, parallel=None) -> dict:
     from streams import SourceError, probe
 
     cfg, out_dir = _load(config_path, model, device, output)
     cfg.tracker.camera_motion = camera_motion
+    if parallel is not None:
+        cfg.streams.max_open_files = parallel
     files, skipped = expand_inputs(paths)
     specs, infos = [], {}
     for spec in specs_for([str(f) for f in files]):

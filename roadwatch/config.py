@@ -35,6 +35,9 @@ class StreamsConfig(Section):
     reconnect_cap_s: float = Field(30.0, gt=0, description="Longest reconnect delay (before jitter)")
     max_retries: int | None = Field(None, ge=0, description="Failed reconnects before a live source is given up; null: never")
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)")
+    max_open_files: int = Field(
+        16, ge=1, description="Files decoded at once; the next starts as one ends (live sources always run)"
+    )
     capture: Literal["thread", "process"] = Field(
         "thread", description="Decode each source in a thread of this process, or in a process of its own (frames cross through shared memory)"
     )

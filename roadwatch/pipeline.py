@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -128,7 +129,7 @@ class Pipeline:
         self.summary = RunSummary()
         self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
         s = config.streams
-        files = sum(1 for spec in specs if not spec.live)
+        files = min(sum(1 for spec in specs if not spec.live), s.max_open_files)  # decoded at once
         self.manager = StreamManager(
             live_capacity=s.live_buffer,
             file_capacity=file_read_ahead(s.file_buffer, config.detector.max_batch, files),
@@ -147,6 +148,10 @@ class Pipeline:
         )
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self._slots = 0
+        # files beyond streams.max_open_files wait here, in order, their buffers already in the batcher (so
+        # the run cannot end before them); one starts as a running file ends
+        self._waiting_files: deque[str] = deque()
+        self._open_files: set[str] = set()
         self.streams: dict[str, StreamState] = {}
         self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
         self._single_output = len(specs) == 1
@@ -214,7 +219,7 @@ class Pipeline:
         self._running = True
         for state in self.streams.values():
             if not state.capture.is_alive() and state.capture.status is StreamStatus.STARTING:
-                state.capture.start()
+                self._start_or_wait(state)
         overlap = self.config.detector.overlap
         threaded = self.detector.device.startswith("cuda") if overlap is None else overlap
         worker = DetectionWorker(self.batcher, self.detector, lambda sid: self._masks.get(sid), threaded)
@@ -319,13 +324,32 @@ class Pipeline:
         self.batcher.add(spec.stream_id, capture.buffer, newest_only=spec.live)
         self.summary.add_stream(spec.stream_id, spec.uri)
         if stream_dir is not None:
-            state.log = EventLog(stream_dir / "events.jsonl")
+            state.log = EventLog(stream_dir / "events.jsonl", lazy=True)
             state.summary = RunSummary()
             state.summary.streams[spec.stream_id] = self.summary.streams[spec.stream_id]  # one entry, shared
         if self.thumbnails:
             state.thumbnails = {}
         if start:
-            capture.start()
+            self._start_or_wait(state)
+
+    def _start_or_wait(self, state: StreamState) -> None:
+        """Live sources start at once; a file starts if fewer than streams.max_open_files are being decoded,
+        else it waits its turn. A folder of hundreds of clips is then decoded a few at a time, not all at once
+        (a decoder, a thread and a read-ahead buffer each)."""
+        if state.spec.live:
+            state.capture.start()
+        elif len(self._open_files) < self.config.streams.max_open_files:
+            self._open_files.add(state.spec.stream_id)
+            state.capture.start()
+        else:
+            self._waiting_files.append(state.spec.stream_id)
+
+    def _start_waiting_files(self) -> None:
+        while self._waiting_files and len(self._open_files) < self.config.streams.max_open_files:
+            state = self.streams.get(self._waiting_files.popleft())
+            if state is not None and not state.finished:
+                self._open_files.add(state.spec.stream_id)
+                state.capture.start()
 
     def _remove(self, stream_id: str, reason: str) -> None:
         state = self.streams.get(stream_id)
@@ -472,6 +496,9 @@ class Pipeline:
         if state.log is not None:
             state.log.close()
             state.log = None  # anything later about this stream still reaches subscribers, not a closed file
+        self._open_files.discard(state.spec.stream_id)
+        if self._running:
+            self._start_waiting_files()
 
     def _record_stream(self, state: StreamState) -> None:
         entry = self.summary.streams[state.spec.stream_id]

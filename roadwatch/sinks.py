@@ -6,7 +6,7 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
@@ -22,23 +22,34 @@ CATEGORY_PALETTE = sv.ColorPalette.from_hex(["#3b82f6", "#f97316", "#22c55e", "#
 
 class EventLog:
     """events.jsonl: one JSON event per line (UTF-8), flushed by the pipeline after every batch.
-    orjson, not json: at live rates the json module cost about a fifth of the pipeline's time per frame."""
+    orjson, not json: at live rates the json module cost about a fifth of the pipeline's time per frame.
 
-    def __init__(self, path: Path) -> None:
+    With `lazy`, opened on the first event (or at close, empty), so inputs waiting their turn in a large
+    analysis hold no open file each; else at once, so a previous run's file is replaced from the start."""
+
+    def __init__(self, path: Path, lazy: bool = False) -> None:
         self.path = path
-        self._file = open(path, "wb")
+        self._file: BinaryIO | None = None if lazy else open(path, "wb")
+        self._closed = False
 
     def write(self, event: Event) -> None:
+        if self._file is None:
+            self._file = open(self.path, "wb")
         self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
 
     def flush(self) -> None:
-        self._file.flush()
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
+        if self._closed:
+            return
+        self._closed = True
+        if self._file is None:
+            self._file = open(self.path, "wb")  # no event: an empty events.jsonl, as documented
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
 
 
 class AnnotatedVideo:

@@ -93,8 +93,10 @@ def test_damaged_files_give_valid_outputs_and_a_warning(tmp_path, model_path):
     out = tmp_path / "out"
     config = tmp_path / "small.yaml"  # what is judged is the files' handling, not detection: a quicker network input
     config.write_text("detector: {imgsz: 320}\n")
+    # one file at a time (--parallel 1): the second waits its turn, and its outputs are as whole as the first's
     proc = roadwatch("analyze", str(require(TRUCKS_DAMAGED)), str(require(CROWD_TRUNCATED)), "--output", str(out),
-                     "--model", str(model_path), "--device", "cpu", "--config", str(config), timeout=600)
+                     "--model", str(model_path), "--device", "cpu", "--config", str(config), "--parallel", "1",
+                     timeout=600)
     assert proc.returncode == 0, proc.stderr
     for source in (TRUCKS_DAMAGED, CROWD_TRUNCATED):
         summary = outputs_are_whole(out / source.stem, source)
