@@ -9,7 +9,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskID,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -18,9 +18,14 @@ from rich.table import Table
 
 
 class RunProgress:
-    """One bar per stream (with a total for files), frames/s and ETA, and with `overall` a bar for all."""
+    """One bar per stream (with a total for files), frames/s and ETA, and with `overall` a bar for all.
 
-    def __init__(self, console: Console, totals: dict[str, int], overall: bool = False) -> None:
+    A stream's bar appears with its first frames, so its frames/s and ETA count from when it started (files
+    beyond streams.max_open_files wait their turn). With more streams than `max_bars`, a file's bar goes
+    once the file is done, leaving a line, so a folder of hundreds of clips keeps a display that fits.
+    """
+
+    def __init__(self, console: Console, totals: dict[str, int], overall: bool = False, max_bars: int = 16) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -32,14 +37,13 @@ class RunProgress:
             console=console,
             transient=False,
         )
-        self._overall: TaskID | None = None
+        self._overall: Task | None = None
         if overall:
             known = all(totals.values())
-            self._overall = self._progress.add_task("all", total=sum(totals.values()) if known else None, fps=0.0)
-        self._tasks: dict[str, TaskID] = {
-            stream_id: self._progress.add_task(stream_id, total=total or None, fps=0.0)
-            for stream_id, total in totals.items()
-        }
+            self._overall = self._add("all", sum(totals.values()) if known else None)
+        self._totals = totals
+        self._keep_finished = len(totals) <= max_bars
+        self._tasks: dict[str, Task] = {}
 
     def __enter__(self) -> "RunProgress":
         self._progress.__enter__()
@@ -50,18 +54,23 @@ class RunProgress:
 
     def advance(self, counts: dict[str, int]) -> None:
         for stream_id, n in counts.items():
-            if stream_id not in self._tasks:  # a source added while running
-                self._tasks[stream_id] = self._progress.add_task(stream_id, total=None, fps=0.0)
-            task_id = self._tasks[stream_id]
-            self._progress.advance(task_id, n)
-            self._refresh_fps(task_id)
+            if stream_id not in self._tasks:  # its first frames (or a source added while running)
+                self._tasks[stream_id] = self._add(stream_id, self._totals.get(stream_id) or None)
+            task = self._tasks[stream_id]
+            self._advance(task, n)
+            if not self._keep_finished and task.finished:
+                self._progress.console.print(f"{stream_id}: {int(task.completed)} frames, {task.fields['fps']:.1f} frames/s")
+                self._progress.remove_task(task.id)
         if self._overall is not None:
-            self._progress.advance(self._overall, sum(counts.values()))
-            self._refresh_fps(self._overall)
+            self._advance(self._overall, sum(counts.values()))
 
-    def _refresh_fps(self, task_id: TaskID) -> None:
-        task = self._progress.tasks[task_id]
-        self._progress.update(task_id, fps=task.completed / task.elapsed if task.elapsed else 0.0)
+    def _add(self, description: str, total: int | None) -> Task:
+        task_id = self._progress.add_task(description, total=total, fps=0.0)
+        return next(task for task in self._progress.tasks if task.id == task_id)
+
+    def _advance(self, task: Task, n: int) -> None:
+        self._progress.advance(task.id, n)
+        self._progress.update(task.id, fps=task.completed / task.elapsed if task.elapsed else 0.0)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
