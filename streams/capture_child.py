@@ -38,8 +38,14 @@ def _state_of(capture: CaptureThread) -> CaptureState:
 
 
 class SlotWriter:
-    """In the child: the `CaptureThread`'s buffer. A put writes the image into a free slot and sends its
-    number; the parent's "free" messages hand slots back (`release`)."""
+    """In the child: the `CaptureThread`'s buffer. A put sends the number of the slot holding the image;
+    the parent's "free" messages hand slots back (`release`).
+
+    It is also the thread's frame allocator (`allocate`): the next frame is decoded straight into a free
+    slot, so a put only sends its number. An image decoded elsewhere (no slot was free for a live source,
+    or the frame grew) is copied into a free slot instead. A replaced segment is unmapped at the end (a
+    frame may still be a view of it), not when it is replaced.
+    """
 
     def __init__(self, send: Callable[[tuple], None], slots: int, live: bool) -> None:
         self.dropped = 0
@@ -52,8 +58,43 @@ class SlotWriter:
         self._free: list[int] = []
         self._cond = threading.Condition()
         self._closed = False
+        self._reserved: tuple[int, int, np.ndarray] | None = None  # (generation, slot, view) handed to the decoder
+        self._retired: list[FrameSlots] = []
+        self.decoded_in_place = 0  # frames that needed no copy here
+
+    def allocate(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """A free slot, as an array of `shape`, for the decoder to write the next frame into; None when a live
+        source has no free slot (its frame is then dropped at the put) or the writer is closed. A file waits
+        for a slot, as its put would."""
+        with self._cond:
+            nbytes = int(np.prod(shape))
+            if self._segment is None or nbytes > self._segment.slot_bytes:
+                self._new_segment(nbytes)
+            if not self._free and not self._live:
+                self._cond.wait_for(lambda: self._closed or bool(self._free))
+            if self._closed or not self._free:
+                return None
+            slot = self._free.pop()
+            view = self._segment.view(slot, shape)
+            self._reserved = (self._generation, slot, view)
+            return view
 
     def put(self, frame: Frame, timeout: float | None = None) -> bool:
+        in_place = None
+        with self._cond:
+            reserved, self._reserved = self._reserved, None
+            if self._closed:
+                return False
+            if reserved is not None and reserved[0] == self._generation:
+                if frame.image is reserved[2]:  # decoded in place: nothing to copy
+                    self.decoded_in_place += 1
+                    in_place = reserved[:2]
+                else:
+                    self._free.append(reserved[1])  # decoded elsewhere (the frame changed size): the slot goes back
+        if in_place is not None:
+            generation, slot = in_place
+            self._send(("frame", generation, slot, frame.image.shape, frame.index, frame.pts, frame.captured_at, self.dropped))
+            return True
         with self._cond:
             if self._closed:
                 return False
@@ -74,7 +115,7 @@ class SlotWriter:
 
     def _new_segment(self, nbytes: int) -> None:
         if self._segment is not None:
-            self._segment.close()  # the parent has its own mapping of it, and its name is already gone
+            self._retired.append(self._segment)  # the parent has its own mapping, and its name is already gone
         self._generation += 1
         self._segment = FrameSlots.create(self._count, nbytes)
         self._free = list(range(self._count))
@@ -96,10 +137,12 @@ class SlotWriter:
         return self._closed
 
     def unmap(self) -> None:
+        """After the capture thread has ended: no frame of it is left to view the slots."""
         with self._cond:
-            if self._segment is not None:
-                self._segment.close()
-                self._segment = None
+            self._reserved = None
+            for segment in [*self._retired, *([self._segment] if self._segment is not None else [])]:
+                segment.close()
+            self._retired, self._segment = [], None
 
 
 def _child_main(spec: SourceSpec, policy: ReconnectPolicy, decode_threads: int, conn: Connection, slots: int) -> None:
@@ -120,7 +163,7 @@ def _child_main(spec: SourceSpec, policy: ReconnectPolicy, decode_threads: int, 
     def report(change: StatusChange) -> None:
         send(("status", change, _state_of(capture)))
 
-    capture = CaptureThread(spec, writer, policy, report, decode_threads)  # type: ignore[arg-type]
+    capture = CaptureThread(spec, writer, policy, report, decode_threads, allocate=writer.allocate)  # type: ignore[arg-type]
     capture.start()
     try:
         while capture.is_alive():

@@ -178,3 +178,42 @@ def test_frames_land_in_arrays_from_the_given_allocator(mode):
     _, plain, _ = run_file(clip, "thread")
     assert [hashlib.md5(f.image.tobytes()).hexdigest() for f in frames] == [p[2] for p in plain]
     assert all(id(f.image) in given for f in frames)
+
+
+def test_the_child_decodes_each_frame_straight_into_its_shared_slot():
+    """No copy in the capture process: the decoder writes into the slot the parent copies from. Here the
+    child's side runs in this process (a real CaptureThread, real shared memory), the parent's is a loop."""
+    import queue
+
+    from streams.capture import CaptureThread
+    from streams.capture_child import SlotWriter
+    from streams.frame_slots import FrameSlots
+
+    clip = str(require(HIGHWAY))
+    _, by_thread, _ = run_file(clip, "thread")
+    messages: queue.SimpleQueue = queue.SimpleQueue()
+    writer = SlotWriter(messages.put, slots=4, live=False)
+    capture = CaptureThread(SourceSpec.from_uri(clip, "s"), writer, allocate=writer.allocate)  # type: ignore[arg-type]
+    capture.start()
+    segments: dict[int, FrameSlots] = {}
+    got = []
+    while capture.is_alive() or not messages.empty():
+        try:
+            message = messages.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if message[0] == "segment":
+            _, generation, name, count, nbytes = message
+            segments[generation] = FrameSlots.attach(name, count, nbytes)
+        elif message[0] == "frame":
+            _, generation, slot, shape, index, pts = message[:6]
+            image = segments[generation].view(slot, shape)
+            got.append((index, pts, hashlib.md5(image.tobytes()).hexdigest(), shape))
+            del image
+            writer.release(generation, slot)  # as the parent does once it has copied the frame out
+    capture.join(10)
+    writer.unmap()
+    for segment in segments.values():
+        segment.close()
+    assert got == by_thread  # every frame, exact
+    assert writer.decoded_in_place == capture.frames_read == 268  # and not one copied in the child
