@@ -62,6 +62,12 @@ class EventFactory:
         self._id_prefix = os.urandom(8).hex()
 
     def make(self, type: EventType, stream_id: str, frame: int, ts: float, pts: float, **fields: Any) -> Event:
+        event = self._head(type, stream_id, frame, ts, pts)
+        event.update(fields)
+        return event
+
+    def _head(self, type: EventType, stream_id: str, frame: int, ts: float, pts: float) -> Event:
+        """The fields every event starts with, the next seq among them."""
         with self._lock:
             self._seq += 1
             seq = self._seq
@@ -76,7 +82,6 @@ class EventFactory:
             "ts": round(ts, 6),
             "pts": round(pts, 6),
             "published_ts": round(time.time(), 6),
-            **fields,
         }
 
     def heartbeat(self, **fields: Any) -> Event:
@@ -108,9 +113,16 @@ class EventFactory:
         class_name: str,
         **extra: Any,
     ) -> Event:
-        """A track event; `fields` is the track's entry from `track_fields` (or `fields_of`)."""
-        head = {"track_id": fields["track_id"], "category": category, "class": class_name}
-        return self.make(type, stream_id, frame, ts, pts, **{**head, **fields}, **extra)
+        """A track event; `fields` is the track's entry from `track_fields` (or `fields_of`). Built as one dict
+        (not through `make`'s keyword arguments): it runs for every track of every frame in live monitoring."""
+        event = self._head(type, stream_id, frame, ts, pts)
+        event["track_id"] = fields["track_id"]
+        event["category"] = category
+        event["class"] = class_name
+        event.update(fields)
+        if extra:
+            event.update(extra)
+        return event
 
 
 def track_fields(tracks: TrackArrays, frame_size: tuple[int, int], horizon_s: float = 1.0) -> dict[int, dict[str, Any]]:
