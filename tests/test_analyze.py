@@ -130,7 +130,10 @@ def test_nothing_readable_is_one_line_and_exit_2(tmp_path):
 
 def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, model_path):
     out = tmp_path / "out"
-    proc = spawn_roadwatch("analyze", str(require(CITY)), "--output", str(out), "--model", str(model_path), "--device", "cpu")
+    later = tmp_path / "later.mp4"  # a second input, one at a time: it is still waiting its turn at the stop
+    shutil.copy(require(CITY), later)
+    proc = spawn_roadwatch("analyze", str(require(CITY)), str(later), "--output", str(out), "--model", str(model_path),
+                           "--device", "cpu", "--parallel", "1")
     log = out / CITY.stem / "events.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and log.stat().st_size > 2000):
@@ -145,3 +148,7 @@ def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, 
     assert count_frames(folder / "annotated.mp4") == frames
     assert_tracks_closed(read_jsonl(folder / "events.jsonl"))
     assert "Objects per category over time" in (folder / "report.html").read_text()
+    waiting = json.loads((out / "later" / "summary.json").read_text())["streams"]["later"]
+    assert waiting["frames"] == 0 and waiting["status"] == "stopped"
+    assert (out / "later" / "events.jsonl").read_bytes() == b"" and (out / "later" / "report.html").is_file()
+    assert not (out / "later" / "annotated.mp4").exists()
