@@ -59,6 +59,11 @@ class Batcher(Generic[T]):
             self._newest_only.discard(key)
         self.wake()
 
+    def __len__(self) -> int:
+        """How many buffers each pass polls."""
+        with self._lock:
+            return len(self._buffers)
+
     def exhausted_keys(self) -> list[str]:
         """Keys of the buffers that are closed and empty: nothing more will come from them."""
         with self._lock:

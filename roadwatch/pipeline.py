@@ -95,6 +95,26 @@ def file_read_ahead(configured: int, max_batch: int, files: int) -> int:
     return min(configured, max(4, -(-budget // files)))
 
 
+class FilesWaitingTurn:
+    """Stands in the batcher for the files waiting their turn (streams.max_open_files): it never has a frame
+    and is never exhausted, so the batcher cannot end the run before they have run; the pipeline removes it
+    once the last of them has joined the batcher. The files join when they start, so the batcher never polls
+    hundreds of idle buffers. (Never exhausted, not "exhausted once none waits": a batcher pass that listed
+    its buffers before the last file joined must not see it exhausted.)"""
+
+    KEY = "\x00files waiting their turn"  # no stream id can be this
+
+    def poll(self) -> None:
+        return None
+
+    def poll_newest(self) -> None:
+        return None
+
+    @property
+    def exhausted(self) -> bool:
+        return False
+
+
 class Pipeline:
     """Runs the sources to their end (files) or until `stop` is set (live sources, Ctrl-C, SIGTERM).
 
@@ -321,7 +341,6 @@ class Pipeline:
             p = self.config.detector.plates
             state.plates = PlateSchedule(p.every_n_frames, p.min_vehicle_px)
         self.streams[spec.stream_id] = state
-        self.batcher.add(spec.stream_id, capture.buffer, newest_only=spec.live)
         self.summary.add_stream(spec.stream_id, spec.uri)
         if stream_dir is not None:
             state.log = EventLog(stream_dir / "events.jsonl", lazy=True)
@@ -336,20 +355,28 @@ class Pipeline:
         """Live sources start at once; a file starts if fewer than streams.max_open_files are being decoded,
         else it waits its turn. A folder of hundreds of clips is then decoded a few at a time, not all at once
         (a decoder, a thread and a read-ahead buffer each)."""
-        if state.spec.live:
-            state.capture.start()
-        elif len(self._open_files) < self.config.streams.max_open_files:
-            self._open_files.add(state.spec.stream_id)
-            state.capture.start()
-        else:
+        if not state.spec.live and len(self._open_files) >= self.config.streams.max_open_files:
+            if not self._waiting_files:
+                self.batcher.add(FilesWaitingTurn.KEY, FilesWaitingTurn())
             self._waiting_files.append(state.spec.stream_id)
+            return
+        self._start(state)
+
+    def _start(self, state: StreamState) -> None:
+        """Its buffer joins the batcher, and its capture starts."""
+        if not state.spec.live:
+            self._open_files.add(state.spec.stream_id)
+        self.batcher.add(state.spec.stream_id, state.capture.buffer, newest_only=state.spec.live)
+        state.capture.start()
 
     def _start_waiting_files(self) -> None:
         while self._waiting_files and len(self._open_files) < self.config.streams.max_open_files:
-            state = self.streams.get(self._waiting_files.popleft())
+            state = self.streams.get(self._waiting_files[0])
             if state is not None and not state.finished:
-                self._open_files.add(state.spec.stream_id)
-                state.capture.start()
+                self._start(state)  # in the batcher before it leaves the queue: the run cannot end in between
+            self._waiting_files.popleft()
+        if not self._waiting_files:
+            self.batcher.remove(FilesWaitingTurn.KEY)
 
     def _remove(self, stream_id: str, reason: str) -> None:
         state = self.streams.get(stream_id)
@@ -484,6 +511,7 @@ class Pipeline:
         self._emit_status_changes()
         state.finished = True
         state.capture.stop()
+        self.batcher.remove(state.spec.stream_id)  # nothing more will come: the batcher stops polling it
         last = state.last_frame
         for track in self.tracker.finish(state.slot):
             if last is None:

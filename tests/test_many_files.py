@@ -54,11 +54,13 @@ def test_files_beyond_max_open_files_wait_their_turn_and_every_one_is_processed(
     detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
     pipeline = Pipeline(config, specs, {s.stream_id: probe(s) for s in specs}, detector, None, tmp_path)
     decoding: list[int] = []  # how many files were being decoded, sampled while the pipeline runs
+    polled: list[int] = []  # how many buffers the batcher polls
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
             decoding.append(sum(state.capture.is_alive() for state in pipeline.streams.values()))
+            polled.append(len(pipeline.batcher))
             time.sleep(0.002)
 
     sampler = threading.Thread(target=sample)
@@ -69,6 +71,7 @@ def test_files_beyond_max_open_files_wait_their_turn_and_every_one_is_processed(
         done.set()
         sampler.join()
     assert max(decoding) == 2  # never more than max_open_files at once, and that many used
+    assert max(polled) <= 3  # the two running files and one stand-in for those waiting, never all six
     assert [s["frames"] for s in summary["streams"].values()] == [12] * 6  # every file, every frame
     assert all(s["status"] == "ended" for s in summary["streams"].values())
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
