@@ -29,6 +29,8 @@ from collections.abc import Callable
 
 import torch
 
+from detector.errors import first_line
+
 # The parity criterion of the detector's tests (a box within IoU 0.99, a score within 0.01): a trace whose
 # outputs stay within 1 % of the eager pass's cannot move a detection past it.
 _TOLERANCE = 1e-2
@@ -77,7 +79,7 @@ def trace_network(
             warnings.simplefilter("ignore")  # torch.jit's deprecation and tracer warnings
             traced = TracedForward(torch.jit.trace(wrapped, example, check_trace=False))
     except Exception as exc:  # noqa: BLE001 - any failure means: run it eagerly, and say why
-        return None, f"eager: the network could not be traced ({_first_line(exc)})"
+        return None, f"eager: the network could not be traced ({first_line(exc)})"
     finally:
         if head is not None and dynamic is not None:
             head.dynamic = dynamic
@@ -85,12 +87,8 @@ def trace_network(
         with torch.inference_mode():
             expected, got = wrapped(check), traced(check)
     except Exception as exc:  # noqa: BLE001
-        return None, f"eager: the traced network fails on another batch size or shape ({_first_line(exc)})"
+        return None, f"eager: the traced network fails on another batch size or shape ({first_line(exc)})"
     if expected.shape != got.shape or not torch.allclose(got.float(), expected.float(), rtol=_TOLERANCE, atol=_TOLERANCE):
         return None, "eager: the traced network's outputs differ from the eager pass's on another batch size or shape"
     return traced, "traced"
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -12,7 +12,7 @@ import torch
 
 from detector.backends import BackendError, prepare_weights
 from detector.categories import CategoryMap
-from detector.errors import ModelError
+from detector.errors import ModelError, first_line
 from detector.filters import DetectionFilter, ExclusionMask
 from detector.letterbox import DeviceLetterbox, Placement
 from detector.nms import batch_nms
@@ -47,7 +47,7 @@ def load_yolo(model: str):
         try:
             return YOLO(str(path))
         except Exception as exc:
-            raise ModelError(f"model '{model}': cannot load it as a YOLO model ({_first_line(exc)})") from exc
+            raise ModelError(f"model '{model}': cannot load it as a YOLO model ({first_line(exc)})") from exc
     if path.name == model and model in GITHUB_ASSETS_NAMES:
         try:
             return YOLO(model)
@@ -105,7 +105,7 @@ class YoloDetector:
         try:
             self.backend = AutoBackend(weights, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False)
         except Exception as exc:
-            raise ModelError(f"model '{model}': cannot run it on {self.device} ({_first_line(exc)})") from exc
+            raise ModelError(f"model '{model}': cannot run it on {self.device} ({first_line(exc)})") from exc
         self.backend.eval()
         resolve_device(self.device)  # Ultralytics' loaders reset torch's CPU threads to cpu_count - 1
         self.names: dict[int, str] = dict(self.backend.names)
@@ -134,9 +134,12 @@ class YoloDetector:
         self.imgsz = check_imgsz(imgsz, stride=stride, min_dim=1, max_dim=1)
         self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)
         self._classes = torch.as_tensor(self.class_ids, device=self.device)
-        self.forward_pass = self.backend  # eager unless traced (PyTorch checkpoints only; exports run in their runtime)
-        self.forward_mode = "eager" if trace else "eager: tracing is off"
-        if trace and self.backend.format == "pt":
+        self.forward_pass = self.backend  # eager unless traced; an export runs in its own runtime
+        if self.backend.format != "pt":
+            self.forward_mode = f"{self.backend.format} runtime"
+        elif not trace:
+            self.forward_mode = "eager: tracing is off"
+        else:
             dtype = torch.float16 if self.backend.fp16 else torch.float32
             traced, self.forward_mode = trace_network(self.backend.model, torch.device(self.device), dtype, stride, self.imgsz)
             self.forward_pass = traced or self.backend
@@ -209,7 +212,3 @@ def to_frame_coordinates(xyxy: torch.Tensor, image: torch.Tensor, places: list[P
     offset, gain, size = geometry[:, 0:2].repeat(1, 2), geometry[:, 2:4].repeat(1, 2), geometry[:, 4:6].repeat(1, 2)
     return torch.minimum((xyxy - offset) / gain, size).clamp_(min=0)
 
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

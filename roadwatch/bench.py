@@ -270,12 +270,12 @@ def file_mode(settings: BenchSettings, detector, clip: Path, baseline_fps: float
             "startup_s": clock.startup_s(),  # from the start of the run to the first batch out of it
             "steady_fps": clock.steady_fps(),  # from the first batch out to the last: without start-up and shut-down
             "gpu_utilisation_pct": resources.mean_utilisation(),
-            "mean_batch": _mean_batch(pipeline),
-            "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
-            "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),  # see DetectedBatch.detect_cpu_s
+            **_where_time_went(pipeline, elapsed),
         })
+        row = rows[-1]
         print(f"file mode  {n:3d} streams: {fps:8.1f} frames/s  {fps / baseline_fps:6.2f}x model.track   "
-              f"steady {rows[-1]['steady_fps']} frames/s after {rows[-1]['startup_s']} s of start-up   batch {rows[-1]['mean_batch']}  stages {_stages(rows[-1]['stage_share'])}", flush=True)
+              f"steady {row['steady_fps']} frames/s after {row['startup_s']} s of start-up   "
+              f"batch {row['mean_batch']}  stages {_stages(row['stage_share'])}", flush=True)
         on_row()
 
 
@@ -308,9 +308,7 @@ def live_mode(settings: BenchSettings, detector, folder: Path, rows: list[dict],
             "host_rss_mb": ResourceSampler.trend(resources.rss),
             "gpu_memory_mb": ResourceSampler.trend(resources.gpu_mb),
             "gpu_utilisation_pct": resources.mean_utilisation(),
-            "mean_batch": _mean_batch(pipeline),
-            "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
-            "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),  # see DetectedBatch.detect_cpu_s
+            **_where_time_went(pipeline, elapsed),
         }
         rows.append(row)
         print(f"live mode  {n:3d} streams at {fps_each:.0f} fps for {elapsed:.0f} s: processed {row['processed_fps']} of "
@@ -342,6 +340,16 @@ def _gpu_mb(device: str) -> float | None:
     import torch
 
     return round(torch.cuda.memory_allocated() / 2**20, 1)
+
+
+def _where_time_went(pipeline, elapsed: float) -> dict:
+    """Frames per forward pass, each stage's share of the wall time, and the detecting thread's own CPU share
+    (see DetectedBatch.detect_cpu_s): what says which side stopped a run short."""
+    return {
+        "mean_batch": _mean_batch(pipeline),
+        "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
+        "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),
+    }
 
 
 def _mean_batch(pipeline) -> float | None:

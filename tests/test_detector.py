@@ -247,7 +247,7 @@ def test_onnx_backend_exports_once_and_equals_predict(model_path, reference, cli
     checkpoint = tmp_path / "yolov8n_coco.pt"  # a copy: the export is written beside the checkpoint
     shutil.copy(model_path, checkpoint)
     detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
-    assert detector.backend.format == "onnx"
+    assert detector.backend.format == "onnx" and detector.forward_mode == "onnx runtime"  # not traced: its own runtime
     exported = tmp_path / "yolov8n_coco.onnx"
     made_at = exported.stat().st_mtime
     frames = clip_frames[::3]
