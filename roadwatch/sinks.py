@@ -30,7 +30,6 @@ class EventLog:
     def __init__(self, path: Path, lazy: bool = False) -> None:
         self.path = path
         self._file: BinaryIO | None = None if lazy else open(path, "wb")
-        self._closed = False
 
     def write(self, event: Event) -> None:
         if self._file is None:
@@ -42,11 +41,10 @@ class EventLog:
             self._file.flush()
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
         if self._file is None:
             self._file = open(self.path, "wb")  # no event: an empty events.jsonl, as documented
+        if self._file.closed:
+            return
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()
