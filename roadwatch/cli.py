@@ -140,7 +140,7 @@ def _process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
     _stop_on_signals(stop)
     totals = {s.stream_id: infos[s.stream_id].frame_count for s in specs}
     with RunProgress(console, totals, overall=overall) as progress:
-        return pipeline.run(stop, on_batch=progress.advance)
+        return pipeline.run(stop, on_batch=progress.advance, on_end=progress.end)
 
 
 def _run(source, model, config_path, output, events, device) -> dict:

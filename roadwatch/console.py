@@ -44,6 +44,7 @@ class RunProgress:
         self._totals = totals
         self._keep_finished = len(totals) <= max_bars
         self._tasks: dict[str, Task] = {}
+        self._ended: set[str] = set()
 
     def __enter__(self) -> "RunProgress":
         self._progress.__enter__()
@@ -58,11 +59,29 @@ class RunProgress:
                 self._tasks[stream_id] = self._add(stream_id, self._totals.get(stream_id) or None)
             task = self._tasks[stream_id]
             self._advance(task, n)
-            if not self._keep_finished and task.finished:
-                self._progress.console.print(f"{stream_id}: {int(task.completed)} frames, {task.fields['fps']:.1f} frames/s")
-                self._progress.remove_task(task.id)
+            self._drop_if_finished(stream_id, task)
         if self._overall is not None:
             self._advance(self._overall, sum(counts.values()))
+
+    def end(self, stream_id: str) -> None:
+        """The stream is done: its bar (and the overall one) completes at the frames it had, which a damaged
+        file's header overstates; else the bar would stay short of its total, on screen to the end."""
+        if stream_id in self._ended:
+            return
+        self._ended.add(stream_id)
+        task = self._tasks.get(stream_id)
+        done = int(task.completed) if task is not None else 0
+        short = self._totals.get(stream_id, 0) - done
+        if short and self._overall is not None and self._overall.total is not None:
+            self._progress.update(self._overall.id, total=self._overall.total - short)
+        if task is not None and task.total != done:
+            self._progress.update(task.id, total=done)
+            self._drop_if_finished(stream_id, task)
+
+    def _drop_if_finished(self, stream_id: str, task: Task) -> None:
+        if not self._keep_finished and task.finished:
+            self._progress.console.print(f"{stream_id}: {int(task.completed)} frames, {task.fields['fps']:.1f} frames/s")
+            self._progress.remove_task(task.id)
 
     def _add(self, description: str, total: int | None) -> Task:
         task_id = self._progress.add_task(description, total=total, fps=0.0)

@@ -179,6 +179,7 @@ class Pipeline:
         self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
         self._requests: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._running = False
+        self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
         self._heartbeat_at = 0.0
         self._heartbeat_frames = 0
         self.live = LiveState()  # what a late subscriber gets as a snapshot
@@ -229,8 +230,10 @@ class Pipeline:
 
     # --- the loop ----------------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None) -> dict:
+    def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None,
+            on_end: Callable[[str], None] | None = None) -> dict:
         """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary.
+        `on_batch` is told each batch's frames per stream, then `on_end` each stream that has finished.
 
         On a GPU, detection runs one batch ahead in its own thread (detect_worker.py); this thread tracks,
         publishes, writes, and owns every stream's state.
@@ -277,6 +280,10 @@ class Pipeline:
                 self._lap("housekeeping", t)
                 if on_batch is not None and counts:
                     on_batch(counts)
+                ended, self._ended_streams = self._ended_streams, []
+                if on_end is not None:
+                    for stream_id in ended:
+                        on_end(stream_id)
         finally:
             self._running = False
             worker.close()
@@ -510,6 +517,7 @@ class Pipeline:
         # log is still open, or it would be written after the close.
         self._emit_status_changes()
         state.finished = True
+        self._ended_streams.append(state.spec.stream_id)
         state.capture.stop()
         self.batcher.remove(state.spec.stream_id)  # nothing more will come: the batcher stops polling it
         last = state.last_frame

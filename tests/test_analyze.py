@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -96,12 +97,15 @@ def test_damaged_files_give_valid_outputs_and_a_warning(tmp_path, model_path):
     # one file at a time (--parallel 1): the second waits its turn, and its outputs are as whole as the first's
     proc = roadwatch("analyze", str(require(TRUCKS_DAMAGED)), str(require(CROWD_TRUNCATED)), "--output", str(out),
                      "--model", str(model_path), "--device", "cpu", "--config", str(config), "--parallel", "1",
-                     timeout=600)
+                     timeout=600, env={**os.environ, "COLUMNS": "200"})
     assert proc.returncode == 0, proc.stderr
     for source in (TRUCKS_DAMAGED, CROWD_TRUNCATED):
         summary = outputs_are_whole(out / source.stem, source)
         assert "truncated or damaged" in summary["streams"][source.stem]["warning"]
         assert f"source '{source}'" in proc.stderr
+        frames = summary["streams"][source.stem]["frames"]
+        bar = next(line for line in proc.stderr.splitlines() if line.startswith(source.stem))
+        assert f" {frames}/{frames} " in bar  # complete at the frames it had, not short of its header's count
 
 
 def test_a_folder_with_a_file_that_is_not_a_video(tmp_path, model_path, city_clip):

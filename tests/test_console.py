@@ -36,3 +36,29 @@ def test_with_hundreds_of_files_a_finished_files_bar_gives_way_to_a_line():
         assert progress._progress.tasks[0].completed == 1000
     lines = [line for line in out.getvalue().splitlines() if line.startswith("clip")]
     assert len(lines) == 200 and lines[0].startswith("clip000: 5 frames")
+
+
+def test_a_damaged_files_bar_completes_at_the_frames_it_had():
+    console = Console(file=io.StringIO(), force_terminal=False, width=120)
+    with RunProgress(console, {"damaged": 682, "whole": 50, "unreadable": 30}, overall=True) as progress:
+        progress.advance({"damaged": 341, "whole": 50})
+        progress.end("damaged")  # its header announced 682 frames; decoding ended at 341
+        progress.end("whole")
+        progress.end("unreadable")  # ended before any frame: no bar, yet the overall total no longer counts it
+        progress.end("damaged")  # told twice: no change
+        tasks = {task.description: task for task in progress._progress.tasks}
+        assert tasks["damaged"].total == 341 and tasks["damaged"].finished
+        assert tasks["whole"].total == 50 and tasks["whole"].finished
+        assert "unreadable" not in tasks
+        assert tasks["all"].total == 391 and tasks["all"].finished
+
+
+def test_with_many_files_a_damaged_files_bar_gives_way_to_a_line_when_it_ends():
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=False, width=120)
+    totals = {f"clip{i:02d}": 10 for i in range(20)}
+    with RunProgress(console, totals) as progress:
+        progress.advance({"clip00": 4})
+        progress.end("clip00")
+        assert descriptions(progress) == []
+    assert "clip00: 4 frames" in out.getvalue()
