@@ -119,8 +119,14 @@ class CaptureProcess(threading.Thread):
                                      f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}",
                                      time.time(), self.frames_read))
         finally:
-            self.buffer.close()
-            self._end_child(closed)
+            if closed:  # the child sent its last status before saying so: the stream may end at once
+                self.buffer.close()
+            # Otherwise how the child ended is reported before the buffer closes, as a capture thread does: a
+            # consumer that sees the stream exhausted and stops it must not turn a death into "stopped".
+            try:
+                self._end_child(closed)
+            finally:
+                self.buffer.close()
 
     def _relay(self, conn: Connection) -> bool:
         """Until the child says it is done (True) or dies (False)."""
@@ -131,7 +137,7 @@ class CaptureProcess(threading.Thread):
                 continue
             try:
                 message = conn.recv()
-            except EOFError:
+            except (EOFError, ConnectionResetError):  # a killed child's socket may also read as reset
                 return False
             kind = message[0]
             if kind == "frame":

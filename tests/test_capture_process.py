@@ -90,7 +90,11 @@ def test_frames_that_grow_mid_stream_get_new_slots_and_stay_exact(tmp_path):
     assert shm_names() == before
 
 
-def test_a_capture_process_that_dies_is_reported_failed_and_its_stream_ends(city_clip):
+def test_a_capture_process_that_dies_is_reported_failed_and_its_stream_ends(city_clip, monkeypatch):
+    # The dead child is reaped slowly, as on a loaded machine; the consumer, seeing the stream end, stops it
+    # at once (as the pipeline does): its death must still be what is reported, not "stopped".
+    reap = CaptureProcess._end_child
+    monkeypatch.setattr(CaptureProcess, "_end_child", lambda self, closed: (time.sleep(0.3), reap(self, closed)))
     changes = []
     manager = StreamManager(file_capacity=2, capture="process", on_status=changes.append)
     capture = manager.add(SourceSpec.from_uri(str(city_clip), "s"))
