@@ -173,7 +173,7 @@ def _child_main(spec: SourceSpec, policy: ReconnectPolicy, decode_threads: int, 
                 continue
             try:
                 message = conn.recv()
-            except EOFError:  # the parent is gone
+            except (EOFError, ConnectionResetError):  # the parent is gone (a killed one's socket may read as reset)
                 capture.stop()
                 break
             if message[0] == "free":
@@ -190,7 +190,7 @@ def main(fd: int) -> None:
     conn = Connection(fd)
     try:
         _, spec, policy, decode_threads, slots = conn.recv()
-    except EOFError:
+    except (EOFError, ConnectionResetError):  # the parent died before it said what to read
         return
     _child_main(spec, policy, decode_threads, conn, slots)
 

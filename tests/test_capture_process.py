@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -124,6 +126,45 @@ def test_stop_ends_the_child_promptly_and_leaves_nothing_behind(city_clip):
     assert not capture.is_alive() and capture.process.returncode == 0  # it ended itself, on request
     assert capture.status is StreamStatus.STOPPED
     assert shm_names() == before
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as gone: it decodes nothing and holds no memory)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_capture_processes_end_when_the_pipeline_process_is_killed(city_clip, tmp_path):
+    """A roadwatch killed outright (the OOM killer, kill -9) must not leave its decoders running for ever."""
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from streams import SourceSpec, StreamManager\n"
+        "manager = StreamManager(file_capacity=2, capture='process')\n"
+        f"captures = [manager.add(SourceSpec.from_uri({str(city_clip)!r}, f's{{i}}')) for i in range(2)]\n"
+        "while any(c.buffer.get(timeout=10) is None for c in captures): pass  # both decoding, then their buffers fill\n"
+        "print(*(c.process.pid for c in captures), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    children: list[int] = []
+    try:
+        children += [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(children) == 2 and all(alive(pid) for pid in children)
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "a capture process outlived the pipeline's process"
+            time.sleep(0.05)
+    finally:
+        parent.kill()
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def test_a_stop_before_start_reports_stopped():
