@@ -145,7 +145,8 @@ def test_capture_processes_end_when_the_pipeline_process_is_killed(city_clip, tm
         "from streams import SourceSpec, StreamManager\n"
         "manager = StreamManager(file_capacity=2, capture='process')\n"
         f"captures = [manager.add(SourceSpec.from_uri({str(city_clip)!r}, f's{{i}}')) for i in range(2)]\n"
-        "while any(c.buffer.get(timeout=10) is None for c in captures): pass  # both decoding, then their buffers fill\n"
+        "deadline = time.monotonic() + 30  # both decoding, then their buffers fill\n"
+        "while any(c.buffer.get(timeout=1) is None for c in captures) and time.monotonic() < deadline: pass\n"
         "print(*(c.process.pid for c in captures), flush=True)\n"
         "time.sleep(120)\n"
     )
