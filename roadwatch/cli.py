@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -41,9 +42,15 @@ def _user_errors(work) -> dict:
         fail(str(exc))
 
 
-def _exit_if_nothing_read(summary: dict) -> None:
+def _exit_status(summary: dict) -> None:
+    """Exit 1 when no source could be read, or when an output could not be written (a full disk): the run
+    went on without it (events still reached subscribers), and the last lines say what is missing."""
     if summary["streams"] and all(s["status"] == "failed" for s in summary["streams"].values()):
         print("roadwatch: error: no source could be read; see the status column above", file=sys.stderr)
+        raise typer.Exit(1)
+    if summary.get("output_errors"):
+        for error in summary["output_errors"]:
+            print(f"roadwatch: error: {error}", file=sys.stderr)
         raise typer.Exit(1)
 
 
@@ -58,7 +65,7 @@ def run(
 ) -> None:
     """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
     summary = _user_errors(lambda: _run(source, model, config, output, events, device))
-    _exit_if_nothing_read(summary)
+    _exit_status(summary)
 
 
 @app.command()
@@ -75,7 +82,7 @@ def analyze(
     """Analyse recorded footage, every frame, several files at once: annotated video, events, summary
     and an HTML report per input."""
     summary = _user_errors(lambda: _analyze(paths, output, model, config, device, events, camera_motion, parallel))
-    _exit_if_nothing_read(summary)
+    _exit_status(summary)
 
 
 def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
@@ -241,9 +248,14 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion, p
         if publisher is not None:
             publisher.close()
     summary["skipped"] = skipped
-    write_json_atomic(out_dir / "summary.json", summary)
-    for state in pipeline.streams.values():
-        write_report(state.out_dir, state.thumbnails)
+    for path, write in [(out_dir / "summary.json", lambda: write_json_atomic(out_dir / "summary.json", summary))] + [
+        (state.out_dir / "report.html", partial(write_report, state.out_dir, state.thumbnails))
+        for state in pipeline.streams.values()
+    ]:
+        try:
+            write()
+        except OSError as exc:  # a full disk: the other outputs are still written, the exit status says so
+            summary["output_errors"].append(f"cannot write '{path}': {exc.strerror or exc}")
     Console().print(summary_table(summary))
     for stream_id, entry in summary["streams"].items():
         if entry.get("warning"):

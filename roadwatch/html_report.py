@@ -20,6 +20,8 @@ matplotlib.use("Agg")  # no display: render to memory
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from roadwatch.sinks import write_text_atomic  # noqa: E402
+
 CATEGORY_COLOURS = {"vehicle": "#3b82f6", "pedestrian": "#f97316", "sign": "#22c55e", "plate": "#eab308"}
 
 
@@ -148,7 +150,5 @@ window.addEventListener("load", () => {{
 </body></html>
 """
     path = stream_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, page)
     return path

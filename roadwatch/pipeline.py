@@ -528,10 +528,10 @@ class Pipeline:
             self.track_events.end_track(last, track, size, state, reason=reason)
         if state.video is not None:
             state.video.close()
-        self._record_stream(state)
         if state.log is not None:
             state.log.close()
-            state.log = None  # anything later about this stream still reaches subscribers, not a closed file
+        self._record_stream(state)
+        state.log = None  # anything later about this stream still reaches subscribers, not a closed file
         self._open_files.discard(state.spec.stream_id)
         if self._running:
             self._start_waiting_files()
@@ -546,6 +546,11 @@ class Pipeline:
             entry["error"] = capture.error
         if capture.warning:
             entry["warning"] = capture.warning
+        for sink in (state.video, state.log):
+            if sink is not None and sink.error is not None:
+                self.summary.add_output_error(sink.error)
+                if state.summary is not None:
+                    state.summary.add_output_error(sink.error)
 
     def _shutdown(self) -> dict:
         for state in self.streams.values():
@@ -560,9 +565,20 @@ class Pipeline:
         elapsed = time.monotonic() - self.started_at
         if self.event_log is not None:
             self.event_log.close()
+            if self.event_log.error is not None:
+                self.summary.add_output_error(self.event_log.error)
         for state in self.streams.values():
             if state.summary is not None:
-                write_json_atomic(state.out_dir / "summary.json", state.summary.to_dict(elapsed))
-        summary = self.summary.to_dict(elapsed)
-        write_json_atomic(self.out_dir / "summary.json", summary)
-        return summary
+                self._write_summary(state.out_dir / "summary.json", state.summary, elapsed)
+        return self._write_summary(self.out_dir / "summary.json", self.summary, elapsed)
+
+    def _write_summary(self, path: Path, summary: RunSummary, elapsed: float) -> dict:
+        """Write it; one that cannot be written (a full disk) is an output error in the summary returned."""
+        try:
+            write_json_atomic(path, summary.to_dict(elapsed))
+        except OSError as exc:
+            error = f"cannot write '{path}': {exc.strerror or exc}"
+            log.error("%s", error)
+            summary.add_output_error(error)
+            self.summary.add_output_error(error)
+        return summary.to_dict(elapsed)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -16,6 +19,11 @@ import supervision as sv
 from roadwatch.events import Event, EventType
 from trackers import TrackView
 
+log = logging.getLogger(__name__)
+
+GROWTH_CHECK_S = 10.0  # of video, between checks that the annotated video's file still grows
+FULL_BELOW_BYTES = 1 << 20  # free space under which a file that does not grow is taken as failing
+
 # One colour per category index (vehicle, pedestrian, sign, plate, then any extra categories).
 CATEGORY_PALETTE = sv.ColorPalette.from_hex(["#3b82f6", "#f97316", "#22c55e", "#eab308", "#a855f7", "#ec4899"])
 
@@ -25,29 +33,76 @@ class EventLog:
     orjson, not json: at live rates the json module cost about a fifth of the pipeline's time per frame.
 
     With `lazy`, opened on the first event (or at close, empty), so inputs waiting their turn in a large
-    analysis hold no open file each; else at once, so a previous run's file is replaced from the start."""
+    analysis hold no open file each; else at once, so a previous run's file is replaced from the start.
+
+    A write that fails (a full disk, a folder removed) ends the file, not the run: it is cut back to its
+    last whole event, `error` says so in one line (the summary and the CLI report it), and later events
+    still reach the other sinks and subscribers; a live camera's events matter more than its log.
+    """
 
     def __init__(self, path: Path, lazy: bool = False) -> None:
         self.path = path
+        self.error: str | None = None
         self._file: BinaryIO | None = None if lazy else open(path, "wb")
 
     def write(self, event: Event) -> None:
-        if self._file is None:
-            self._file = open(self.path, "wb")
-        self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        if self.error is not None:
+            return
+        try:
+            if self._file is None:
+                self._file = open(self.path, "wb")
+            self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
+        except OSError as exc:
+            self._fail(exc)
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        if self._file is not None and self.error is None:
+            try:
+                self._file.flush()
+            except OSError as exc:
+                self._fail(exc)
 
     def close(self) -> None:
-        if self._file is None:
-            self._file = open(self.path, "wb")  # no event: an empty events.jsonl, as documented
-        if self._file.closed:
+        if self.error is not None:
             return
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
+        try:
+            if self._file is None:
+                self._file = open(self.path, "wb")  # no event: an empty events.jsonl, as documented
+            if self._file.closed:
+                return
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+        except OSError as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = f"cannot write '{self.path}': {exc.strerror or exc}; events after that are not in it (it ends with a whole event)"
+        log.error("%s", self.error)
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()  # its buffer cannot be written either; the file is closed all the same
+        with contextlib.suppress(OSError):
+            cut_to_last_line(self.path)
+
+
+def cut_to_last_line(path: Path, chunk: int = 1 << 16) -> None:
+    """Truncate a regular file just after its last newline, so it ends with a whole line (a failed write can
+    leave part of one); truncating needs no free space."""
+    if not path.is_file():
+        return
+    with open(path, "r+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        pos = end
+        while pos > 0:
+            start = max(0, pos - chunk)
+            f.seek(start)
+            newline = f.read(pos - start).rfind(b"\n")
+            if newline >= 0:
+                f.truncate(start + newline + 1)
+                return
+            pos = start
+        f.truncate(0)
 
 
 class AnnotatedVideo:
@@ -68,6 +123,9 @@ class AnnotatedVideo:
         self.codec = codec
         self.category_names = category_names
         self.frames_written = 0
+        self.error: str | None = None  # why there is no video (it could not be written); the run goes on
+        self._growth_check_frames = max(1, round(self.fps * GROWTH_CHECK_S))
+        self._bytes_at_check = 0
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
         self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
@@ -75,8 +133,15 @@ class AnnotatedVideo:
         self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
 
     def write(self, image: np.ndarray, tracks: list[TrackView], class_names: list[str]) -> None:
+        if self.error is not None:
+            return
         if self._writer is None:
-            self._open(image)
+            try:
+                self._open(image)
+            except OSError as exc:
+                self.error = str(exc)
+                log.error("%s", self.error)
+                return
         canvas = image.copy()
         if self.zones:
             cv2.polylines(canvas, self.zones, isClosed=True, color=(0, 215, 255), thickness=2)
@@ -106,18 +171,53 @@ class AnnotatedVideo:
             canvas = cv2.resize(canvas, self._size)
         self._writer.write(canvas)
         self.frames_written += 1
+        if self.frames_written % self._growth_check_frames == 0:
+            self._check_growth()
+
+    def _check_growth(self) -> None:
+        """OpenCV's writer never reports a failed write (a full disk): it warns on stderr for every frame and
+        leaves a file that will not play. A file that stopped growing on a disk with no room left has failed
+        (a still scene alone may not grow it for a while: FFmpeg writes in 32 KiB blocks)."""
+        try:
+            size = self.path.stat().st_size
+            full = shutil.disk_usage(self.path.parent).free < FULL_BELOW_BYTES
+        except OSError:  # its folder is gone
+            size, full = self._bytes_at_check, True
+        if size == self._bytes_at_check and full:
+            self._give_up("its file stopped growing")
+        self._bytes_at_check = size
 
     def _open(self, image: np.ndarray) -> None:
         self._size = (image.shape[1], image.shape[0])
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self._size)
         if not self._writer.isOpened():
+            self._writer = None
             raise OSError(f"cannot write video '{self.path}' with codec '{self.codec}'")
 
     def close(self) -> None:
-        """Finalise the container (writes its index), so the file plays."""
+        """Finalise the container (writes its index), so the file plays; checked, as writes are not."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        reader = cv2.VideoCapture(str(self.path))
+        playable = reader.isOpened() and reader.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+        reader.release()
+        if not playable:
+            self._give_up("it could not be finalised")
+
+    def _give_up(self, why: str) -> None:
+        """No video rather than one that does not play."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+        try:
+            free = f"{shutil.disk_usage(self.path.parent).free / 2**20:.0f} MB free there"
+        except OSError:
+            free = "its folder is gone"
+        self.path.unlink(missing_ok=True)
+        self.error = f"cannot write video '{self.path}': {why} ({free}); removed, as it would not play"
+        log.error("%s", self.error)
 
 
 # plain strings: an Enum member's .value is a property lookup, and this runs for every event
@@ -135,6 +235,11 @@ class RunSummary:
         self.tracks_by_category: Counter[str] = Counter()
         self.zones: dict[str, Counter[str]] = {}
         self.lines: dict[str, Counter[str]] = {}
+        self.output_errors: list[str] = []  # outputs that could not be written, one line each
+
+    def add_output_error(self, error: str) -> None:
+        if error not in self.output_errors:
+            self.output_errors.append(error)
 
     def add_stream(self, stream_id: str, uri: str) -> None:
         self.streams[stream_id] = {"source": uri, "frames": 0, "dropped": 0, "status": "starting"}
@@ -164,11 +269,21 @@ class RunSummary:
             "events_by_category": dict(self.events_by_category),
             "zones": {zone: dict(counts) for zone, counts in self.zones.items()},
             "lines": {line: dict(counts) for line, counts in self.lines.items()},
+            "output_errors": list(self.output_errors),
         }
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write to a temporary file then rename, so a reader never sees half a file."""
+    write_text_atomic(path, json.dumps(data, indent=2) + "\n")
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file then rename, so a reader never sees half a file; a write that fails (a full
+    disk) leaves the previous file, if any, and no temporary behind."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import signal
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import zmq
 
-from roadwatch.zmq_io import decode
+from support.event_tap import EventTap
 
 from conftest import (
     CITY, ROOT, VIDEOS, assert_summary_matches, assert_tracks_closed, assert_valid_events, count_frames, cut_clip,
@@ -27,43 +25,11 @@ TRACK_FIELDS = {"track_id", "category", "class", "confidence", "bbox", "bbox_nor
 STREAM_FIELDS = {"source", "status", "reason"}
 
 
-class Subscriber(threading.Thread):
-    """A real SUB socket on the event endpoint, connected before the pipeline starts."""
-
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(daemon=True)
-        self.events: list[dict] = []
-        self.topics: list[bytes] = []
-        self.done = threading.Event()
-        self.ready = threading.Event()
-        self.endpoint = endpoint
-
-    def run(self) -> None:
-        ctx = zmq.Context()
-        sock = ctx.socket(zmq.SUB)
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
-        sock.connect(self.endpoint)
-        self.ready.set()
-        quiet_since = None
-        while True:
-            if sock.poll(200):
-                topic, payload = sock.recv_multipart()
-                self.topics.append(topic)
-                self.events.append(decode(payload))
-                quiet_since = None
-            elif self.done.is_set():
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since > 1.0:
-                    break
-        sock.close(linger=0)
-        ctx.term()
-
-
 @pytest.fixture(scope="module")
 def single_run(tmp_path_factory, model_path, city_clip):
     out = tmp_path_factory.mktemp("run1")
     endpoint = free_endpoint()
-    sub = Subscriber(endpoint)
+    sub = EventTap(endpoint)
     sub.start()
     sub.ready.wait(5)
     proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
