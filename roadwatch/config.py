@@ -169,6 +169,17 @@ class OutputConfig(Section):
     dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
     video: bool = Field(True, description="Write the annotated video")
     codec: str = Field("mp4v", min_length=4, max_length=4, description="FourCC of the annotated video")
+    segment_s: float | None = Field(
+        None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
+        "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")
+    keep_segments: int | None = Field(
+        None, ge=1, description="With segment_s: keep the newest this many of each, delete older ones; null: keep all")
+
+    @model_validator(mode="after")
+    def _keep_needs_segments(self) -> "OutputConfig":
+        if self.keep_segments is not None and self.segment_s is None:
+            raise ValueError("keep_segments deletes old segments: set segment_s too, or leave keep_segments null")
+        return self
 
 
 class Config(Section):

@@ -25,6 +25,7 @@ from detector.plates import PlateReader
 from roadwatch.config import Config
 from roadwatch.detect_worker import END, DetectedBatch, DetectionWorker
 from roadwatch.events import EventFactory, EventType
+from roadwatch.segments import prune, segment_path, segment_start
 from roadwatch.sinks import AnnotatedVideo, EventLog, RunSummary, write_json_atomic
 from roadwatch.live_state import LiveState
 from roadwatch.plates import PlateSchedule
@@ -145,7 +146,11 @@ class Pipeline:
         # plates are searched on vehicle tracks only; a category map without vehicles turns the stage off
         self._vehicle = detector.category_names.index("vehicle") if "vehicle" in detector.category_names else None
         self.events = EventFactory()
-        self.event_log = None if per_stream_outputs else EventLog(out_dir / "events.jsonl")
+        # 24/7 runs may cut their events file and videos into segments on the clock (roadwatch/segments.py);
+        # footage analysis writes one of each per input
+        self._segment_s = None if per_stream_outputs else config.output.segment_s
+        self._segment = segment_start(time.time(), self._segment_s) if self._segment_s else 0.0
+        self.event_log = None if per_stream_outputs else EventLog(self._output_path(out_dir / "events.jsonl"))
         self.summary = RunSummary()
         self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
         s = config.streams
@@ -274,6 +279,8 @@ class Pipeline:
                     self._emit_status_changes()
                     self._finish_streams(item.ended)
                 self._flush_logs()
+                if self._segment_s:
+                    self._roll_segments()
                 self._heartbeat()
                 if self.snapshots is not None:
                     self.snapshots.serve(self.live.to_snapshot)
@@ -319,6 +326,49 @@ class Pipeline:
         polygons = [np.array(m.polygon) for m in self.config.masks if _applies(m, stream_id)]
         return ExclusionMask(polygons) if polygons else None
 
+    def _output_path(self, series: Path) -> Path:
+        """Where an output of `series` (its unsegmented name) goes now: that name, or the current segment's."""
+        return segment_path(series, self._segment) if self._segment_s else series
+
+    def _new_video(self, spec: SourceSpec, zones: ZoneLineMonitor, stream_dir: Path | None) -> AnnotatedVideo:
+        if stream_dir is not None:
+            series = stream_dir / "annotated.mp4"
+        else:
+            series = self.out_dir / ("annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4")
+        fps = self._infos[spec.stream_id].fps if spec.stream_id in self._infos else 0.0
+        return AnnotatedVideo(self._output_path(series), fps, self.config.output.codec, self.detector.category_names,
+                              zones.zones, zones.lines, series=series)
+
+    def _roll_segments(self) -> None:
+        """With output.segment_s, at a segment boundary: close the events file and the videos (whole, playable),
+        begin the next ones, and delete the oldest beyond output.keep_segments."""
+        start = segment_start(time.time(), self._segment_s)
+        if start == self._segment:
+            return
+        self._segment = start
+        if self.event_log is not None:
+            self.event_log.close()
+            self._note_output_errors(self.event_log)
+            self.event_log = self.sinks.event_log = EventLog(self._output_path(self.out_dir / "events.jsonl"), lazy=True)
+        for state in self.streams.values():
+            if state.video is not None and not state.finished:
+                state.video.close()
+                self._note_output_errors(state.video)
+                state.video = self._new_video(state.spec, state.zones, state.out_dir)
+        keep = self.config.output.keep_segments
+        if keep is not None:  # the new segments' files appear with their first write: they are the keep-th
+            prune(self.out_dir / "events.jsonl", keep - 1)
+            for series in {state.video.series for state in self.streams.values() if state.video is not None}:
+                prune(series, keep - 1)
+
+    def _note_output_errors(self, *sinks: AnnotatedVideo | EventLog | None, state: StreamState | None = None) -> None:
+        """An output that could not be written goes into the summary (and its stream's, in footage analysis)."""
+        for sink in sinks:
+            if sink is not None and sink.error is not None:
+                self.summary.add_output_error(sink.error)
+                if state is not None and state.summary is not None:
+                    state.summary.add_output_error(sink.error)
+
     def _add(self, spec: SourceSpec, start: bool) -> None:
         if spec.stream_id in self.streams and not self.streams[spec.stream_id].finished:
             log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
@@ -327,16 +377,7 @@ class Pipeline:
         stream_dir = self.out_dir / spec.stream_id if self.per_stream_outputs else None
         if stream_dir is not None:
             stream_dir.mkdir(parents=True, exist_ok=True)
-        video = None
-        if self.config.output.video:
-            if stream_dir is not None:
-                video_path = stream_dir / "annotated.mp4"
-            else:
-                video_path = self.out_dir / ("annotated.mp4" if self._single_output else f"annotated_{spec.stream_id}.mp4")
-            fps = self._infos[spec.stream_id].fps if spec.stream_id in self._infos else 0.0
-            video = AnnotatedVideo(
-                video_path, fps, self.config.output.codec, self.detector.category_names, zones.zones, zones.lines
-            )
+        video = self._new_video(spec, zones, stream_dir) if self.config.output.video else None
         if spec.stream_id in self.streams:  # re-added after removal: a fresh state, a fresh id space
             self.manager.remove(spec.stream_id)
         capture = self.manager.add(spec, start=False)
@@ -546,11 +587,7 @@ class Pipeline:
             entry["error"] = capture.error
         if capture.warning:
             entry["warning"] = capture.warning
-        for sink in (state.video, state.log):
-            if sink is not None and sink.error is not None:
-                self.summary.add_output_error(sink.error)
-                if state.summary is not None:
-                    state.summary.add_output_error(sink.error)
+        self._note_output_errors(state.video, state.log, state=state)
 
     def _shutdown(self) -> dict:
         for state in self.streams.values():
@@ -565,8 +602,7 @@ class Pipeline:
         elapsed = time.monotonic() - self.started_at
         if self.event_log is not None:
             self.event_log.close()
-            if self.event_log.error is not None:
-                self.summary.add_output_error(self.event_log.error)
+            self._note_output_errors(self.event_log)
         for state in self.streams.values():
             if state.summary is not None:
                 self._write_summary(state.out_dir / "summary.json", state.summary, elapsed)

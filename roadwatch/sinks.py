@@ -113,9 +113,10 @@ class AnnotatedVideo:
     """
 
     def __init__(
-        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=()
+        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=(), series: Path | None = None
     ) -> None:
         self.path = path
+        self.series = series or path  # the name of the whole series, when this is one segment of it
         self.zones = [np.array(z.polygon, dtype=np.int32) for z in zones]
         self.zone_names = [(z.zone_id, tuple(int(v) for v in z.polygon[0])) for z in zones]
         self.lines = [(tuple(int(v) for v in l.start), tuple(int(v) for v in l.end), l.line_id) for l in lines]
