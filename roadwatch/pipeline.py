@@ -343,7 +343,7 @@ class Pipeline:
         """With output.segment_s, at a segment boundary: close the events file and the videos (whole, playable),
         begin the next ones, and delete the oldest beyond output.keep_segments."""
         start = segment_start(time.time(), self._segment_s)
-        if start == self._segment:
+        if start <= self._segment:  # the same segment, or the clock set back: go on writing this one
             return
         self._segment = start
         if self.event_log is not None:

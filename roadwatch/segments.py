@@ -9,6 +9,7 @@ many seconds of UTC time and a new one begun, named by its start (`events_202612
 from __future__ import annotations
 
 import math
+import re
 import time
 from pathlib import Path
 
@@ -23,14 +24,24 @@ def segment_start(t: float, seconds: float) -> float:
 
 
 def segment_path(series: Path, start: float) -> Path:
-    """The file of `series` (the unsegmented name, e.g. events.jsonl) for the segment starting at `start`."""
-    return series.with_name(f"{series.stem}_{time.strftime(STAMP, time.gmtime(start))}{series.suffix}")
+    """The file of `series` (the unsegmented name, e.g. events.jsonl) for the segment starting at `start`.
+    A run restarted within a segment (a crash, a service restart) must not overwrite what the previous one
+    wrote there: an existing name gets a count, `events_20261201T120000Z-1.jsonl`."""
+    base = f"{series.stem}_{time.strftime(STAMP, time.gmtime(start))}"
+    path, n = series.with_name(base + series.suffix), 0
+    while path.exists():
+        n += 1
+        path = series.with_name(f"{base}-{n}{series.suffix}")
+    return path
 
 
 def prune(series: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` (0 or more) segments of `series`; returns the deleted ones, oldest
-    first. The stamps sort as times do, so name order is age order."""
-    segments = sorted(series.parent.glob(f"{series.stem}_{STAMP_GLOB}{series.suffix}"))
+    first (by start, then count: the stamps sort as times do)."""
+    pattern = re.compile(rf"{re.escape(series.stem)}_(\d{{8}}T\d{{6}}Z)(?:-(\d+))?{re.escape(series.suffix)}")
+    found = [(m, p) for p in series.parent.glob(f"{series.stem}_{STAMP_GLOB}*{series.suffix}")
+             if (m := pattern.fullmatch(p.name))]
+    segments = [p for m, p in sorted(found, key=lambda mp: (mp[0][1], int(mp[0][2] or 0)))]
     doomed = segments[: max(0, len(segments) - keep)]
     for path in doomed:
         path.unlink(missing_ok=True)

@@ -40,6 +40,20 @@ def test_prune_keeps_the_newest_of_its_own_series_only(tmp_path):
     assert sorted(tmp_path.iterdir()) == sorted(events[3:] + cam + [tmp_path / "events.jsonl", tmp_path / "summary.json"])
 
 
+def test_a_run_restarted_within_a_segment_writes_beside_the_earlier_files_never_over_them(tmp_path):
+    start = 1_764_586_800
+    first = segment_path(tmp_path / "events.jsonl", start)
+    first.write_text("earlier run\n")
+    second = segment_path(tmp_path / "events.jsonl", start)
+    assert second.name == "events_20251201T110000Z-1.jsonl"
+    second.write_text("x")
+    assert segment_path(tmp_path / "events.jsonl", start).name == "events_20251201T110000Z-2.jsonl"
+    later = segment_path(tmp_path / "events.jsonl", start + 3600)
+    later.write_text("x")
+    assert prune(tmp_path / "events.jsonl", 2) == [first]  # by start, then count
+    assert sorted(p.name for p in tmp_path.iterdir()) == [second.name, later.name]
+
+
 def whole_lines(path: Path) -> list[dict]:
     data = path.read_bytes()
     assert not data or data.endswith(b"\n"), f"{path.name} ends inside an event"
