@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 import time
-from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -248,14 +247,17 @@ def _analyze(paths, output, model, config_path, device, events, camera_motion, p
         if publisher is not None:
             publisher.close()
     summary["skipped"] = skipped
-    for path, write in [(out_dir / "summary.json", lambda: write_json_atomic(out_dir / "summary.json", summary))] + [
-        (state.out_dir / "report.html", partial(write_report, state.out_dir, state.thumbnails))
-        for state in pipeline.streams.values()
-    ]:
+
+    def attempt(path: Path, write, *args) -> None:
+        """A full disk costs this output, not the others; the exit status says so."""
         try:
-            write()
-        except OSError as exc:  # a full disk: the other outputs are still written, the exit status says so
+            write(*args)
+        except OSError as exc:
             summary["output_errors"].append(f"cannot write '{path}': {exc.strerror or exc}")
+
+    attempt(out_dir / "summary.json", write_json_atomic, out_dir / "summary.json", summary)
+    for state in pipeline.streams.values():
+        attempt(state.out_dir / "report.html", write_report, state.out_dir, state.thumbnails)
     Console().print(summary_table(summary))
     for stream_id, entry in summary["streams"].items():
         if entry.get("warning"):

@@ -35,7 +35,7 @@ class EventLog:
     With `lazy`, opened on the first event (or at close, empty), so inputs waiting their turn in a large
     analysis hold no open file each; else at once, so a previous run's file is replaced from the start.
 
-    A write that fails (a full disk, a folder removed) ends the file, not the run: it is cut back to its
+    A write that fails (a full disk, say) ends the file, not the run: it is cut back to its
     last whole event, `error` says so in one line (the summary and the CLI report it), and later events
     still reach the other sinks and subscribers; a live camera's events matter more than its log.
     """
