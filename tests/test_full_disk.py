@@ -92,13 +92,10 @@ def test_run_with_a_full_disk_for_its_events_file_publishes_every_event_and_exit
     out.mkdir()
     (out / "events.jsonl").symlink_to("/dev/full")  # every write to it: ENOSPC
     endpoint = free_endpoint()
-    tap = EventTap(endpoint)
-    tap.start()
-    tap.ready.wait(5)
+    tap = EventTap.listening(endpoint)
     proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
                      "--events", endpoint, "--device", "cpu")
-    tap.done.set()
-    tap.join(10)
+    tap.stop()
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     last = proc.stderr.strip().splitlines()[-1]

@@ -29,13 +29,10 @@ STREAM_FIELDS = {"source", "status", "reason"}
 def single_run(tmp_path_factory, model_path, city_clip):
     out = tmp_path_factory.mktemp("run1")
     endpoint = free_endpoint()
-    sub = EventTap(endpoint)
-    sub.start()
-    sub.ready.wait(5)
+    sub = EventTap.listening(endpoint)
     proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
                      "--events", endpoint, "--device", "cpu", "--config", str(ROOT / "configs" / "default.yaml"))
-    sub.done.set()
-    sub.join(10)
+    sub.stop()
     return proc, out, sub
 
 

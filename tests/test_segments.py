@@ -72,9 +72,7 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
                       "output: {segment_s: 1, keep_segments: 3}\n")
     out = tmp_path / "out"
     endpoint = free_endpoint()
-    tap = EventTap(endpoint)
-    tap.start()
-    tap.ready.wait(5)
+    tap = EventTap.listening(endpoint)
     proc = spawn_roadwatch("run", "--config", str(config), "--model", str(model_path), "--output", str(out),
                            "--events", endpoint, "--device", "cpu")
     try:
@@ -89,8 +87,7 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
         if proc.poll() is None:
             proc.kill()
         server.kill()
-        tap.done.set()
-        tap.join(10)
+        tap.stop()
     assert proc.returncode == 0, stderr
 
     logs = sorted(out.glob("events_*.jsonl"))

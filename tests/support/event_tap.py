@@ -21,6 +21,19 @@ class EventTap(threading.Thread):
         self.ready = threading.Event()
         self.endpoint = endpoint
 
+    @classmethod
+    def listening(cls, endpoint: str) -> "EventTap":
+        """A tap already connected, so a pipeline started next loses none of its first events."""
+        tap = cls(endpoint)
+        tap.start()
+        tap.ready.wait(5)
+        return tap
+
+    def stop(self) -> None:
+        """Once the pipeline has ended: take what is still on its way, then close."""
+        self.done.set()
+        self.join(10)
+
     def run(self) -> None:
         ctx = zmq.Context()
         sock = ctx.socket(zmq.SUB)
