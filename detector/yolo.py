@@ -10,7 +10,7 @@ import numpy as np
 import supervision as sv
 import torch
 
-from detector.backends import BackendError, prepare_weights
+from detector.backends import BackendError, prepare_weights, set_openvino_precision
 from detector.categories import CategoryMap
 from detector.errors import ModelError, first_line
 from detector.filters import DetectionFilter, ExclusionMask
@@ -43,7 +43,7 @@ def load_yolo(model: str):
     from ultralytics.utils.downloads import GITHUB_ASSETS_NAMES
 
     path = Path(model)
-    if path.is_file():
+    if path.is_file() or (path.is_dir() and path.name.endswith("_openvino_model")):  # OpenVINO's export: a folder
         try:
             return YOLO(str(path))
         except Exception as exc:
@@ -135,7 +135,10 @@ class YoloDetector:
         self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)
         self._classes = torch.as_tensor(self.class_ids, device=self.device)
         self.forward_pass = self.backend  # eager unless traced; an export runs in its own runtime
-        if self.backend.format != "pt":
+        if self.backend.format == "openvino":
+            precision = set_openvino_precision(self.backend, str(weights), reduced=half)
+            self.forward_mode = f"openvino runtime, {precision}"
+        elif self.backend.format != "pt":
             self.forward_mode = f"{self.backend.format} runtime"
         elif not trace:
             self.forward_mode = "eager: tracing is off"

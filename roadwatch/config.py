@@ -62,9 +62,9 @@ class DetectorConfig(Section):
     imgsz: int = Field(640, ge=32, description="Inference size (longest side)")
     conf: Fraction = Field(0.25, description="Minimum detection confidence")
     iou: Fraction = Field(0.7, description="NMS IoU threshold")
-    half: bool = Field(True, description="fp16 inference where the device supports it (ignored on CPU)")
-    backend: Literal["pytorch", "onnx", "tensorrt"] = Field(
-        "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime or TensorRT (made once, beside the model)"
+    half: bool = Field(True, description="Reduced precision where the device has it: fp16 on CUDA; bf16 with backend openvino on CPUs with native bf16")
+    backend: Literal["pytorch", "onnx", "openvino", "tensorrt"] = Field(
+        "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime, OpenVINO (CPU) or TensorRT (made once, beside the model)"
     )
     trace: bool = Field(True, description="Run the PyTorch network as one TorchScript call: the forward pass then holds the GIL twice per batch, not once per layer")
     agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")

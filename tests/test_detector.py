@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -255,6 +257,44 @@ def test_onnx_backend_exports_once_and_equals_predict(model_path, reference, cli
         assert_same_detections(detections, predict(reference, detector, image), detector.conf)
     YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
     assert exported.stat().st_mtime == made_at  # reused, not exported again
+
+
+def test_openvino_backend_exports_once_and_equals_predict(model_path, reference, clip_frames, tmp_path):
+    pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
+    import shutil
+
+    checkpoint = tmp_path / "yolov8n_coco.pt"  # a copy: the export is written beside the checkpoint
+    shutil.copy(model_path, checkpoint)
+    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=False)
+    assert detector.backend.format == "openvino" and detector.forward_mode == "openvino runtime, f32"
+    exported = tmp_path / "yolov8n_coco_openvino_model"
+    made_at = exported.stat().st_mtime
+    frames = [*clip_frames[::3], clip_frames[0][:300, :500]]  # a batch of several sizes and letterbox shapes
+    for image, detections in zip(frames, detector.detect(frames)):
+        assert_same_detections(detections, predict(reference, detector, image), detector.conf)
+    YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino")
+    assert exported.stat().st_mtime == made_at  # reused, not exported again
+
+
+def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_predict(model_path, reference, clip_frames, tmp_path):
+    pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
+    import shutil
+
+    checkpoint = tmp_path / "yolov8n_coco.pt"
+    shutil.copy(model_path, checkpoint)
+    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True)
+    flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
+    native_bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert detector.forward_mode == f"openvino runtime, {'bf16' if native_bf16 else 'f32'}"
+    matched = 0
+    for image, ours in zip(clip_frames, detector.detect(clip_frames)):
+        ref = predict(reference, detector, image)
+        confident = ref[ref.confidence >= 0.5]  # bf16 moves scores by hundredths: judge the clear detections
+        iou = sv.box_iou_batch(confident.xyxy, ours.xyxy) if len(confident) and len(ours) else np.zeros((len(confident), 0))
+        for i in range(len(confident)):
+            assert ((iou[i] >= 0.8) & (ours.class_id == confident.class_id[i])).any(), f"box {confident.xyxy[i]} lost"
+            matched += 1
+    assert matched > 20
 
 
 def test_tensorrt_without_its_package_or_a_gpu_is_one_clear_error(model_path):
