@@ -136,7 +136,11 @@ class YoloDetector:
         self._classes = torch.as_tensor(self.class_ids, device=self.device)
         self.forward_pass = self.backend  # eager unless traced; an export runs in its own runtime
         if self.backend.format == "openvino":
-            precision = set_openvino_precision(self.backend, str(weights), reduced=half)
+            try:
+                precision = set_openvino_precision(self.backend, str(weights), reduced=half)
+            except AttributeError as exc:  # Ultralytics keeps the compiled model elsewhere than it did
+                raise ModelError(f"model '{model}': backend 'openvino': cannot set its precision with this "
+                                 f"Ultralytics ({first_line(exc)}); use backend pytorch") from exc
             self.forward_mode = f"openvino runtime, {precision}"
         elif self.backend.format != "pt":
             self.forward_mode = f"{self.backend.format} runtime"

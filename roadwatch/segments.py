@@ -39,10 +39,13 @@ def prune(series: Path, keep: int) -> list[Path]:
     """Delete all but the newest `keep` (0 or more) segments of `series`; returns the deleted ones, oldest
     first (by start, then count: the stamps sort as times do)."""
     pattern = re.compile(rf"{re.escape(series.stem)}_(\d{{8}}T\d{{6}}Z)(?:-(\d+))?{re.escape(series.suffix)}")
-    found = [(m, p) for p in series.parent.glob(f"{series.stem}_{STAMP_GLOB}*{series.suffix}")
-             if (m := pattern.fullmatch(p.name))]
-    segments = [p for m, p in sorted(found, key=lambda mp: (mp[0][1], int(mp[0][2] or 0)))]
-    doomed = segments[: max(0, len(segments) - keep)]
+    segments = []
+    for path in series.parent.glob(f"{series.stem}_{STAMP_GLOB}*{series.suffix}"):
+        match = pattern.fullmatch(path.name)
+        if match:
+            segments.append((match[1], int(match[2] or 0), path))
+    segments.sort()
+    doomed = [path for _, _, path in segments[: max(0, len(segments) - keep)]]
     for path in doomed:
         path.unlink(missing_ok=True)
     return doomed
