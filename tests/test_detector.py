@@ -242,47 +242,34 @@ def test_on_cuda_detections_equal_predict_and_frames_in_pinned_memory_change_not
         assert_same_detections(detections, predict(reference, detector, image, device="cuda:0", half=half), detector.conf)
 
 
-def test_onnx_backend_exports_once_and_equals_predict(model_path, reference, clip_frames, tmp_path):
-    pytest.importorskip("onnxruntime", reason="the ONNX backend needs the onnx extra (make installs it)")
+@pytest.fixture
+def checkpoint_copy(model_path, tmp_path) -> Path:
+    """The model in a folder of the test's own: an export is written beside its checkpoint."""
     import shutil
 
-    checkpoint = tmp_path / "yolov8n_coco.pt"  # a copy: the export is written beside the checkpoint
-    shutil.copy(model_path, checkpoint)
-    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
-    assert detector.backend.format == "onnx" and detector.forward_mode == "onnx runtime"  # not traced: its own runtime
-    exported = tmp_path / "yolov8n_coco.onnx"
-    made_at = exported.stat().st_mtime
-    frames = clip_frames[::3]
-    for image, detections in zip(frames, detector.detect(frames)):
-        assert_same_detections(detections, predict(reference, detector, image), detector.conf)
-    YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="onnx")
-    assert exported.stat().st_mtime == made_at  # reused, not exported again
+    return Path(shutil.copy(model_path, tmp_path / "yolov8n_coco.pt"))
 
 
-def test_openvino_backend_exports_once_and_equals_predict(model_path, reference, clip_frames, tmp_path):
-    pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
-    import shutil
-
-    checkpoint = tmp_path / "yolov8n_coco.pt"  # a copy: the export is written beside the checkpoint
-    shutil.copy(model_path, checkpoint)
-    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=False)
-    assert detector.backend.format == "openvino" and detector.forward_mode == "openvino runtime, f32"
-    exported = tmp_path / "yolov8n_coco_openvino_model"
+@pytest.mark.parametrize("backend, package, export, mode", [
+    ("onnx", "onnxruntime", "yolov8n_coco.onnx", "onnx runtime"),  # not traced: its own runtime
+    ("openvino", "openvino", "yolov8n_coco_openvino_model", "openvino runtime, f32"),
+])
+def test_an_exported_backend_is_made_once_and_equals_predict(checkpoint_copy, reference, clip_frames, backend, package, export, mode):
+    pytest.importorskip(package, reason=f"the {backend} backend needs the {backend} extra (make installs it)")
+    detector = YoloDetector(str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend, half=False)
+    assert detector.backend.format == backend and detector.forward_mode == mode
+    exported = checkpoint_copy.with_name(export)
     made_at = exported.stat().st_mtime
     frames = [*clip_frames[::3], clip_frames[0][:300, :500]]  # a batch of several sizes and letterbox shapes
     for image, detections in zip(frames, detector.detect(frames)):
         assert_same_detections(detections, predict(reference, detector, image), detector.conf)
-    YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino")
+    YoloDetector(str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend)
     assert exported.stat().st_mtime == made_at  # reused, not exported again
 
 
-def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_predict(model_path, reference, clip_frames, tmp_path):
+def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_predict(checkpoint_copy, reference, clip_frames):
     pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
-    import shutil
-
-    checkpoint = tmp_path / "yolov8n_coco.pt"
-    shutil.copy(model_path, checkpoint)
-    detector = YoloDetector(str(checkpoint), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True)
+    detector = YoloDetector(str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True)
     flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
     native_bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
     assert detector.forward_mode == f"openvino runtime, {'bf16' if native_bf16 else 'f32'}"
