@@ -86,7 +86,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="frames per batch (default: 64 on CUDA, 8 on CPU)")
     parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 3 on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx or tensorrt")
+    parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx, openvino or tensorrt")
+    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,
+                        help="reduced precision: fp16 on CUDA, bf16 with --backend openvino on a CPU that has it "
+                             "(default: on with CUDA only; Ultralytics' predict on a CPU ignores it)")
     parser.add_argument("--no-trace", action="store_true", help="run our detector's network eagerly, not traced")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
     args = parser.parse_args()
@@ -98,7 +101,7 @@ def main() -> None:
     cuda = device.startswith("cuda")
     batch = args.batch or (64 if cuda else 8)
     calls = args.calls or (10 if cuda else 3)
-    half = cuda
+    half = cuda if args.half is None else args.half
     frames = read_frames(args.clip, batch)
 
     from ultralytics import YOLO
