@@ -33,8 +33,8 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from detector import DEFAULT_CATEGORIES, CategoryMap  # noqa: E402
-from detector.yolo import YoloDetector, resolve_device  # noqa: E402
+from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap  # noqa: E402
+from roadwatch.detector.yolo import YoloDetector, resolve_device  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DEFAULT_CLIP = SHARED / "videos" / "fixedcam_highway_cars_1280x720.mp4"

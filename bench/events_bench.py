@@ -19,9 +19,9 @@ sys.path.insert(0, str(ROOT))
 
 import zmq  # noqa: E402
 
-from roadwatch.events import EventFactory, EventType, fields_of  # noqa: E402
-from roadwatch.zmq_io import EventPublisher, decode, encode  # noqa: E402
-from trackers import TrackView  # noqa: E402
+from roadwatch.events.schema import EventFactory, EventType, fields_of  # noqa: E402
+from roadwatch.events.zmq_io import EventPublisher, decode, encode  # noqa: E402
+from roadwatch.trackers import TrackView  # noqa: E402
 
 N = 100_000
 

@@ -36,7 +36,7 @@ import torch  # noqa: E402
 sys.path.insert(0, str(ROOT / "bench"))
 from host_bench import PipelineReplay, record  # noqa: E402
 
-from detector.traced import trace_network  # noqa: E402
+from roadwatch.detector.traced import trace_network  # noqa: E402
 
 DEFAULT_MODEL = ROOT.parent / "shared" / "models" / "yolov8n_coco.pt"
 DEFAULT_CLIP = ROOT.parent / "shared" / "videos" / "fixedcam_highway_cars_1280x720.mp4"
@@ -77,9 +77,10 @@ def detect_beside_pipeline(model: Path, clip: Path, imgsz: int, batch: int, stre
     and the pipeline thread's microseconds per frame alone and beside each."""
     import tempfile
 
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
     from detector_bench import read_frames
+
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
 
     full = YoloDetector(str(model), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     frames = read_frames(clip, 30)

@@ -28,7 +28,6 @@ sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-
 from detector_bench import DEFAULT_CLIP, DEFAULT_MODEL, read_frames  # noqa: E402
 
 
@@ -46,9 +45,9 @@ class PipelineReplay:
     def __init__(self, clip: Path, frames: list[np.ndarray], detections: list, detector, streams: int,
                  interval_s: float, folder: Path) -> None:
         from roadwatch.config import Config
+        from roadwatch.events.zmq_io import EventPublisher
         from roadwatch.pipeline import Pipeline
-        from roadwatch.zmq_io import EventPublisher
-        from streams import SourceSpec, probe
+        from roadwatch.streams import SourceSpec, probe
 
         config = Config()
         config.output.video = False
@@ -62,13 +61,13 @@ class PipelineReplay:
 
     def pass_over_frames(self) -> int:
         """Every recorded frame once, for every stream; returns the frames processed."""
-        from streams import Frame
+        from roadwatch.streams import Frame
 
         for image, dets in zip(self.frames, self.detections):
             batch = [Frame(f"s{s}", self.index, self.index / self.info.fps, time.time(), 0, image) for s in range(self.streams)]
             self.pipeline.process_frames(batch, [dets] * self.streams)
             self.index += 1
-        self.pipeline.event_log.flush()
+        self.pipeline.outputs.flush()
         return len(self.frames) * self.streams
 
     def close(self) -> None:
@@ -120,8 +119,8 @@ def main() -> None:
         if not path.exists():
             sys.exit(f"host bench: {path} is missing (see ../shared/README.md)")
 
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
 
     detector = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     frames = read_frames(args.clip, args.frames)

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from streams import SourceSpec, StreamManager  # noqa: E402
+from roadwatch.streams import SourceSpec, StreamManager  # noqa: E402
 
 DEFAULT_CLIP = ROOT.parent / "shared" / "videos" / "fixedcam_highway_cars_1280x720.mp4"
 

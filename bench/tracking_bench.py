@@ -85,7 +85,7 @@ def load_sequence(folder: Path) -> Sequence:
 
 
 def ours(seq: Sequence) -> Step:
-    from trackers import Tracker, TrackerConfig
+    from roadwatch.trackers import Tracker, TrackerConfig
 
     tracker = Tracker(TrackerConfig())
 
@@ -101,7 +101,7 @@ def _ultralytics(kind: str) -> Callable[[Sequence], Step]:
     def make(seq: Sequence) -> Step:
         from ultralytics.engine.results import Boxes
         from ultralytics.trackers import BOTSORT, BYTETracker
-        from ultralytics.utils import IterableSimpleNamespace, YAML
+        from ultralytics.utils import YAML, IterableSimpleNamespace
         from ultralytics.utils.checks import check_yaml
 
         args = IterableSimpleNamespace(**YAML.load(check_yaml(f"{kind}.yaml")))

@@ -6,8 +6,8 @@ the detector is `detector.yolo.YoloDetector` (with `load_yolo`, `resolve_device`
 `detector.filters`.
 """
 
-from detector.batcher import Batcher
-from detector.categories import DEFAULT_CATEGORIES, CategoryMap
-from detector.errors import ModelError
+from .batcher import Batcher
+from .categories import DEFAULT_CATEGORIES, CategoryMap
+from .errors import ModelError
 
 __all__ = ["Batcher", "CategoryMap", "DEFAULT_CATEGORIES", "ModelError"]

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detector.ocr import PlateOcr
-from detector.yolo import YoloDetector
+from .ocr import PlateOcr
+from .yolo import YoloDetector
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 import torch
 
-from detector.errors import first_line
+from .errors import first_line
 
 # The parity criterion of the detector's tests (a box within IoU 0.99, a score within 0.01): a trace whose
 # outputs stay within 1 % of the eager pass's cannot move a detection past it.

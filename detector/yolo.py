@@ -10,13 +10,13 @@ import numpy as np
 import supervision as sv
 import torch
 
-from detector.backends import BackendError, prepare_weights, set_openvino_precision
-from detector.categories import CategoryMap
-from detector.errors import ModelError, first_line
-from detector.filters import DetectionFilter, ExclusionMask
-from detector.letterbox import DeviceLetterbox, Placement
-from detector.nms import batch_nms
-from detector.traced import trace_network
+from .backends import BackendError, prepare_weights, set_openvino_precision
+from .categories import CategoryMap
+from .errors import ModelError, first_line
+from .filters import DetectionFilter, ExclusionMask
+from .letterbox import DeviceLetterbox, Placement
+from .nms import batch_nms
+from .traced import trace_network
 
 os.environ.setdefault("YOLO_VERBOSE", "False")  # Ultralytics logs every call otherwise; set before its import
 

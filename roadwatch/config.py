@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from detector.categories import DEFAULT_CATEGORIES, CategoryMap
+from roadwatch.detector.categories import DEFAULT_CATEGORIES, CategoryMap
 from roadwatch.errors import ConfigError
-from trackers import TrackerConfig
+from roadwatch.streams import ReconnectPolicy
+from roadwatch.trackers import TrackerConfig
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+RECONNECT = ReconnectPolicy()  # the reconnect defaults live with the capture that applies them
 
 
 class Section(BaseModel):
@@ -29,18 +31,31 @@ class SourceConfig(Section):
 class StreamsConfig(Section):
     live_buffer: int = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
     file_buffer: int = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
-    open_timeout_s: float = Field(5.0, gt=0, description="Longest wait to open a stream URL")
-    stall_timeout_s: float = Field(5.0, gt=0, description="A live source with no frame for this long is reconnected")
-    reconnect_base_s: float = Field(0.5, gt=0, description="First reconnect delay; doubles per failed attempt")
-    reconnect_cap_s: float = Field(30.0, gt=0, description="Longest reconnect delay (before jitter)")
-    max_retries: int | None = Field(None, ge=0, description="Failed reconnects before a live source is given up; null: never")
+    open_timeout_s: float = Field(RECONNECT.open_timeout_s, gt=0, description="Longest wait to open a stream URL")
+    stall_timeout_s: float = Field(
+        RECONNECT.stall_timeout_s, gt=0, description="A live source with no frame for this long is reconnected")
+    reconnect_base_s: float = Field(
+        RECONNECT.base_s, gt=0, description="First reconnect delay; doubles per failed attempt")
+    reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, description="Longest reconnect delay (before jitter)")
+    max_retries: int | None = Field(
+        RECONNECT.max_retries, ge=0, description="Failed reconnects before a live source is given up; null: never")
     decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)")
     max_open_files: int = Field(
         16, ge=1, description="Files decoded at once; the next starts as one ends (live sources always run)"
     )
     capture: Literal["thread", "process"] = Field(
-        "thread", description="Decode each source in a thread of this process, or in a process of its own (frames cross through shared memory)"
+        "thread", description="Decode each source in a thread of this process, or in a process of its own "
+        "(frames cross through shared memory)"
     )
+
+    def reconnect_policy(self) -> ReconnectPolicy:
+        return ReconnectPolicy(
+            base_s=self.reconnect_base_s,
+            cap_s=self.reconnect_cap_s,
+            open_timeout_s=self.open_timeout_s,
+            stall_timeout_s=self.stall_timeout_s,
+            max_retries=self.max_retries,
+        )
 
 
 class PlatesConfig(Section):
@@ -86,7 +101,7 @@ class DetectorConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _thresholds_name_known_categories(self) -> "DetectorConfig":
+    def _thresholds_name_known_categories(self) -> DetectorConfig:
         unknown = sorted(set(self.category_conf) - set(self.categories))
         if unknown:
             raise ValueError(f"category_conf names unknown categories: {', '.join(unknown)}")
@@ -156,7 +171,7 @@ class EventsConfig(Section):
 
     def curve(self):
         """The CURVE settings, or None when off (both keys are needed to turn it on)."""
-        from roadwatch.zmq_io import CurveServerKeys
+        from roadwatch.events.zmq_io import CurveServerKeys
 
         if self.curve_secret_key is None and self.curve_allowed_clients is None:
             return None
@@ -176,7 +191,7 @@ class OutputConfig(Section):
         None, ge=1, description="With segment_s: keep the newest this many of each, delete older ones; null: keep all")
 
     @model_validator(mode="after")
-    def _keep_needs_segments(self) -> "OutputConfig":
+    def _keep_needs_segments(self) -> OutputConfig:
         if self.keep_segments is not None and self.segment_s is None:
             raise ValueError("keep_segments deletes old segments: set segment_s too, or leave keep_segments null")
         return self

@@ -46,7 +46,7 @@ class RunProgress:
         self._tasks: dict[str, Task] = {}
         self._ended: set[str] = set()
 
-    def __enter__(self) -> "RunProgress":
+    def __enter__(self) -> RunProgress:
         self._progress.__enter__()
         return self
 

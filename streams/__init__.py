@@ -3,12 +3,12 @@
 Knows nothing of detection or tracking; `roadwatch` wires it to them.
 """
 
-from streams.capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
-from streams.capture_process import CaptureProcess
-from streams.frame import Frame, FrameAllocator
-from streams.manager import Capture, CaptureMode, StreamManager
-from streams.ring_buffer import BufferPolicy, RingBuffer
-from streams.sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe, stream_ids_for
+from .capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
+from .capture_process import CaptureProcess
+from .frame import Frame, FrameAllocator
+from .manager import Capture, CaptureMode, StreamManager
+from .ring_buffer import BufferPolicy, RingBuffer
+from .sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe, stream_ids_for
 
 __all__ = [
     "ERROR_STATES",

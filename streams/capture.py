@@ -15,9 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from streams.frame import Frame, FrameAllocator
-from streams.ring_buffer import BufferPolicy, RingBuffer
-from streams.sources import FrameReader, SourceError, SourceInfo, SourceSpec, open_reader
+from .frame import Frame, FrameAllocator
+from .ring_buffer import BufferPolicy, RingBuffer
+from .sources import FrameReader, SourceError, SourceInfo, SourceSpec, open_reader
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from streams.capture import CaptureThread, ReconnectPolicy, StatusChange
-from streams.frame import Frame
-from streams.frame_slots import FrameSlots
-from streams.sources import SourceInfo, SourceSpec
+from .capture import CaptureThread, ReconnectPolicy, StatusChange
+from .frame import Frame
+from .frame_slots import FrameSlots
+from .sources import SourceInfo, SourceSpec
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ pipe, and a child that does not end in time is killed.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -26,32 +25,27 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import numpy as np
 
-from streams.capture import ReconnectPolicy, StatusChange, StreamStatus
-from streams.capture_child import CaptureState
-from streams.frame import Frame, FrameAllocator
-from streams.frame_slots import FrameSlots
-from streams.ring_buffer import RingBuffer
-from streams.sources import SourceInfo, SourceSpec
+from .capture import ReconnectPolicy, StatusChange, StreamStatus
+from .capture_child import CaptureState
+from .frame import Frame, FrameAllocator
+from .frame_slots import FrameSlots
+from .ring_buffer import RingBuffer
+from .sources import SourceInfo, SourceSpec
 
 log = logging.getLogger(__name__)
 
 SLOTS = 4  # per stream: frames decoded but not yet copied out; the ring buffer holds the rest
 STOP_GRACE_S = 3.0  # after a stop request, how long a child may take to end before it is killed
-PROJECT_ROOT = Path(__file__).resolve().parent.parent  # so the child finds `streams` however we were started
 
 
 def _start_child(sock: socket.socket) -> subprocess.Popen:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
     return subprocess.Popen(
-        [sys.executable, "-c", f"from streams.capture_child import main; main({sock.fileno()})"],
+        [sys.executable, "-c", f"from roadwatch.streams.capture_child import main; main({sock.fileno()})"],
         pass_fds=[sock.fileno()],
         stdin=subprocess.DEVNULL,
-        env=env,
     )
 
 

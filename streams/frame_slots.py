@@ -12,7 +12,7 @@ from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-from streams.sources import SourceError
+from .sources import SourceError
 
 
 class FrameSlots:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-
 from typing import Literal
 
-from streams.capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
-from streams.capture_process import CaptureProcess
-from streams.frame import Frame, FrameAllocator
-from streams.ring_buffer import RingBuffer
-from streams.sources import SourceSpec
-
+from .capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
+from .capture_process import CaptureProcess
+from .frame import Frame, FrameAllocator
+from .ring_buffer import RingBuffer
+from .sources import SourceSpec
 
 Capture = CaptureThread | CaptureProcess
 CaptureMode = Literal["thread", "process"]

@@ -70,7 +70,7 @@ class SourceSpec:
         return self.kind in LIVE_KINDS
 
     @classmethod
-    def from_uri(cls, uri: str, stream_id: str) -> "SourceSpec":
+    def from_uri(cls, uri: str, stream_id: str) -> SourceSpec:
         return cls(uri=uri.removeprefix("file://"), stream_id=stream_id, kind=classify(uri))
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections import Counter
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import pytest
 
-from roadwatch.bench import cut_clip  # noqa: F401  (one definition, shared with the benchmark)
+from roadwatch.tools.bench import cut_clip  # noqa: F401  (one definition, shared with the benchmark)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -15,9 +15,18 @@ import cv2
 import pytest
 
 from conftest import (
-    CITY, CROWD_TRUNCATED, TRUCKS_DAMAGED, VIDEOS, assert_summary_matches, assert_tracks_closed, assert_valid_events,
+    CITY,
+    CROWD_TRUNCATED,
+    TRUCKS_DAMAGED,
+    VIDEOS,
+    assert_summary_matches,
+    assert_tracks_closed,
+    assert_valid_events,
     count_frames,
-    read_jsonl, require, roadwatch, spawn_roadwatch,
+    read_jsonl,
+    require,
+    roadwatch,
+    spawn_roadwatch,
 )
 
 pytestmark = pytest.mark.e2e

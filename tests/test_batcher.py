@@ -1,8 +1,8 @@
 import threading
 import time
 
-from detector import Batcher
-from streams import BufferPolicy, RingBuffer
+from roadwatch.detector import Batcher
+from roadwatch.streams import BufferPolicy, RingBuffer
 
 
 def _buffers(batcher, n, capacity=16):

@@ -3,8 +3,9 @@
 import cv2
 import numpy as np
 
+from roadwatch.trackers import CameraMotionEstimator, Tracker, TrackerConfig
+
 from conftest import VIDEOS, require
-from trackers import CameraMotionEstimator, Tracker, TrackerConfig
 
 
 def dashcam_frame() -> np.ndarray:

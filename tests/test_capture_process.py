@@ -15,8 +15,9 @@ import cv2
 import numpy as np
 import pytest
 
+from roadwatch.streams import CaptureProcess, SourceSpec, StreamManager, StreamStatus
+
 from conftest import HIGHWAY, TRUCKS_DAMAGED, require
-from streams import CaptureProcess, SourceSpec, StreamManager, StreamStatus
 
 
 def shm_names() -> set[str]:
@@ -141,8 +142,7 @@ def test_capture_processes_end_when_the_pipeline_process_is_killed(city_clip, tm
     script = tmp_path / "parent.py"
     script.write_text(
         "import sys, time\n"
-        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from streams import SourceSpec, StreamManager\n"
+        "from roadwatch.streams import SourceSpec, StreamManager\n"
         "manager = StreamManager(file_capacity=2, capture='process')\n"
         f"captures = [manager.add(SourceSpec.from_uri({str(city_clip)!r}, f's{{i}}')) for i in range(2)]\n"
         "deadline = time.monotonic() + 30  # both decoding, then their buffers fill\n"
@@ -180,11 +180,11 @@ def test_an_unknown_capture_mode_is_refused():
 
 
 def test_the_pipeline_captures_in_processes_when_configured(tmp_path, model_path, city_clip):
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
     from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
     from roadwatch.pipeline import Pipeline
-    from streams import probe
+    from roadwatch.streams import probe
 
     config = Config()
     config.streams.capture = "process"
@@ -231,9 +231,9 @@ def test_the_child_decodes_each_frame_straight_into_its_shared_slot():
     child's side runs in this process (a real CaptureThread, real shared memory), the parent's is a loop."""
     import queue
 
-    from streams.capture import CaptureThread
-    from streams.capture_child import SlotWriter
-    from streams.frame_slots import FrameSlots
+    from roadwatch.streams.capture import CaptureThread
+    from roadwatch.streams.capture_child import SlotWriter
+    from roadwatch.streams.frame_slots import FrameSlots
 
     clip = str(require(HIGHWAY))
     _, by_thread, _ = run_file(clip, "thread")

@@ -10,10 +10,11 @@ import pytest
 import supervision as sv
 import torch
 
+from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap, ModelError
+from roadwatch.detector.filters import ExclusionMask
+from roadwatch.detector.yolo import YoloDetector, load_yolo
+
 from conftest import CITY, VIDEOS, require
-from detector import DEFAULT_CATEGORIES, CategoryMap, ModelError
-from detector.filters import ExclusionMask
-from detector.yolo import YoloDetector, load_yolo
 
 # Real clips of three resolutions and two aspect ratios (16:9 at 1280x720 and 640x360, one AVI).
 PARITY_CLIPS = [
@@ -197,7 +198,7 @@ def test_the_gpu_letterbox_path_gives_ultralytics_input(detector, clip_frames, b
     """The torch resize (what runs on a GPU), run here on the CPU, against OpenCV's, which Ultralytics uses:
     identical for 16:9 frames (2x downscale, or none), within one grey level for bus.jpg's odd scale
     (about 9 % of its pixels differ by one level; the detections still match, next test)."""
-    from detector.letterbox import DeviceLetterbox
+    from roadwatch.detector.letterbox import DeviceLetterbox
 
     opencv = DeviceLetterbox(detector.imgsz, 32, torch.device("cpu"), half=False)
     torch_path = DeviceLetterbox(detector.imgsz, 32, torch.device("cpu"), half=False)

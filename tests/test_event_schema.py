@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
 
+from roadwatch.events.schema import EventFactory, EventType, fields_of, track_fields
+from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
+from roadwatch.trackers import TrackArrays, TrackView
+
 from conftest import SCHEMA, free_endpoint
-from roadwatch.events import EventFactory, EventType, fields_of, track_fields
-from roadwatch.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
-from trackers import TrackArrays, TrackView
 
 TRACK = TrackView(3, (10.0, 20.0, 50.0, 80.0), 0.9, 2, 0, (12.0, -3.0), 1.5, (0.0, 0.0))
 

@@ -13,10 +13,11 @@ import cv2
 import numpy as np
 import pytest
 
-from roadwatch.sinks import AnnotatedVideo, EventLog
-from support.event_tap import EventTap
+from roadwatch.outputs.event_log import EventLog
+from roadwatch.outputs.video import AnnotatedVideo
 
 from conftest import CITY, count_frames, free_endpoint, require, roadwatch
+from support.event_tap import EventTap
 
 NO_SPACE = "No space left on device"
 

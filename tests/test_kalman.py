@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from trackers import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from trackers.kalman import full_covariance
+from roadwatch.trackers import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
+from roadwatch.trackers.kalman import full_covariance
 
 
 def test_box_conversions_round_trip():

@@ -8,9 +8,10 @@ import time
 
 import pytest
 
+from roadwatch.events.live_state import LiveState
+from roadwatch.events.zmq_io import Subscriber, late_join, request_snapshot
+
 from conftest import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
-from roadwatch.live_state import LiveState
-from roadwatch.zmq_io import Subscriber, late_join, request_snapshot
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
+
 from conftest import CITY, VIDEOS, assert_valid_events, free_endpoint, require
-from streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
@@ -73,8 +74,8 @@ def read_events(path: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def cpu_detector(model_path):
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
 
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
 
@@ -101,7 +102,7 @@ class Running:
 def make_pipeline(tmp_path, detector, uris: dict[str, str]):
     from roadwatch.config import Config
     from roadwatch.pipeline import Pipeline
-    from streams import probe
+    from roadwatch.streams import probe
 
     cfg = Config.model_validate(
         {"streams": {"open_timeout_s": 2, "stall_timeout_s": 2, "reconnect_base_s": 0.2, "reconnect_cap_s": 1.0},

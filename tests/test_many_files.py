@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
-from conftest import CITY, cut_clip, require
 from roadwatch.pipeline import file_read_ahead
+
+from conftest import CITY, cut_clip, require
 
 
 def test_read_ahead_per_file_shrinks_with_the_number_of_files_but_not_below_four():
@@ -18,11 +19,11 @@ def test_read_ahead_per_file_shrinks_with_the_number_of_files_but_not_below_four
 
 
 def test_sixteen_files_at_once_hold_four_frames_each_and_lose_none(tmp_path, model_path):
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
     from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
     from roadwatch.pipeline import Pipeline
-    from streams import SourceSpec, probe
+    from roadwatch.streams import SourceSpec, probe
 
     clip = cut_clip(require(CITY), tmp_path / "city12.mp4", 12)
     config = Config.model_validate({"output": {"dir": str(tmp_path), "video": False}, "detector": {"imgsz": 160}})
@@ -41,11 +42,11 @@ def test_files_beyond_max_open_files_wait_their_turn_and_every_one_is_processed(
     import json
     import time
 
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
     from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
     from roadwatch.pipeline import Pipeline
-    from streams import SourceSpec, probe
+    from roadwatch.streams import SourceSpec, probe
 
     clip = cut_clip(require(CITY), tmp_path / "city12.mp4", 12)
     config = Config.model_validate({"output": {"dir": str(tmp_path), "video": False}, "detector": {"imgsz": 160},

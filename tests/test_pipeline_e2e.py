@@ -10,13 +10,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from support.event_tap import EventTap
-
 from conftest import (
-    CITY, ROOT, VIDEOS, assert_summary_matches, assert_tracks_closed, assert_valid_events, count_frames, cut_clip,
+    CITY,
+    ROOT,
+    VIDEOS,
+    assert_summary_matches,
+    assert_tracks_closed,
+    assert_valid_events,
+    count_frames,
+    cut_clip,
     free_endpoint,
-    read_jsonl, require, roadwatch, spawn_roadwatch,
+    read_jsonl,
+    require,
+    roadwatch,
+    spawn_roadwatch,
 )
+from support.event_tap import EventTap
 
 pytestmark = pytest.mark.e2e
 
@@ -272,7 +281,7 @@ def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, m
 
 def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     from roadwatch.pipeline import rounds
-    from streams import Frame
+    from roadwatch.streams import Frame
 
     image = np.zeros((2, 2, 3), np.uint8)
     frames = [Frame(sid, i, i / 30, 0.0, 0, image) for sid, i in [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("c", 0), ("b", 1)]]

@@ -9,11 +9,22 @@ import numpy as np
 import pytest
 import supervision as sv
 
-from conftest import HIGHWAY, MODEL, PLATE_MODEL, PLATES_TEST, assert_valid_events, cut_clip, read_jsonl, require, roadwatch
-from detector import DEFAULT_CATEGORIES, CategoryMap
-from detector.yolo import YoloDetector
-from detector.plates import PlateReader, PlateReading
-from roadwatch.plates import PlateSchedule
+from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+from roadwatch.detector.plates import PlateReader, PlateReading
+from roadwatch.detector.yolo import YoloDetector
+from roadwatch.pipeline.plate_schedule import PlateSchedule
+
+from conftest import (
+    HIGHWAY,
+    MODEL,
+    PLATE_MODEL,
+    PLATES_TEST,
+    assert_valid_events,
+    cut_clip,
+    read_jsonl,
+    require,
+    roadwatch,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +117,7 @@ def rendered_plate(text: str) -> np.ndarray:
 
 def test_ocr_reads_plate_text_and_ignores_a_blank_crop():
     pytest.importorskip("rapidocr_onnxruntime", reason="plate OCR needs the ocr extra (make installs it)")
-    from detector.ocr import RapidPlateOcr
+    from roadwatch.detector.ocr import RapidPlateOcr
 
     ocr = RapidPlateOcr()
     readings = ocr.read([rendered_plate("KA05 MX12"), rendered_plate("7ABC123"), np.full((40, 120, 3), 128, np.uint8)])

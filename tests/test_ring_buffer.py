@@ -1,7 +1,7 @@
 import threading
 import time
 
-from streams import BufferPolicy, RingBuffer
+from roadwatch.streams import BufferPolicy, RingBuffer
 
 
 def test_drop_oldest_keeps_newest_and_counts_drops():

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from roadwatch.segments import prune, segment_path, segment_start
-from support.event_tap import EventTap
-from support.rtsp import RtspServer, unavailable_reason
+from roadwatch.outputs.segments import prune, segment_path, segment_start
 
 from conftest import CITY, count_frames, free_endpoint, require, spawn_roadwatch
+from support.event_tap import EventTap
+from support.rtsp import RtspServer, unavailable_reason
 
 STAMPED = re.compile(r"_(\d{8}T\d{6}Z)\.")
 
@@ -106,29 +106,20 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
     assert summary["output_errors"] == [] and summary["streams"]["cam"]["frames"] > 0
 
 
-def test_segments_roll_forward_with_the_clock_and_never_back(tmp_path, monkeypatch, model_path, city_clip):
+def test_segments_roll_forward_with_the_clock_and_never_back(tmp_path):
     """A clock set back (NTP, a wrong RTC fixed by hand) must not reopen, and so overwrite, an older segment."""
-    import types
-
-    import roadwatch.pipeline as pipeline_module
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
-    from roadwatch.config import Config
-    from streams import SourceSpec, probe
+    from roadwatch.config import OutputConfig
+    from roadwatch.outputs.run_outputs import RunOutputs
 
     now = [1_764_586_800.0 + 30]  # 2025-12-01 11:00:30 UTC
-    monkeypatch.setattr(pipeline_module, "time", types.SimpleNamespace(
-        time=lambda: now[0], monotonic=time.monotonic, perf_counter=time.perf_counter))
-    config = Config.model_validate({"output": {"video": False, "segment_s": 60}})
-    spec = SourceSpec.from_uri(str(city_clip), "cam")
-    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=64)
-    pipeline = pipeline_module.Pipeline(config, [spec], {"cam": probe(spec)}, detector, None, tmp_path)
-    names = [pipeline.event_log.path.name]
+    config = OutputConfig(video=False, segment_s=60)
+    outputs = RunOutputs(config, tmp_path, ["vehicle"], clock=lambda: now[0])
+    names = [outputs.event_log.path.name]
     for t in (now[0] + 60, now[0] - 3600, now[0] + 61, now[0] + 120):  # on, set back an hour, on, on
         now[0] = t
-        pipeline._roll_segments()
-        names.append(pipeline.event_log.path.name)
-    pipeline.event_log.close()
+        outputs.roll_segments()
+        names.append(outputs.event_log.path.name)
+    outputs.event_log.close()
     assert names == ["events_20251201T110000Z.jsonl", "events_20251201T110100Z.jsonl", "events_20251201T110100Z.jsonl",
                      "events_20251201T110100Z.jsonl", "events_20251201T110200Z.jsonl"]
     assert sorted(p.name for p in tmp_path.glob("events_*")) == sorted(set(names))

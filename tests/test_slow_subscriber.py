@@ -9,9 +9,10 @@ from pathlib import Path
 import psutil
 import zmq
 
+from roadwatch.events.schema import EventFactory, EventType
+from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode
+
 from conftest import free_endpoint
-from roadwatch.events import EventFactory, EventType
-from roadwatch.zmq_io import EventPublisher, Subscriber, decode
 
 
 def publish_for(publisher: EventPublisher, factory: EventFactory, seconds: float, sample=None) -> float:
@@ -132,12 +133,13 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
 
     Memory is checked by the publisher-level test above, where an unbounded queue would show at about
     250 MB/s; at the pipeline's event rate on a CPU (~75 KB/s) it would drown in the allocator's noise."""
-    from conftest import CITY, require
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector
     from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
     from roadwatch.pipeline import Pipeline
-    from streams import SourceSpec, probe
+    from roadwatch.streams import SourceSpec, probe
+
+    from conftest import CITY, require
 
     detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     spec = SourceSpec.from_uri(str(require(CITY)), "city")

@@ -6,8 +6,20 @@ import cv2
 import numpy as np
 import pytest
 
+from roadwatch.streams import (
+    BufferPolicy,
+    CaptureThread,
+    ReconnectPolicy,
+    SourceError,
+    SourceKind,
+    SourceSpec,
+    StreamStatus,
+    buffer_for,
+    classify,
+    probe,
+)
+
 from conftest import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
-from streams import BufferPolicy, CaptureThread, ReconnectPolicy, SourceError, SourceKind, SourceSpec, StreamStatus, buffer_for, classify, probe
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+from roadwatch.detector.traced import trace_network
+from roadwatch.detector.yolo import YoloDetector
+
 from conftest import HIGHWAY, VIDEOS, require
-from detector import DEFAULT_CATEGORIES, CategoryMap
-from detector.yolo import YoloDetector
-from detector.traced import trace_network
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ real public detections."""
 import numpy as np
 import pytest
 
-from trackers import Tracker, TrackerConfig
+from roadwatch.trackers import Tracker, TrackerConfig
 
 VEHICLE, PEDESTRIAN = 0, 1
 
@@ -103,7 +103,7 @@ def test_hundreds_of_tracks_stay_vectorised():
 def test_pairwise_iou_equals_supervision():
     from supervision.detection.utils.iou_and_nms import box_iou_batch
 
-    from trackers.tracker import box_iou_pairs
+    from roadwatch.trackers.tracker import box_iou_pairs
 
     def iou_matrix(a, b):  # every pair, as a matrix
         return box_iou_pairs(np.repeat(a, len(b), axis=0), np.tile(b, (len(a), 1))).reshape(len(a), len(b))
@@ -168,9 +168,9 @@ def test_streams_tracked_together_get_exactly_what_each_gets_alone():
     """The pipeline tracks a batch's streams in one MultiStreamTracker update; batching must change nothing.
     Real public detections (MOT15-TUD, MOT17), six cameras with different dropped frames and detections,
     fed in rounds of random subsets of streams."""
-    from conftest import SHARED, require
+    from roadwatch.trackers import MultiStreamTracker
 
-    from trackers import MultiStreamTracker
+    from conftest import SHARED, require
 
     folders = [require(SHARED / "mot" / "MOT15-TUD" / n) for n in ("TUD-Campus", "TUD-Stadtmitte")]
     folders.append(require(SHARED / "mot" / "MOT17-mini" / "train" / "MOT17-04-FRCNN"))
@@ -207,7 +207,7 @@ def test_streams_tracked_together_get_exactly_what_each_gets_alone():
 
 
 def test_a_stream_may_appear_only_once_in_an_update():
-    from trackers import MultiStreamTracker
+    from roadwatch.trackers import MultiStreamTracker
 
     tracker = MultiStreamTracker()
     one = (np.array([box(10)]), np.array([0.9]), np.array([2]), np.array([0]))

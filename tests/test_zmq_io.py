@@ -5,10 +5,11 @@ import time
 
 import pytest
 
-from conftest import free_endpoint
 from roadwatch.errors import UserError
-from roadwatch.events import EventFactory, EventType
-from roadwatch.zmq_io import EventPublisher, iter_events
+from roadwatch.events.schema import EventFactory, EventType
+from roadwatch.events.zmq_io import EventPublisher, iter_events
+
+from conftest import free_endpoint
 
 
 def collect(endpoint, topics, out, ready):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from trackers.zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
+from roadwatch.trackers.zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 SQUARE = Zone("square", ((100, 100), (200, 100), (200, 200), (100, 200)))
 ROAD_LINE = Line("stop_line", (0, 150), (400, 150))  # drawn left to right: "in" means moving down

@@ -3,10 +3,10 @@
 Knows nothing of streams or detectors; it takes boxes, scores, classes and categories as arrays.
 """
 
-from trackers.camera_motion import CameraMotionEstimator
-from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from trackers.tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
-from trackers.zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
+from .camera_motion import CameraMotionEstimator
+from .kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
+from .tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
+from .zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
     "CameraMotionEstimator",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from trackers.kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
+from .kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class TrackArrays:
     def __len__(self) -> int:
         return len(self.track_id)
 
-    def rows(self, start: int, stop: int) -> "TrackArrays":
+    def rows(self, start: int, stop: int) -> TrackArrays:
         """Rows start:stop, as views of these arrays (no copy)."""
         return TrackArrays(
             self.track_id[start:stop], self.xyxy[start:stop], self.confidence[start:stop], self.class_id[start:stop],
@@ -86,7 +86,7 @@ class TrackArrays:
         )
 
     @classmethod
-    def from_views(cls, views: list[TrackView]) -> "TrackArrays":
+    def from_views(cls, views: list[TrackView]) -> TrackArrays:
         return cls(
             track_id=np.array([v.track_id for v in views], dtype=np.int64),
             xyxy=np.array([v.xyxy for v in views], dtype=np.float64).reshape(-1, 4),

@@ -54,7 +54,7 @@ class _Debounced:
     streak: np.ndarray  # (K,) int: how many frames in a row it has been observed
 
     @classmethod
-    def new(cls, k: int) -> "_Debounced":
+    def new(cls, k: int) -> _Debounced:
         return cls(np.zeros(k, np.int8), np.zeros(k, np.int8), np.zeros(k, np.int64))
 
     def observe(self, value: np.ndarray, valid: np.ndarray, min_frames: int) -> np.ndarray:

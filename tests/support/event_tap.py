@@ -7,7 +7,7 @@ import time
 
 import zmq
 
-from roadwatch.zmq_io import decode
+from roadwatch.events.zmq_io import decode
 
 
 class EventTap(threading.Thread):
@@ -22,7 +22,7 @@ class EventTap(threading.Thread):
         self.endpoint = endpoint
 
     @classmethod
-    def listening(cls, endpoint: str) -> "EventTap":
+    def listening(cls, endpoint: str) -> EventTap:
         """A tap already connected, so a pipeline started next loses none of its first events."""
         tap = cls(endpoint)
         tap.start()

@@ -5,9 +5,9 @@ usage: python mjpeg_server.py PORT CLIP [FPS]     prints "ready" once it listens
 
 import sys
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import cv2
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class MjpegHandler(BaseHTTPRequestHandler):

@@ -64,7 +64,7 @@ class RtspServer:
     def resume(self) -> None:
         os.kill(self._proc.pid, signal.SIGCONT)
 
-    def start(self) -> "RtspServer":
+    def start(self) -> RtspServer:
         self._proc = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,

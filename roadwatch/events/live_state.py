@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-Event = dict[str, Any]
-TRACK_STATE_TYPES = {"track.started", "track.updated", "zone.entered", "zone.exited", "line.crossed", "plate.read"}
-STREAM_TYPES = {"stream.up", "stream.down", "stream.stalled"}
+from roadwatch.events.schema import HEARTBEAT, STREAM_TYPES, TRACK_STATE_TYPES, Event, EventType
+
+TRACK_ENDED = EventType.TRACK_ENDED.value
 
 
 @dataclass
@@ -26,13 +26,13 @@ class LiveState:
 
     def apply(self, event: Event) -> bool:
         """Fold one event in; False (and nothing changes) for heartbeats and events not newer than `seq`."""
-        if event["type"] == "heartbeat" or event["seq"] <= self.seq:
+        if event["type"] == HEARTBEAT or event["seq"] <= self.seq:
             return False
         self.seq = event["seq"]
         self.producer_id = event["producer_id"]
         if event["type"] in TRACK_STATE_TYPES:
             self.tracks[(event["stream_id"], event["track_id"])] = event
-        elif event["type"] == "track.ended":
+        elif event["type"] == TRACK_ENDED:
             self.tracks.pop((event["stream_id"], event["track_id"]), None)
         elif event["type"] in STREAM_TYPES:
             self.streams[event["stream_id"]] = event
@@ -46,7 +46,7 @@ class LiveState:
                 "tracks": list(self.tracks.values()), "streams": list(self.streams.values())}
 
     @classmethod
-    def from_snapshot(cls, snapshot: dict[str, Any]) -> "LiveState":
+    def from_snapshot(cls, snapshot: dict[str, Any]) -> LiveState:
         state = cls(producer_id=snapshot["producer_id"], seq=snapshot["seq"])
         state.tracks = {(e["stream_id"], e["track_id"]): e for e in snapshot["tracks"]}
         state.streams = {e["stream_id"]: e for e in snapshot["streams"]}

@@ -20,12 +20,11 @@ import orjson
 import zmq
 
 from roadwatch.errors import UserError
-from roadwatch.events import Event, EventType
-from roadwatch.security import secure_client, secure_server
+from roadwatch.events.curve import secure_client, secure_server
+from roadwatch.events.schema import ALL_TYPES, HEARTBEAT, Event
 
 FORMATS = ("msgpack", "json")
 _MORE, _LAST = int(zmq.SNDMORE | zmq.NOBLOCK), int(zmq.NOBLOCK)
-ALL_TYPES = [t.value for t in EventType] + ["heartbeat"]
 
 
 def topic_of(event: Event) -> bytes:
@@ -202,7 +201,7 @@ class Subscriber:
     def _check(self, event: Event, last: dict[str, int]) -> None:
         producer, seq = event["producer_id"], event["seq"]
         expected = last.get(producer)
-        newest = seq if event["type"] == "heartbeat" else seq - 1  # a heartbeat repeats the last seq sent
+        newest = seq if event["type"] == HEARTBEAT else seq - 1  # a heartbeat repeats the last seq sent
         if expected is not None and newest > expected:
             self.gaps.append(Gap(producer, expected + 1, newest))
         if expected is None or seq > expected:
@@ -226,7 +225,7 @@ class Broker:
         self._thread: threading.Thread | None = None
         self._authenticator = None
 
-    def start(self) -> "Broker":
+    def start(self) -> Broker:
         xsub, xpub = self._context.socket(zmq.XSUB), self._context.socket(zmq.XPUB)
         control, self._steer = self._context.socket(zmq.PAIR), self._context.socket(zmq.PAIR)
         self._steer.bind(f"inproc://broker-steer-{id(self)}")
@@ -321,7 +320,7 @@ def late_join(endpoint: str, snapshot_endpoint: str, timeout_s: float | None = N
     """Join a running publisher late: yields (LiveState, event) for each new event after the snapshot;
     the LiveState is the publisher's state as of that event. The SUB socket is connected before the
     snapshot is asked for, so no event can fall between the two."""
-    from roadwatch.live_state import LiveState
+    from roadwatch.events.live_state import LiveState
 
     subscriber = Subscriber(endpoint, timeout_s=timeout_s)
     events = iter(subscriber)

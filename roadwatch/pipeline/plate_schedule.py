@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from detector.plates import PlateReading
+from roadwatch.detector.plates import PlateReading
 
 
 @dataclass

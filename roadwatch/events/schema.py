@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from trackers import TrackArrays, TrackView
+from roadwatch.trackers import TrackArrays, TrackView
 
 SCHEMA_VERSION = "1.2"
 
@@ -41,9 +41,17 @@ class EventType(str, Enum):
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"
+    HEARTBEAT = "heartbeat"  # the producer's pulse, on ZeroMQ only (no stream, no events file)
 
 
 _VALUES = {t: t.value for t in EventType}  # an Enum's .value is a property lookup; make() runs per event
+ALL_TYPES = list(_VALUES.values())
+HEARTBEAT = EventType.HEARTBEAT.value
+# what a late subscriber's live state keeps: the latest event of each active track, and of each stream
+TRACK_STATE_TYPES = frozenset(_VALUES[t] for t in (
+    EventType.TRACK_STARTED, EventType.TRACK_UPDATED, EventType.ZONE_ENTERED, EventType.ZONE_EXITED,
+    EventType.LINE_CROSSED, EventType.PLATE_READ))
+STREAM_TYPES = frozenset(_VALUES[t] for t in (EventType.STREAM_UP, EventType.STREAM_DOWN, EventType.STREAM_STALLED))
 
 
 def default_producer_id() -> str:
@@ -93,7 +101,7 @@ class EventFactory:
         return {
             "schema_version": SCHEMA_VERSION,
             "event_id": os.urandom(16).hex(),  # a heartbeat repeats a seq, so its id cannot be built from it
-            "type": "heartbeat",
+            "type": HEARTBEAT,
             "seq": seq,
             "producer_id": self.producer_id,
             "ts": now,

@@ -100,7 +100,7 @@ def ultralytics_track_fps(clip: Path, model: Path, device: str, imgsz: int, fram
 def use_all_cores(device: str) -> None:
     """Ultralytics' predictor setup sets torch's CPU threads to cpu_count - 1 for the whole process (1 on a
     2-core machine); both contenders get all cores, so the ratio compares code, not thread counts."""
-    from detector.yolo import resolve_device
+    from roadwatch.detector.yolo import resolve_device
 
     resolve_device(device)
 
@@ -146,7 +146,7 @@ class ResourceSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._nvidia_smi = self.cuda
 
-    def __enter__(self) -> "ResourceSampler":
+    def __enter__(self) -> ResourceSampler:
         self._t0 = time.monotonic()
         self._thread.start()
         return self
@@ -217,9 +217,9 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     """The real pipeline on `uris` until they end (files) or `seconds` pass (live); returns it, its summary, its
     wall time and its batch clock."""
     from roadwatch.config import Config
+    from roadwatch.events.zmq_io import EventPublisher
     from roadwatch.pipeline import Pipeline
-    from roadwatch.zmq_io import EventPublisher
-    from streams import SourceSpec, probe, stream_ids_for
+    from roadwatch.streams import SourceSpec, probe, stream_ids_for
 
     config = Config()
     config.output.video = False
@@ -347,14 +347,14 @@ def _where_time_went(pipeline, elapsed: float) -> dict:
     (see DetectedBatch.detect_cpu_s): what says which side stopped a run short."""
     return {
         "mean_batch": _mean_batch(pipeline),
-        "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.stage_s.items()},
-        "detect_thread_cpu_share": round(pipeline.detect_cpu_s / elapsed, 3),
+        "stage_share": {k: round(v / elapsed, 3) for k, v in pipeline.clock.stage_s.items()},
+        "detect_thread_cpu_share": round(pipeline.clock.detect_cpu_s / elapsed, 3),
     }
 
 
 def _mean_batch(pipeline) -> float | None:
     """Frames per forward pass, on average: a GPU is only efficient with full batches."""
-    return round(pipeline.batched_frames / pipeline.batches, 1) if pipeline.batches else None
+    return round(pipeline.clock.batched_frames / pipeline.clock.batches, 1) if pipeline.clock.batches else None
 
 
 def _stages(share: dict[str, float]) -> str:
@@ -364,9 +364,9 @@ def _stages(share: dict[str, float]) -> str:
 def run_bench(settings: BenchSettings, out: Path) -> dict:
     """Baseline, then file mode, then live mode; `out` is rewritten after each run, so a benchmark cut off by a
     time limit (the GPU machine's) keeps every figure it finished, with `complete: false`."""
-    from detector import DEFAULT_CATEGORIES, CategoryMap
-    from detector.yolo import YoloDetector, resolve_device
-    from roadwatch.sinks import write_json_atomic
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector, resolve_device
+    from roadwatch.outputs.files import write_json_atomic
 
     device = resolve_device(settings.device)
     settings = BenchSettings(**{**settings.__dict__, "device": device})

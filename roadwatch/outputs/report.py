@@ -20,9 +20,8 @@ matplotlib.use("Agg")  # no display: render to memory
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from roadwatch.sinks import write_text_atomic  # noqa: E402
-
-CATEGORY_COLOURS = {"vehicle": "#3b82f6", "pedestrian": "#f97316", "sign": "#22c55e", "plate": "#eab308"}
+from roadwatch.outputs.files import write_text_atomic  # noqa: E402
+from roadwatch.outputs.palette import colour_of  # noqa: E402
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -58,7 +57,7 @@ def plot_objects_over_time(spans: dict[int, dict[str, Any]], duration_s: float) 
         starts = np.array([s["start"] for s in spans.values() if s["category"] == category])
         ends = np.array([s["end"] for s in spans.values() if s["category"] == category])
         counts = ((starts[None, :] <= times[:, None]) & (times[:, None] <= ends[None, :])).sum(axis=1)
-        ax.step(times, counts, where="post", label=category, color=CATEGORY_COLOURS.get(category))
+        ax.step(times, counts, where="post", label=category, color=colour_of(category))
     ax.set_xlabel("video time (s)")
     ax.set_ylabel("objects in view")
     ax.set_title("Objects per category over time")

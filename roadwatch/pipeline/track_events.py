@@ -1,26 +1,22 @@
-"""What the tracker says about a frame, as events: track lifecycle, zones, lines, plates; and each event to
-every sink (live state, events files, summaries, ZeroMQ).
+"""What the tracker says about a frame, as events: track lifecycle, zones, lines, plates.
 
 The pipeline decides what runs when (batches, tracker updates, the plate model, stream lifecycles); this
-module decides which events a frame's tracker step makes, keeps each track on its update schedule
-(`update_interval_s`, sooner on a class or zone change) and draws the annotated video frame.
+module decides which events a frame's tracker step makes and keeps each track on its update schedule
+(`update_interval_s`, sooner on a class or zone change). Where events go is the fanout's job (fanout.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import cv2
 import numpy as np
 
-from detector.plates import PlateReading
-from roadwatch.events import Event, EventFactory, EventType, FrameFields, fields_of
-from roadwatch.live_state import LiveState
-from roadwatch.sinks import EventLog, RunSummary
-from roadwatch.stream_state import StreamState
-from roadwatch.zmq_io import EventPublisher
-from streams import Frame
-from trackers import TrackerStep, TrackView
+from roadwatch.detector.plates import PlateReading
+from roadwatch.events.schema import Event, EventFactory, EventType, FrameFields, fields_of
+from roadwatch.pipeline.stream_state import StreamState
+from roadwatch.streams import Frame
+from roadwatch.trackers import TrackerStep, TrackView
 
 # moments in a track's life rather than updates: they leave its update schedule alone
 MOMENTS = (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ)
@@ -39,58 +35,27 @@ def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
     return cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
 
-class EventSinks:
-    """Every event goes to the same places, in this order: the live state (late joiners' snapshot), the run's
-    events.jsonl and summary, its stream's own file and summary (footage analysis), then ZeroMQ."""
-
-    def __init__(
-        self,
-        live: LiveState,
-        event_log: EventLog | None,
-        summary: RunSummary,
-        publisher: EventPublisher | None,
-        streams: Mapping[str, StreamState],
-    ) -> None:
-        self.live = live
-        self.event_log = event_log
-        self.summary = summary
-        self.publisher = publisher
-        self.streams = streams  # the pipeline's own dict: streams added later are found too
-
-    def emit(self, event: Event) -> None:
-        self.live.apply(event)
-        if self.event_log is not None:
-            self.event_log.write(event)
-        self.summary.observe(event)
-        state = self.streams.get(event["stream_id"])
-        if state is not None and state.log is not None:
-            state.log.write(event)
-            state.summary.observe(event)
-        if self.publisher is not None:
-            self.publisher.publish(event)
-
-
 class TrackEvents:
-    """Turns tracker steps into track, zone, line and plate events, sent through `sinks`."""
+    """Turns tracker steps into track, zone, line and plate events, handed to `emit`."""
 
     def __init__(
         self,
         factory: EventFactory,
-        sinks: EventSinks,
+        emit: Callable[[Event], None],
         class_names: Mapping[int, str],
         category_names: list[str],
         horizon_s: float,
         update_interval_s: float,
     ) -> None:
         self.factory = factory
-        self.sinks = sinks
+        self.emit = emit
         self.class_names = class_names
         self.category_names = category_names
         self.horizon_s = horizon_s
         self.update_interval_s = update_interval_s
 
     def frame(self, frame: Frame, state: StreamState, step: TrackerStep) -> list[TrackView]:
-        """The events of one frame's tracker step, and its annotated video frame; returns its visible tracks."""
+        """The events of one frame's tracker step; returns its visible tracks."""
         size = (frame.image.shape[1], frame.image.shape[0])
         fields = FrameFields(step.tracks, size, self.horizon_s)
         for track in step.ended:
@@ -115,10 +80,6 @@ class TrackEvents:
             reclassified = state.last_class.get(track.track_id) != track.class_id
             if due or reclassified or track.track_id in zone_changed:
                 self._emit(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id])
-        if state.video is not None:
-            state.video.write(frame.image, visible, [self._label(t, state) for t in visible])
-        state.frames += 1
-        state.last_frame = frame
         return visible
 
     def end_track(self, frame: Frame, track: TrackView, size: tuple[int, int], state: StreamState, reason: str) -> None:
@@ -143,9 +104,14 @@ class TrackEvents:
             plate_score=None if reading.text_confidence is None else round(reading.text_confidence, 4),
         )
 
-    def _label(self, track: TrackView, state: StreamState) -> str:
-        plate = state.plates.text_of(track.track_id) if state.plates is not None else None
-        return f"{self.class_names[track.class_id]} {plate}" if plate else self.class_names[track.class_id]
+    def labels(self, tracks: list[TrackView], state: StreamState) -> list[str]:
+        """The annotated video's label of each track: its class, and its plate once read."""
+        out = []
+        for track in tracks:
+            plate = state.plates.text_of(track.track_id) if state.plates is not None else None
+            name = self.class_names[track.class_id]
+            out.append(f"{name} {plate}" if plate else name)
+        return out
 
     def _emit(self, type: EventType, frame: Frame, track: TrackView, state: StreamState, fields: dict, **extra) -> None:
         """`fields`: the track's event fields (track_fields / fields_of), computed for a frame's tracks at once."""
@@ -171,4 +137,4 @@ class TrackEvents:
             else:
                 state.last_update_pts[track.track_id] = frame.pts
                 state.last_class[track.track_id] = track.class_id
-        self.sinks.emit(event)
+        self.emit(event)

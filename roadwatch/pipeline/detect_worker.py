@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 
 import supervision as sv
 
-from detector import Batcher
-from detector.filters import ExclusionMask
-from detector.yolo import YoloDetector
-from streams import Frame
+from roadwatch.detector import Batcher
+from roadwatch.detector.filters import ExclusionMask
+from roadwatch.detector.yolo import YoloDetector
+from roadwatch.streams import Frame
 
-END = "end"  # every buffer is exhausted: nothing will come any more
+END = "end"  # stop was set: the worker takes no more batches
 
 
 @dataclass
@@ -76,8 +76,9 @@ class DetectionWorker:
             self._thread.join(timeout)
 
     def get(self, timeout: float) -> DetectedBatch | str | None:
-        """The next batch (empty after `timeout` without frames), END, or None if a threaded worker had
-        nothing within `timeout`; re-raises the worker thread's error."""
+        """The next batch (empty after `timeout` without frames, or at once when every buffer is exhausted),
+        END once stopped, or None if a threaded worker had nothing within `timeout`; re-raises the worker
+        thread's error."""
         if self._thread is None:
             return self._step(idle_s=timeout)
         try:
@@ -92,7 +93,9 @@ class DetectionWorker:
         t0 = time.perf_counter()
         frames = self.batcher.next_batch(self.stop, idle_s=idle_s)
         if frames is None:
-            return END
+            if self.stop.is_set():
+                return END
+            frames = []  # every buffer exhausted: the pipeline's roster of sources decides whether the run is over
         ended = self.batcher.exhausted_keys()  # after the poll: their last frames are in hand
         t1, cpu = time.perf_counter(), time.thread_time()
         masks = [self.mask_of(frame.stream_id) for frame in frames]

@@ -1,0 +1,209 @@
+"""The assembly of a run: the settings, the models, the sources and the pipeline for `roadwatch run` and
+`roadwatch analyze`, with the heavy imports (torch, Ultralytics) only after the inputs have been checked, so
+a bad config or source is reported at once."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from rich.console import Console
+
+from roadwatch.errors import UserError
+
+
+def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
+    from roadwatch.streams import SourceSpec, stream_ids_for
+
+    return [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris, ids))]
+
+
+def specs_from_config(sources) -> list:
+    """The config's `sources` list as specs, with the ids it gives."""
+    return specs_for([s.uri for s in sources], [s.id for s in sources])
+
+
+def load_settings(config_path, model, device, output):
+    from roadwatch.config import load_config
+
+    cfg = load_config(config_path)
+    if model:
+        cfg.detector.model = model
+    if device:
+        cfg.detector.device = device
+    if output:
+        cfg.output.dir = str(output)
+    out_dir = Path(cfg.output.dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"output folder '{out_dir}': cannot create it ({exc.strerror}); pass another --output")
+    return cfg, out_dir
+
+
+def load_models(cfg, console: Console):
+    """The detector and, when configured, the plate stage; both load before any frame is read."""
+    from roadwatch.detector import CategoryMap
+    from roadwatch.detector.ocr import OcrUnavailable, RapidPlateOcr
+    from roadwatch.detector.plates import PlateReader
+    from roadwatch.detector.yolo import YoloDetector
+
+    d = cfg.detector
+    with console.status(f"loading {d.model}"):
+        detector = YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
+                                iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms, category_conf=d.category_conf,
+                                min_size_px=d.min_box_px, backend=d.backend, max_batch=d.max_batch,
+                                trace=d.trace)
+    p = d.plates
+    if p.model is None:
+        return detector, None
+    with console.status(f"loading plate model {p.model}"):
+        try:
+            ocr = RapidPlateOcr(p.ocr_min_confidence) if p.ocr else None
+        except OcrUnavailable as exc:
+            raise UserError(str(exc)) from exc
+        plates = PlateReader(p.model, device=d.device, imgsz=p.imgsz, conf=p.conf, half=d.half,
+                             max_area_fraction=p.max_area_fraction, ocr=ocr)
+    return detector, plates
+
+
+def process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
+    from roadwatch.console import RunProgress
+
+    stop = threading.Event()
+    stop_on_signals(stop)
+    totals = {s.stream_id: infos[s.stream_id].frame_count for s in specs}
+    with RunProgress(console, totals, overall=overall) as progress:
+        return pipeline.run(stop, on_batch=progress.advance, on_end=progress.end)
+
+
+def run_job(source, model, config_path, output, events, device) -> dict:
+    from roadwatch.config import load_config
+    from roadwatch.sample import sample_video
+    from roadwatch.streams import probe
+
+    cfg, out_dir = load_settings(config_path, model, device, output)
+    if events:
+        cfg.events.endpoint = events
+    if source:
+        specs = specs_for(list(source))
+    elif cfg.sources:
+        specs = specs_from_config(cfg.sources)
+    else:
+        specs = specs_for([sample_video()])
+    infos = {spec.stream_id: probe(spec) for spec in specs}
+    # only now the heavy imports (torch, Ultralytics): a bad config or source is reported without waiting for them
+    from roadwatch.console import summary_table
+    from roadwatch.events.zmq_io import EventPublisher, SnapshotServer
+    from roadwatch.pipeline import Pipeline
+
+    console = Console(stderr=True)
+    e = cfg.events
+    publisher = EventPublisher(e.endpoint, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve())
+    snapshots = None
+    try:
+        detector, plates = load_models(cfg, console)  # after the bind, so subscribers that connect now miss nothing
+        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, plates=plates)
+        if e.snapshot_endpoint:
+            snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint)
+        if config_path is not None and not source:
+            # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
+            pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)
+            signal.signal(signal.SIGHUP, lambda *_: pipeline.request_reload())
+        console.print(
+            f"roadwatch: {len(specs)} source(s) -> {out_dir}/, events on {cfg.events.endpoint}, "
+            f"model {cfg.detector.model} on {detector.device}"
+        )
+        summary = process(pipeline, specs, infos, console, overall=len(specs) > 1)
+    finally:
+        publisher.close()
+        if snapshots is not None:
+            snapshots.close()
+    Console().print(summary_table(summary))
+    return summary
+
+
+def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
+    """Files as given and every file of a folder (name order, hidden ones left out); missing paths are
+    reported, not fatal."""
+    files, skipped = [], []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path)
+        else:
+            skipped.append({"path": str(path), "error": f"'{path}': no such file or folder"})
+    return files, skipped
+
+
+def analyze_job(paths, output, model, config_path, device, events, camera_motion, parallel=None) -> dict:
+    from roadwatch.streams import SourceError, probe
+
+    cfg, out_dir = load_settings(config_path, model, device, output)
+    cfg.tracker.camera_motion = camera_motion
+    if parallel is not None:
+        cfg.streams.max_open_files = parallel
+    files, skipped = expand_inputs(paths)
+    specs, infos = [], {}
+    for spec in specs_for([str(f) for f in files]):
+        try:
+            infos[spec.stream_id] = probe(spec)
+            specs.append(spec)
+        except SourceError as exc:
+            skipped.append({"path": spec.uri, "error": str(exc)})
+    for item in skipped:
+        print(f"roadwatch: warning: {item['error']}; skipped", file=sys.stderr, flush=True)
+    if not specs:
+        raise UserError("no readable video among the inputs; pass video files or folders that hold some")
+    from roadwatch.console import summary_table  # the heavy imports only now, as in _run
+    from roadwatch.events.zmq_io import EventPublisher
+    from roadwatch.outputs.files import write_json_atomic
+    from roadwatch.outputs.report import write_report
+    from roadwatch.pipeline import Pipeline
+
+    console = Console(stderr=True)
+    e = cfg.events
+    publisher = EventPublisher(events, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve()) if events else None
+    try:
+        detector, plates = load_models(cfg, console)
+        pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True,
+                            thumbnails=True, plates=plates)
+        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, model {cfg.detector.model} on {detector.device}")
+        summary = process(pipeline, specs, infos, console, overall=True)
+    finally:
+        if publisher is not None:
+            publisher.close()
+    summary["skipped"] = skipped
+
+    def attempt(path: Path, write, *args) -> None:
+        """A full disk costs this output, not the others; the exit status says so."""
+        try:
+            write(*args)
+        except OSError as exc:
+            summary["output_errors"].append(f"cannot write '{path}': {exc.strerror or exc}")
+
+    attempt(out_dir / "summary.json", write_json_atomic, out_dir / "summary.json", summary)
+    for stream_id, state in pipeline.streams.items():
+        folder = pipeline.outputs.folder_of(stream_id)
+        attempt(folder / "report.html", write_report, folder, state.thumbnails)
+    Console().print(summary_table(summary))
+    for stream_id, entry in summary["streams"].items():
+        if entry.get("warning"):
+            print(f"roadwatch: warning: {entry['warning']}", file=sys.stderr)
+        print(f"roadwatch: {stream_id}: {out_dir / stream_id / 'report.html'}")
+    return summary
+
+
+def stop_on_signals(stop: threading.Event) -> None:
+    """First Ctrl-C or SIGTERM asks for a clean stop (outputs finalised, exit 0); a second Ctrl-C aborts."""
+
+    def request_stop(signum, _frame) -> None:
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)

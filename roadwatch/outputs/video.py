@@ -1,0 +1,137 @@
+"""The annotated video: the input with tracked boxes, ids, trails, zones and lines drawn on it."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import supervision as sv
+
+from roadwatch.outputs.palette import CATEGORY_HEX
+from roadwatch.trackers import TrackView
+
+log = logging.getLogger(__name__)
+
+GROWTH_CHECK_S = 10.0  # of video, between checks that the annotated video's file still grows
+FULL_BELOW_BYTES = 1 << 20  # free space under which a file that does not grow is taken as failing
+CATEGORY_PALETTE = sv.ColorPalette.from_hex(list(CATEGORY_HEX))
+
+
+class AnnotatedVideo:
+    """Writes every processed frame, with its confirmed tracks drawn, to a video file.
+
+    Opened on the first frame, so its size is the source's real size; later frames of another size
+    (an image folder) are resized to it. Boxes are coloured by category.
+    """
+
+    def __init__(
+        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=(), series: Path | None = None
+    ) -> None:
+        self.path = path
+        self.series = series or path  # the name of the whole series, when this is one segment of it
+        self.zone_specs, self.line_specs = tuple(zones), tuple(lines)  # for the next segment's video
+        self.zones = [np.array(z.polygon, dtype=np.int32) for z in zones]
+        self.zone_names = [(z.zone_id, tuple(int(v) for v in z.polygon[0])) for z in zones]
+        self.lines = [(tuple(int(v) for v in l.start), tuple(int(v) for v in l.end), l.line_id) for l in lines]
+        self.fps = fps if fps > 0 else 25.0
+        self.codec = codec
+        self.category_names = category_names
+        self.frames_written = 0
+        self.error: str | None = None  # why there is no video (it could not be written); the run goes on
+        self._growth_check_frames = max(1, round(self.fps * GROWTH_CHECK_S))
+        self._bytes_at_check = 0
+        self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] | None = None
+        self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
+        self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4, smart_position=True)
+        self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
+
+    def write(self, image: np.ndarray, tracks: list[TrackView], class_names: list[str]) -> None:
+        if self.error is not None:
+            return
+        if self._writer is None:
+            try:
+                self._open(image)
+            except OSError as exc:
+                self.error = str(exc)
+                log.error("%s", self.error)
+                return
+        canvas = image.copy()
+        if self.zones:
+            cv2.polylines(canvas, self.zones, isClosed=True, color=(0, 215, 255), thickness=2)
+            for name, corner in self.zone_names:
+                cv2.putText(canvas, name, (corner[0] + 4, corner[1] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 215, 255), 1, cv2.LINE_AA)
+        for start, end, name in self.lines:
+            cv2.line(canvas, start, end, (255, 0, 255), 2, cv2.LINE_AA)
+            cv2.putText(canvas, name, (start[0] + 4, start[1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 0, 255), 1, cv2.LINE_AA)
+        if tracks:
+            detections = sv.Detections(
+                xyxy=np.array([t.xyxy for t in tracks], dtype=np.float32),
+                confidence=np.array([t.confidence for t in tracks], dtype=np.float32),
+                class_id=np.array([t.category for t in tracks], dtype=int),
+                tracker_id=np.array([t.track_id for t in tracks], dtype=int),
+            )
+            labels = [f"#{t.track_id} {name} {t.confidence:.2f}" for t, name in zip(tracks, class_names)]
+            canvas = self._traces.annotate(canvas, detections)
+            for t in tracks:  # predicted direction: where the centre will be in half a second
+                cx, cy = (t.xyxy[0] + t.xyxy[2]) / 2, (t.xyxy[1] + t.xyxy[3]) / 2
+                dx, dy = t.velocity[0] * 0.5, t.velocity[1] * 0.5
+                if dx * dx + dy * dy >= 16:
+                    cv2.arrowedLine(canvas, (int(cx), int(cy)), (int(cx + dx), int(cy + dy)), (255, 255, 255), 2,
+                                    cv2.LINE_AA, tipLength=0.3)
+            canvas = self._boxes.annotate(canvas, detections)
+            canvas = self._labels.annotate(canvas, detections, labels=labels)
+        if (canvas.shape[1], canvas.shape[0]) != self._size:
+            canvas = cv2.resize(canvas, self._size)
+        self._writer.write(canvas)
+        self.frames_written += 1
+        if self.frames_written % self._growth_check_frames == 0:
+            self._check_growth()
+
+    def _check_growth(self) -> None:
+        """OpenCV's writer never reports a failed write (a full disk): it warns on stderr for every frame and
+        leaves a file that will not play. A file that stopped growing on a disk with no room left has failed
+        (a still scene alone may not grow it for a while: FFmpeg writes in 32 KiB blocks)."""
+        try:
+            size = self.path.stat().st_size
+            full = shutil.disk_usage(self.path.parent).free < FULL_BELOW_BYTES
+        except OSError:  # its folder is gone
+            size, full = self._bytes_at_check, True
+        if size == self._bytes_at_check and full:
+            self._give_up("its file stopped growing")
+        self._bytes_at_check = size
+
+    def _open(self, image: np.ndarray) -> None:
+        self._size = (image.shape[1], image.shape[0])
+        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self._size)
+        if not self._writer.isOpened():
+            self._writer = None
+            raise OSError(f"cannot write video '{self.path}' with codec '{self.codec}'")
+
+    def close(self) -> None:
+        """Finalise the container (writes its index), so the file plays; checked, as writes are not."""
+        if self._writer is None:
+            return
+        self._writer.release()
+        self._writer = None
+        reader = cv2.VideoCapture(str(self.path))
+        playable = reader.isOpened() and reader.get(cv2.CAP_PROP_FRAME_COUNT) > 0
+        reader.release()
+        if not playable:
+            self._give_up("it could not be finalised")
+
+    def _give_up(self, why: str) -> None:
+        """No video rather than one that does not play."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+        try:
+            free = f"{shutil.disk_usage(self.path.parent).free / 2**20:.0f} MB free there"
+        except OSError:
+            free = "its folder is gone"
+        self.path.unlink(missing_ok=True)
+        self.error = f"cannot write video '{self.path}': {why} ({free}); removed, as it would not play"
+        log.error("%s", self.error)

@@ -1,0 +1,363 @@
+"""The loop: source -> ring buffer -> batcher -> detector -> tracker -> events and outputs.
+
+Capture runs in one thread (or process) per source; everything after the buffers runs in the caller's
+thread, batch by batch, so per-stream order is kept without locks. Other threads talk to that loop only
+through queues: stream status changes, and requests to add, remove or reload sources. Who owns what:
+the roster the sources (roster.py), RunOutputs the files, TrackEvents which events a frame makes, the
+fanout where they go.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from roadwatch.config import Config
+from roadwatch.detector import Batcher
+from roadwatch.detector.filters import ExclusionMask
+from roadwatch.detector.plates import PlateReader
+from roadwatch.detector.yolo import YoloDetector
+from roadwatch.events.live_state import LiveState
+from roadwatch.events.schema import EventFactory, EventType
+from roadwatch.events.zmq_io import EventPublisher, SnapshotServer
+from roadwatch.outputs.run_outputs import RunOutputs
+from roadwatch.pipeline.detect_worker import END, DetectionWorker
+from roadwatch.pipeline.fanout import EventFanout
+from roadwatch.pipeline.heartbeat import Heartbeat
+from roadwatch.pipeline.plate_stage import PlateStage, Search
+from roadwatch.pipeline.roster import SourceRoster
+from roadwatch.pipeline.stage_clock import StageClock
+from roadwatch.pipeline.stream_state import StreamState
+from roadwatch.pipeline.track_events import TrackEvents
+from roadwatch.streams import ERROR_STATES, Frame, SourceInfo, SourceSpec, StatusChange, StreamStatus, stream_ids_for
+from roadwatch.trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackView, Zone, ZoneLineMonitor
+
+log = logging.getLogger(__name__)
+
+STATUS_EVENTS = {
+    StreamStatus.UP: EventType.STREAM_UP,
+    StreamStatus.DOWN: EventType.STREAM_DOWN,
+    StreamStatus.FAILED: EventType.STREAM_DOWN,
+    StreamStatus.STALLED: EventType.STREAM_STALLED,
+}
+
+
+def _applies(item, stream_id: str) -> bool:
+    """A zone, line or mask of the config applies to every stream, or to those it names."""
+    return item.streams is None or stream_id in item.streams
+
+
+def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], list]]:
+    """A batch split into rounds of at most one frame per stream, each stream's frames in order: the tracker
+    updates every stream of a round at once, and a stream's next frame must wait for its previous one."""
+    out: list[tuple[list[Frame], list]] = []
+    taken: dict[str, int] = {}
+    for frame, dets in zip(frames, detections):
+        k = taken.get(frame.stream_id, 0)
+        taken[frame.stream_id] = k + 1
+        if k == len(out):
+            out.append(([], []))
+        out[k][0].append(frame)
+        out[k][1].append(dets)
+    return out
+
+
+def _drain(q: queue.SimpleQueue) -> Iterator:
+    """Everything queued now, without waiting."""
+    while True:
+        try:
+            yield q.get_nowait()
+        except queue.Empty:
+            return
+
+
+class Pipeline:
+    """Runs the sources to their end (files) or until `stop` is set (live sources, Ctrl-C, SIGTERM).
+
+    Sources can be added, removed or reloaded from any thread while it runs; the others carry on.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        specs: list[SourceSpec],
+        infos: dict[str, SourceInfo],
+        detector: YoloDetector,
+        publisher: EventPublisher | None,
+        out_dir: Path,
+        per_stream_outputs: bool = False,
+        thumbnails: bool = False,
+        plates: PlateReader | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.publisher = publisher
+        self.thumbnails = thumbnails
+        self.plates = PlateStage(plates, config.detector.plates, detector.category_names) if plates else None
+        self.events = EventFactory()
+        self.outputs = RunOutputs(config.output, out_dir, detector.category_names, per_stream=per_stream_outputs,
+                                  single_stream=len(specs) == 1)
+        self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
+        self.roster = SourceRoster(config.streams, self.batcher, specs, self._on_status, detector.allocate_frame)
+        self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
+        self.live = LiveState()  # what a late subscriber gets as a snapshot
+        self.fanout = EventFanout(self.live, self.outputs, publisher)
+        self.track_events = TrackEvents(
+            self.events, self.fanout.emit, detector.names, detector.category_names,
+            config.tracker.prediction_horizon_s, config.tracker.update_interval_s,
+        )
+        self.heartbeat = Heartbeat(publisher, self.events, config.events.heartbeat_s)
+        self.clock = StageClock()  # where the loop's time goes, for benchmarks and profiling
+        self.snapshots: SnapshotServer | None = None
+        self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
+        self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
+        self._infos = dict(infos)
+        self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._running = False
+        self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
+        self.started_at = 0.0
+        for spec in specs:
+            self._add(spec, start=False)
+
+    @property
+    def streams(self) -> dict[str, StreamState]:
+        return self.roster.streams
+
+    # --- control from any thread -------------------------------------------------------------------
+
+    def add_source(self, uri: str, stream_id: str | None = None) -> str:
+        """Start reading another source; returns its stream id. Safe from any thread while running."""
+        sid = stream_ids_for([uri], [stream_id], set(self.streams))[0]
+        spec = SourceSpec.from_uri(uri, sid)
+        self._request(lambda: self._add(spec, start=True))
+        return sid
+
+    def remove_source(self, stream_id: str) -> None:
+        """Stop a source: its open tracks end with reason 'removed'; the others are not touched."""
+        self._request(lambda: self._remove(stream_id, reason="removed"))
+
+    def request_reload(self) -> None:
+        """Re-read the source list through `reload_sources_hook` (the CLI's is SIGHUP -> config file)."""
+        self._request(self._reload)
+
+    def _request(self, action: Callable[[], None]) -> None:
+        if self._running:
+            self._requests.put(action)
+            self.batcher.wake()
+        else:
+            action()
+
+    def _on_status(self, change: StatusChange) -> None:
+        """Called in capture threads: hand over to the pipeline thread, which owns the event stream."""
+        self._status_changes.put(change)
+        self.batcher.wake()
+
+    # --- the loop ----------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, on_batch: Callable[[dict[str, int]], None] | None = None,
+            on_end: Callable[[str], None] | None = None) -> dict:
+        """Process until every source is done or `stop` is set; always finalises outputs. Returns the summary.
+        `on_batch` is told each batch's frames per stream, then `on_end` each stream that has finished.
+
+        On a GPU, detection runs one batch ahead in its own thread (detect_worker.py); this thread tracks,
+        publishes, writes, and owns every stream's state.
+        """
+        self.started_at = time.monotonic()
+        self.heartbeat.restart()
+        self._running = True
+        self.roster.start_all()
+        overlap = self.config.detector.overlap
+        threaded = self.detector.device.startswith("cuda") if overlap is None else overlap
+        worker = DetectionWorker(self.batcher, self.detector, lambda sid: self._masks.get(sid), threaded)
+        worker.start()
+        clock = self.clock
+        try:
+            while not stop.is_set() and not self.roster.done:
+                for action in _drain(self._requests):
+                    action()
+                self._emit_status_changes()
+                t = time.perf_counter()
+                item = worker.get(timeout=0.1)
+                t = clock.lap("wait", t)
+                if item == END:
+                    break
+                # A capture thread reports `up` before its first frame, so draining here keeps each
+                # stream's status events ahead of the track events of its frames.
+                self._emit_status_changes()
+                counts: dict[str, int] = {}
+                if item is not None:
+                    clock.count_batch(item, threaded)
+                    searches: list[Search] = []
+                    for frames, detections in rounds(item.frames, item.detections):
+                        for frame, visible in zip(frames, self.process_frames(frames, detections)):
+                            if self.plates is not None:
+                                searches += self.plates.searches(frame, visible, self.streams[frame.stream_id])
+                            counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                    t = clock.lap("track_and_publish", t)
+                    if searches:
+                        self.plates.read(searches, self.streams, self.track_events.plate_read)
+                        t = clock.lap("plates", t)
+                    self._emit_status_changes()
+                    self._finish_streams(item.ended)
+                self.outputs.flush()
+                self.outputs.roll_segments()
+                self.heartbeat.beat(self.streams)
+                if self.snapshots is not None:
+                    self.snapshots.serve(self.live.to_snapshot)
+                clock.lap("housekeeping", t)
+                if on_batch is not None and counts:
+                    on_batch(counts)
+                ended, self._ended_streams = self._ended_streams, []
+                if on_end is not None:
+                    for stream_id in ended:
+                        on_end(stream_id)
+        finally:
+            self._running = False
+            worker.close()
+            summary = self._shutdown()
+        return summary
+
+    def process_frames(self, frames: list[Frame], detections: list) -> list[list[TrackView]]:
+        """Track frames of different streams (at most one each) in one tracker update, then emit what changed
+        in each and draw its video frame; returns the tracks visible in each frame."""
+        todo = [i for i, frame in enumerate(frames) if not self.streams[frame.stream_id].finished]  # not removed
+        states = [self.streams[frames[i].stream_id] for i in todo]
+        for i, state in zip(todo, states):
+            if state.camera is not None:
+                self.tracker.apply_camera_motion(state.slot, state.camera.estimate(frames[i].image))
+        steps = self.tracker.update(
+            [state.slot for state in states],
+            [frames[i].pts for i in todo],
+            [detections[i].xyxy for i in todo],
+            [detections[i].confidence for i in todo],
+            [detections[i].class_id for i in todo],
+            [detections[i].data.get("category_id", np.zeros(len(detections[i]), dtype=np.int64)) for i in todo],
+        )
+        visible: list[list[TrackView]] = [[] for _ in frames]
+        for i, state, step in zip(todo, states, steps):
+            frame = frames[i]
+            visible[i] = self.track_events.frame(frame, state, step)
+            self.outputs.draw(frame.stream_id, frame.image, visible[i], self.track_events.labels(visible[i], state))
+            state.frames += 1
+            state.last_frame = frame
+        return visible
+
+    # --- sources -----------------------------------------------------------------------------------
+
+    def _add(self, spec: SourceSpec, start: bool) -> None:
+        if self.roster.in_use(spec.stream_id):
+            log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
+            return
+        sid = spec.stream_id
+        zones = ZoneLineMonitor(
+            [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if _applies(z, sid)],
+            [Line(x.id, x.start, x.end) for x in self.config.lines if _applies(x, sid)],
+            self.config.tracker.zone_min_frames,
+        )
+        fps = self._infos[sid].fps if sid in self._infos else 0.0
+        self.outputs.add_stream(sid, spec.uri, fps, zones.zones, zones.lines)
+        state = self.roster.add(
+            spec, zones=zones,
+            camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
+            plates=self.plates.schedule() if self.plates is not None else None,
+            thumbnails={} if self.thumbnails else None,
+        )
+        masks = [np.array(m.polygon) for m in self.config.masks if _applies(m, sid)]
+        self._masks[sid] = ExclusionMask(masks) if masks else None
+        if start:
+            self.roster.start_or_wait(state)
+
+    def _remove(self, stream_id: str, reason: str) -> None:
+        if not self.roster.in_use(stream_id):
+            log.warning("cannot remove stream '%s': no such running stream", stream_id)
+            return
+        self._finish_stream(self.streams[stream_id], reason=reason)
+        self.roster.remove_capture(stream_id)
+
+    def _reload(self) -> None:
+        if self.reload_sources_hook is None:
+            return
+        try:
+            wanted = {spec.stream_id: spec for spec in self.reload_sources_hook()}
+        except Exception as exc:  # a bad edit must not stop the sources that are running
+            log.error("reload ignored: %s", exc)
+            return
+        running = self.roster.running()
+        for sid, spec in running.items():
+            if sid not in wanted or wanted[sid].uri != spec.uri:
+                self._remove(sid, reason="removed")
+        for sid, spec in wanted.items():
+            if sid not in running or running[sid].uri != spec.uri:
+                self._add(spec, start=True)
+        log.warning("reloaded sources: %s", ", ".join(wanted) or "(none)")
+
+    def _emit_status_changes(self) -> None:
+        for change in _drain(self._status_changes):
+            event_type = STATUS_EVENTS.get(change.status)
+            state = self.streams.get(change.stream_id)
+            if event_type is None or state is None:
+                continue
+            extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
+            pts = state.last_frame.pts if state.last_frame is not None else 0.0
+            self.fanout.emit(
+                self.events.make(
+                    event_type, change.stream_id, change.frames, change.at, pts,
+                    source=state.spec.uri, status=change.status.value, reason=change.reason, **extra,
+                )
+            )
+
+    # --- ends --------------------------------------------------------------------------------------
+
+    def _finish_streams(self, stream_ids: list[str]) -> None:
+        """Finish streams whose buffers ended; the detection thread says which, once their last frames are processed."""
+        for stream_id in stream_ids:
+            state = self.streams.get(stream_id)
+            if state is not None and not state.finished and state.capture.buffer.exhausted:
+                self._finish_stream(state, reason="end_of_stream")
+
+    def _finish_stream(self, state: StreamState, reason: str) -> None:
+        """End the stream's open tracks and finalise its outputs; safe to call once per stream."""
+        # A capture thread reports its last status before closing its buffer; emit it while this stream's
+        # log is still open, or it would be written after the close.
+        self._emit_status_changes()
+        sid = state.spec.stream_id
+        self._ended_streams.append(sid)
+        last = state.last_frame
+        for track in self.tracker.finish(state.slot):
+            if last is None:
+                break
+            size = (last.image.shape[1], last.image.shape[0])
+            self.track_events.end_track(last, track, size, state, reason=reason)
+        self.roster.finished(state, start_next=self._running)
+        self.outputs.close_stream(sid)
+        self._record_stream(state)
+
+    def _record_stream(self, state: StreamState) -> None:
+        capture = state.capture
+        entry = {"frames": state.frames, "dropped": capture.buffer.dropped, "status": capture.status.value}
+        if capture.spec.live:
+            entry["reconnects"] = capture.reconnects
+        if capture.status in ERROR_STATES and capture.error:
+            entry["error"] = capture.error
+        if capture.warning:
+            entry["warning"] = capture.warning
+        self.outputs.update_stream(state.spec.stream_id, **entry)
+
+    def _shutdown(self) -> dict:
+        for state in self.streams.values():
+            if not state.finished:
+                reason = "end_of_stream" if state.capture.buffer.exhausted else "shutdown"
+                self._finish_stream(state, reason=reason)
+        self.roster.stop_all(timeout_s=5)
+        self._emit_status_changes()
+        for state in self.streams.values():
+            self._record_stream(state)  # final statuses, after the threads have stopped
+        self.heartbeat.beat(self.streams, final=True)
+        return self.outputs.close(time.monotonic() - self.started_at)

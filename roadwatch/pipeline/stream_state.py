@@ -1,0 +1,27 @@
+"""What the pipeline keeps for one source while it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from roadwatch.pipeline.plate_schedule import PlateSchedule
+from roadwatch.streams import Capture, Frame, SourceSpec
+from roadwatch.trackers import CameraMotionEstimator, ZoneLineMonitor
+
+
+@dataclass
+class StreamState:
+    """One source's capture, tracker slot and per-track bookkeeping; its files belong to RunOutputs."""
+
+    spec: SourceSpec
+    capture: Capture
+    slot: int  # its stream index in the pipeline's MultiStreamTracker; a re-added stream gets a new one
+    zones: ZoneLineMonitor
+    camera: CameraMotionEstimator | None = None
+    plates: PlateSchedule | None = None  # with the plate stage on
+    thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG (footage analysis' report)
+    frames: int = 0
+    last_frame: Frame | None = None
+    last_update_pts: dict[int, float] = field(default_factory=dict)
+    last_class: dict[int, int] = field(default_factory=dict)
+    finished: bool = False

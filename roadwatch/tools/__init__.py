@@ -1,0 +1,1 @@
+"""Tools that ship with the command but are not the pipeline: `roadwatch bench`."""
