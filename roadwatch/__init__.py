@@ -1,6 +1,11 @@
 """roadwatch: wires streams, detector and trackers into a pipeline that publishes events.
 
-Holds the configuration, the pipeline, the event schema and its ZeroMQ I/O, the sinks and the CLI.
+The map of its rooms (stage packages, pipeline, events, outputs, tools) is docs/architecture.md.
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("roadwatch")  # written once, in pyproject.toml
+except PackageNotFoundError:  # run from a source tree that was never installed
+    __version__ = "0+unknown"

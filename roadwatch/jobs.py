@@ -39,7 +39,7 @@ def load_settings(config_path, model, device, output):
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"output folder '{out_dir}': cannot create it ({exc.strerror}); pass another --output")
+        raise UserError(f"output folder '{out_dir}': cannot create it ({exc.strerror}); pass another --output") from exc
     return cfg, out_dir
 
 

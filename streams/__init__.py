@@ -3,10 +3,10 @@
 Knows nothing of detection or tracking; `roadwatch` wires it to them.
 """
 
-from .capture import ERROR_STATES, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
+from .capture import ERROR_STATES, Capture, CaptureThread, ReconnectPolicy, StatusChange, StreamStatus, buffer_for
 from .capture_process import CaptureProcess
 from .frame import Frame, FrameAllocator
-from .manager import Capture, CaptureMode, StreamManager
+from .manager import CaptureMode, StreamManager
 from .ring_buffer import BufferPolicy, RingBuffer
 from .sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe, stream_ids_for
 

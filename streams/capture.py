@@ -69,11 +69,59 @@ def buffer_for(spec: SourceSpec, live_capacity: int, file_capacity: int, on_put=
     return RingBuffer(file_capacity, BufferPolicy.BLOCK, on_put)
 
 
-class CaptureThread(threading.Thread):
-    """Reads one source until it ends, fails for good or is stopped, then closes its buffer.
+class Capture(threading.Thread):
+    """One source read into its ring buffer, in a thread of this process (`CaptureThread`) or in a process of
+    its own (`CaptureProcess`): the state the pipeline reads and the way frames enter the buffer, written once.
 
     The buffer being closed is the consumer's signal that this stream will produce nothing more.
     """
+
+    def __init__(
+        self,
+        name: str,
+        spec: SourceSpec,
+        buffer: RingBuffer[Frame],
+        policy: ReconnectPolicy | None = None,
+        on_status: Callable[[StatusChange], None] | None = None,
+        decode_threads: int = 0,
+        allocate: FrameAllocator | None = None,
+    ) -> None:
+        super().__init__(name=name, daemon=True)
+        self.spec = spec
+        self.buffer = buffer
+        self.policy = policy or ReconnectPolicy()
+        self.decode_threads = decode_threads
+        self.allocate = allocate
+        self.status = StreamStatus.STARTING
+        self.error: str | None = None
+        self.warning: str | None = None
+        self.info: SourceInfo | None = None
+        self.frames_read = 0
+        self.reconnects = 0
+        self._on_status = on_status
+        self._stop_event = threading.Event()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.buffer.close()
+        self._stopping()
+        if self.ident is None:  # never started: nothing will report the stop
+            self.status = StreamStatus.STOPPED
+
+    def _stopping(self) -> None:
+        """What else a stop request needs (a capture process tells its child)."""
+
+    def _put(self, frame: Frame) -> bool:
+        """Into the buffer; a BLOCK buffer waits in short slices so a stop request is seen promptly. False if
+        the capture was stopped (or its buffer closed) first."""
+        while not self.buffer.put(frame, timeout=0.1):
+            if self._stop_event.is_set() or self.buffer.closed:
+                return False
+        return True
+
+
+class CaptureThread(Capture):
+    """Reads one source in a thread until it ends, fails for good or is stopped, then closes its buffer."""
 
     def __init__(
         self,
@@ -84,28 +132,9 @@ class CaptureThread(threading.Thread):
         decode_threads: int = 0,
         allocate: FrameAllocator | None = None,
     ) -> None:
-        super().__init__(name=f"capture-{spec.stream_id}", daemon=True)
-        self.decode_threads = decode_threads
-        self.allocate = allocate
-        self.spec = spec
-        self.buffer = buffer
-        self.policy = policy or ReconnectPolicy()
-        self.status = StreamStatus.STARTING
-        self.error: str | None = None
-        self.warning: str | None = None
-        self.info: SourceInfo | None = None
-        self.frames_read = 0
-        self.reconnects = 0
-        self._on_status = on_status
-        self._stop_event = threading.Event()
+        super().__init__(f"capture-{spec.stream_id}", spec, buffer, policy, on_status, decode_threads, allocate)
         self._rng = random.Random()
         self._clock_origin = time.monotonic()
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.buffer.close()
-        if self.ident is None:  # never started: nothing will report the stop
-            self.status = StreamStatus.STOPPED
 
     def run(self) -> None:
         try:
@@ -206,10 +235,8 @@ class CaptureThread(threading.Thread):
                 image=image,
             )
             self.frames_read += 1
-            # A BLOCK buffer waits in short slices so a stop request is seen promptly.
-            while not self.buffer.put(frame, timeout=0.1):
-                if self._stop_event.is_set() or self.buffer.closed:
-                    return last_frame_at
+            if not self._put(frame):
+                break
         return last_frame_at
 
     def _set(self, status: StreamStatus, reason: str, retry_in_s: float | None = None) -> None:

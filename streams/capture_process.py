@@ -28,12 +28,12 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from .capture import ReconnectPolicy, StatusChange, StreamStatus
+from .capture import Capture, ReconnectPolicy, StatusChange, StreamStatus
 from .capture_child import CaptureState
 from .frame import Frame, FrameAllocator
 from .frame_slots import FrameSlots
 from .ring_buffer import RingBuffer
-from .sources import SourceInfo, SourceSpec
+from .sources import SourceSpec
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +49,9 @@ def _start_child(sock: socket.socket) -> subprocess.Popen:
     )
 
 
-class CaptureProcess(threading.Thread):
+class CaptureProcess(Capture):
     """In the pipeline's process: starts the child, relays its frames into `buffer` and its status to
-    `on_status`. Same attributes and methods as `CaptureThread`, so the pipeline can use either."""
+    `on_status`."""
 
     def __init__(
         self,
@@ -63,33 +63,16 @@ class CaptureProcess(threading.Thread):
         allocate: FrameAllocator | None = None,
         slots: int = SLOTS,
     ) -> None:
-        super().__init__(name=f"relay-{spec.stream_id}", daemon=True)
-        self.spec = spec
-        self.buffer = buffer
-        self.policy = policy or ReconnectPolicy()
-        self.decode_threads = decode_threads
-        self.allocate = allocate
+        super().__init__(f"relay-{spec.stream_id}", spec, buffer, policy, on_status, decode_threads, allocate)
         self.slots = slots
-        self.status = StreamStatus.STARTING
-        self.error: str | None = None
-        self.warning: str | None = None
-        self.info: SourceInfo | None = None
-        self.frames_read = 0
-        self.reconnects = 0
         self.process: subprocess.Popen | None = None
-        self._on_status = on_status
-        self._stop_event = threading.Event()
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
         self._segments: dict[int, FrameSlots] = {}
         self._source_dropped = 0
 
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.buffer.close()
+    def _stopping(self) -> None:
         self._send(("stop",))
-        if self.ident is None:  # never started: nothing will report the stop
-            self.status = StreamStatus.STOPPED
 
     def run(self) -> None:
         closed = False
@@ -157,11 +140,7 @@ class CaptureProcess(threading.Thread):
         if source_dropped > self._source_dropped:
             self.buffer.add_dropped(source_dropped - self._source_dropped)
             self._source_dropped = source_dropped
-        frame = Frame(self.spec.stream_id, index, pts, captured_at, self.buffer.dropped, image)
-        # A BLOCK buffer waits in short slices so a stop request is seen promptly.
-        while not self.buffer.put(frame, timeout=0.1):
-            if self._stop_event.is_set() or self.buffer.closed:
-                return
+        self._put(Frame(self.spec.stream_id, index, pts, captured_at, self.buffer.dropped, image))
 
     def _adopt(self, state: CaptureState) -> None:
         self.info = state.info or self.info

@@ -6,13 +6,12 @@ import threading
 from collections.abc import Callable
 from typing import Literal
 
-from .capture import CaptureThread, ReconnectPolicy, StatusChange, buffer_for
+from .capture import Capture, CaptureThread, ReconnectPolicy, StatusChange, buffer_for
 from .capture_process import CaptureProcess
 from .frame import Frame, FrameAllocator
 from .ring_buffer import RingBuffer
 from .sources import SourceSpec
 
-Capture = CaptureThread | CaptureProcess
 CaptureMode = Literal["thread", "process"]
 
 

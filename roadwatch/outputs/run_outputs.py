@@ -138,7 +138,7 @@ class RunOutputs:
             self.event_log.close()
             self._note_errors(self.event_log)
             self.event_log = EventLog(self._output_path(self.out_dir / "events.jsonl"), lazy=True)
-        for stream_id, outputs in self.streams.items():
+        for outputs in self.streams.values():
             if outputs.video is not None and not outputs.closed:
                 old = outputs.video
                 old.close()

@@ -10,10 +10,9 @@ fanout where they go.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +23,19 @@ from roadwatch.detector.filters import ExclusionMask
 from roadwatch.detector.plates import PlateReader
 from roadwatch.detector.yolo import YoloDetector
 from roadwatch.events.live_state import LiveState
-from roadwatch.events.schema import EventFactory, EventType
+from roadwatch.events.schema import Event, EventFactory, EventType
 from roadwatch.events.zmq_io import EventPublisher, SnapshotServer
 from roadwatch.outputs.run_outputs import RunOutputs
 from roadwatch.pipeline.detect_worker import END, DetectionWorker
 from roadwatch.pipeline.fanout import EventFanout
 from roadwatch.pipeline.heartbeat import Heartbeat
+from roadwatch.pipeline.mailbox import Mailbox
 from roadwatch.pipeline.plate_stage import PlateStage, Search
 from roadwatch.pipeline.roster import SourceRoster
 from roadwatch.pipeline.stage_clock import StageClock
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.pipeline.track_events import TrackEvents
-from roadwatch.streams import ERROR_STATES, Frame, SourceInfo, SourceSpec, StatusChange, StreamStatus, stream_ids_for
+from roadwatch.streams import Frame, SourceInfo, SourceSpec, StatusChange, StreamStatus, stream_ids_for
 from roadwatch.trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackView, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,30 @@ def _applies(item, stream_id: str) -> bool:
     return item.streams is None or stream_id in item.streams
 
 
+def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
+    return ZoneLineMonitor(
+        [Zone(z.id, tuple(z.polygon)) for z in config.zones if _applies(z, stream_id)],
+        [Line(x.id, x.start, x.end) for x in config.lines if _applies(x, stream_id)],
+        config.tracker.zone_min_frames,
+    )
+
+
+def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
+    polygons = [np.array(m.polygon) for m in config.masks if _applies(m, stream_id)]
+    return ExclusionMask(polygons) if polygons else None
+
+
+def status_event(factory: EventFactory, change: StatusChange, state: StreamState) -> Event | None:
+    """A capture's status change as a stream event; None for changes that are not one (starting, ended...)."""
+    event_type = STATUS_EVENTS.get(change.status)
+    if event_type is None:
+        return None
+    extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
+    pts = state.last_frame.pts if state.last_frame is not None else 0.0
+    return factory.make(event_type, change.stream_id, change.frames, change.at, pts,
+                        source=state.spec.uri, status=change.status.value, reason=change.reason, **extra)
+
+
 def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], list]]:
     """A batch split into rounds of at most one frame per stream, each stream's frames in order: the tracker
     updates every stream of a round at once, and a stream's next frame must wait for its previous one."""
@@ -66,15 +90,6 @@ def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], lis
         out[k][0].append(frame)
         out[k][1].append(dets)
     return out
-
-
-def _drain(q: queue.SimpleQueue) -> Iterator:
-    """Everything queued now, without waiting."""
-    while True:
-        try:
-            yield q.get_nowait()
-        except queue.Empty:
-            return
 
 
 class Pipeline:
@@ -97,14 +112,15 @@ class Pipeline:
     ) -> None:
         self.config = config
         self.detector = detector
-        self.publisher = publisher
         self.thumbnails = thumbnails
         self.plates = PlateStage(plates, config.detector.plates, detector.category_names) if plates else None
         self.events = EventFactory()
         self.outputs = RunOutputs(config.output, out_dir, detector.category_names, per_stream=per_stream_outputs,
                                   single_stream=len(specs) == 1)
         self.batcher: Batcher[Frame] = Batcher(config.detector.max_batch, config.detector.max_wait_ms / 1000)
-        self.roster = SourceRoster(config.streams, self.batcher, specs, self._on_status, detector.allocate_frame)
+        self.mailbox = Mailbox(self.batcher.wake)  # from other threads: status changes, source requests
+        self.roster = SourceRoster(config.streams, self.batcher, specs, self.mailbox.post_status,
+                                   detector.allocate_frame)
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self.live = LiveState()  # what a late subscriber gets as a snapshot
         self.fanout = EventFanout(self.live, self.outputs, publisher)
@@ -118,8 +134,6 @@ class Pipeline:
         self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
         self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
         self._infos = dict(infos)
-        self._status_changes: queue.SimpleQueue[StatusChange] = queue.SimpleQueue()
-        self._requests: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._running = False
         self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
         self.started_at = 0.0
@@ -149,15 +163,9 @@ class Pipeline:
 
     def _request(self, action: Callable[[], None]) -> None:
         if self._running:
-            self._requests.put(action)
-            self.batcher.wake()
+            self.mailbox.post_request(action)
         else:
             action()
-
-    def _on_status(self, change: StatusChange) -> None:
-        """Called in capture threads: hand over to the pipeline thread, which owns the event stream."""
-        self._status_changes.put(change)
-        self.batcher.wake()
 
     # --- the loop ----------------------------------------------------------------------------------
 
@@ -180,8 +188,7 @@ class Pipeline:
         clock = self.clock
         try:
             while not stop.is_set() and not self.roster.done:
-                for action in _drain(self._requests):
-                    action()
+                self.mailbox.run_requests()
                 self._emit_status_changes()
                 t = time.perf_counter()
                 item = worker.get(timeout=0.1)
@@ -256,11 +263,7 @@ class Pipeline:
             log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
             return
         sid = spec.stream_id
-        zones = ZoneLineMonitor(
-            [Zone(z.id, tuple(z.polygon)) for z in self.config.zones if _applies(z, sid)],
-            [Line(x.id, x.start, x.end) for x in self.config.lines if _applies(x, sid)],
-            self.config.tracker.zone_min_frames,
-        )
+        zones = zones_for(self.config, sid)
         fps = self._infos[sid].fps if sid in self._infos else 0.0
         self.outputs.add_stream(sid, spec.uri, fps, zones.zones, zones.lines)
         state = self.roster.add(
@@ -269,8 +272,7 @@ class Pipeline:
             plates=self.plates.schedule() if self.plates is not None else None,
             thumbnails={} if self.thumbnails else None,
         )
-        masks = [np.array(m.polygon) for m in self.config.masks if _applies(m, sid)]
-        self._masks[sid] = ExclusionMask(masks) if masks else None
+        self._masks[sid] = mask_for(self.config, sid)
         if start:
             self.roster.start_or_wait(state)
 
@@ -289,29 +291,19 @@ class Pipeline:
         except Exception as exc:  # a bad edit must not stop the sources that are running
             log.error("reload ignored: %s", exc)
             return
-        running = self.roster.running()
-        for sid, spec in running.items():
-            if sid not in wanted or wanted[sid].uri != spec.uri:
-                self._remove(sid, reason="removed")
-        for sid, spec in wanted.items():
-            if sid not in running or running[sid].uri != spec.uri:
-                self._add(spec, start=True)
+        gone, new = self.roster.changes(wanted)
+        for sid in gone:
+            self._remove(sid, reason="removed")
+        for spec in new:
+            self._add(spec, start=True)
         log.warning("reloaded sources: %s", ", ".join(wanted) or "(none)")
 
     def _emit_status_changes(self) -> None:
-        for change in _drain(self._status_changes):
-            event_type = STATUS_EVENTS.get(change.status)
+        for change in self.mailbox.statuses():
             state = self.streams.get(change.stream_id)
-            if event_type is None or state is None:
-                continue
-            extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
-            pts = state.last_frame.pts if state.last_frame is not None else 0.0
-            self.fanout.emit(
-                self.events.make(
-                    event_type, change.stream_id, change.frames, change.at, pts,
-                    source=state.spec.uri, status=change.status.value, reason=change.reason, **extra,
-                )
-            )
+            event = status_event(self.events, change, state) if state is not None else None
+            if event is not None:
+                self.fanout.emit(event)
 
     # --- ends --------------------------------------------------------------------------------------
 
@@ -337,18 +329,7 @@ class Pipeline:
             self.track_events.end_track(last, track, size, state, reason=reason)
         self.roster.finished(state, start_next=self._running)
         self.outputs.close_stream(sid)
-        self._record_stream(state)
-
-    def _record_stream(self, state: StreamState) -> None:
-        capture = state.capture
-        entry = {"frames": state.frames, "dropped": capture.buffer.dropped, "status": capture.status.value}
-        if capture.spec.live:
-            entry["reconnects"] = capture.reconnects
-        if capture.status in ERROR_STATES and capture.error:
-            entry["error"] = capture.error
-        if capture.warning:
-            entry["warning"] = capture.warning
-        self.outputs.update_stream(state.spec.stream_id, **entry)
+        self.outputs.update_stream(sid, **state.summary_entry())
 
     def _shutdown(self) -> dict:
         for state in self.streams.values():
@@ -357,7 +338,7 @@ class Pipeline:
                 self._finish_stream(state, reason=reason)
         self.roster.stop_all(timeout_s=5)
         self._emit_status_changes()
-        for state in self.streams.values():
-            self._record_stream(state)  # final statuses, after the threads have stopped
+        for sid, state in self.streams.items():  # final statuses, after the threads have stopped
+            self.outputs.update_stream(sid, **state.summary_entry())
         self.heartbeat.beat(self.streams, final=True)
         return self.outputs.close(time.monotonic() - self.started_at)

@@ -69,6 +69,14 @@ class SourceRoster:
     def running(self) -> dict[str, SourceSpec]:
         return {sid: state.spec for sid, state in self.streams.items() if not state.finished}
 
+    def changes(self, wanted: dict[str, SourceSpec]) -> tuple[list[str], list[SourceSpec]]:
+        """Against a new source list (a reload): the running streams to remove, and the specs to add (a
+        changed uri is both)."""
+        running = self.running()
+        gone = [sid for sid, spec in running.items() if sid not in wanted or wanted[sid].uri != spec.uri]
+        new = [spec for sid, spec in wanted.items() if sid not in running or running[sid].uri != spec.uri]
+        return gone, new
+
     def in_use(self, stream_id: str) -> bool:
         return stream_id in self.streams and not self.streams[stream_id].finished
 

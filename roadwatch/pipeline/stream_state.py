@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from roadwatch.pipeline.plate_schedule import PlateSchedule
-from roadwatch.streams import Capture, Frame, SourceSpec
+from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec
 from roadwatch.trackers import CameraMotionEstimator, ZoneLineMonitor
 
 
@@ -25,3 +25,15 @@ class StreamState:
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
     finished: bool = False
+
+    def summary_entry(self) -> dict:
+        """Its line in summary.json: frames processed, drops, status, and what went wrong."""
+        capture = self.capture
+        entry = {"frames": self.frames, "dropped": capture.buffer.dropped, "status": capture.status.value}
+        if self.spec.live:
+            entry["reconnects"] = capture.reconnects
+        if capture.status in ERROR_STATES and capture.error:
+            entry["error"] = capture.error
+        if capture.warning:
+            entry["warning"] = capture.warning
+        return entry
