@@ -11,14 +11,14 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host
+.PHONY: run test lint test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ocr,onnx,openvino]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint,ocr,onnx,openvino]'
 	touch $@
 
 run: $(STAMP)
@@ -26,6 +26,13 @@ run: $(STAMP)
 
 test: $(STAMP) test-deps
 	$(BIN)/python -m pytest -ra --durations=15 tests
+
+# ruff (pyflakes, pycodestyle, import order, pyupgrade, a bugbear subset, the banned top-level stage names);
+# inside a stage package its own modules are imported relatively, never by the old top-level name.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	@! grep -rnE '^\s*(from|import) (streams|detector|trackers)\b' streams detector trackers \
+		|| { echo "lint: import a stage package's own modules relatively"; exit 1; }
 
 test-deps:
 	@bash tests/support/install_test_packages.sh

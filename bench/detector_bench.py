@@ -10,7 +10,8 @@ Five figures, frames/s, on the same decoded 720p frames and the same model at th
     eagerly (as Ultralytics runs it: the unit of the ">= 70 % of the bare network" target) and as our detector
     runs it (traced into one TorchScript call by default, detector/traced.py).
 Ratios against Ultralytics' per-frame predict and against the bare network are printed (machines here are
-noisy; absolute numbers mean little). On a CPU every contender runs with torch using all cores. Works on CPU and CUDA; fp16 on CUDA. Writes bench/results/detector.json.
+noisy; absolute numbers mean little). On a CPU every contender runs with torch using all cores. Works on CPU and CUDA;
+fp16 on CUDA. Writes bench/results/detector.json.
 
     make bench-detector           # or: python bench/detector_bench.py --device cuda --batch 64
 """
@@ -86,10 +87,16 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=None, help="frames per batch (default: 64 on CUDA, 8 on CPU)")
     parser.add_argument("--calls", type=int, default=None, help="batches per timing (default: 10 on CUDA, 3 on CPU)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--backend", default="pytorch", help="our detector's runtime: pytorch, onnx, openvino or tensorrt")
-    parser.add_argument("--half", action=argparse.BooleanOptionalAction, default=None,
-                        help="reduced precision: fp16 on CUDA, bf16 with --backend openvino on a CPU that has it "
-                             "(default: on with CUDA only; Ultralytics' predict on a CPU ignores it)")
+    parser.add_argument(
+        "--backend", default="pytorch", help="our detector's runtime: pytorch, onnx, openvino or tensorrt"
+    )
+    parser.add_argument(
+        "--half",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reduced precision: fp16 on CUDA, bf16 with --backend openvino on a CPU that has it "
+        "(default: on with CUDA only; Ultralytics' predict on a CPU ignores it)",
+    )
     parser.add_argument("--no-trace", action="store_true", help="run our detector's network eagerly, not traced")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "detector.json")
     args = parser.parse_args()
@@ -108,8 +115,16 @@ def main() -> None:
 
     reference = YOLO(str(args.model))
     predict_kwargs = dict(imgsz=args.imgsz, conf=0.25, iou=0.7, device=device, half=half, verbose=False)
-    ours = YoloDetector(str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half,
-                        backend=args.backend, max_batch=batch, trace=not args.no_trace)
+    ours = YoloDetector(
+        str(args.model),
+        CategoryMap(DEFAULT_CATEGORIES),
+        device=device,
+        imgsz=args.imgsz,
+        half=half,
+        backend=args.backend,
+        max_batch=batch,
+        trace=not args.no_trace,
+    )
     bare_input = ours.letterbox(frames)[0]  # (batch, 3, 384, 640) for 720p, the shape predict uses
 
     def per_frame() -> None:
@@ -150,7 +165,9 @@ def main() -> None:
     }
     base = rates["ultralytics_predict_per_frame"]
     result = {
-        "device": torch.cuda.get_device_name(0) if cuda else f"cpu ({os.cpu_count()} threads, {platform.processor() or platform.machine()})",
+        "device": torch.cuda.get_device_name(0)
+        if cuda
+        else f"cpu ({os.cpu_count()} threads, {platform.processor() or platform.machine()})",
         "model": args.model.name,
         "clip": args.clip.name,
         "batch": batch,
@@ -166,13 +183,17 @@ def main() -> None:
         ),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
     }
-    print(f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}, backend {args.backend}, "
-          f"our network runs {ours.forward_mode}")
+    print(
+        f"device: {result['device']}   batch {batch}, input {result['input']}, fp16 {half}, backend {args.backend}, "
+        f"our network runs {ours.forward_mode}"
+    )
     print(f"{'':44} {'frames/s':>10} {'vs predict/frame':>17}")
     for name, rate in rates.items():
         print(f"{name:44} {rate:10.1f} {rate / base:16.2f}x")
-    print(f"roadwatch detector / bare network: {result['detector_vs_bare_network']:.1%} "
-          f"(frames decoded into its arrays, as in the pipeline: {result['pipeline_detector_vs_bare_network']:.1%})")
+    print(
+        f"roadwatch detector / bare network: {result['detector_vs_bare_network']:.1%} "
+        f"(frames decoded into its arrays, as in the pipeline: {result['pipeline_detector_vs_bare_network']:.1%})"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

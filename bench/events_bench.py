@@ -46,8 +46,12 @@ def run(fmt: str) -> tuple[float, int, int]:
     factory = EventFactory("bench")
     track = TrackView(7, (312.4, 180.2, 371.9, 226.0), 0.83, 2, 0, (-4.1, -61.3), 1.0, (0.2, 0.4))
     fields = fields_of(track, (640, 360))
-    events = [factory.track(EventType.TRACK_UPDATED, "cam0", i, time.time(), i / 30, fields, "vehicle", "car",
-                            zones=["near_lanes"]) for i in range(N)]
+    events = [
+        factory.track(
+            EventType.TRACK_UPDATED, "cam0", i, time.time(), i / 30, fields, "vehicle", "car", zones=["near_lanes"]
+        )
+        for i in range(N)
+    ]
     while not sub.poll(50):  # until the subscription is live
         publisher.publish(factory.heartbeat(interval_s=1.0, fps=0.0, events_sent=0, streams={}))
     while sub.poll(0):
@@ -78,15 +82,22 @@ def run(fmt: str) -> tuple[float, int, int]:
 def main() -> None:
     results = {fmt: run(fmt) for fmt in ("json", "msgpack")}
     unit = results["json"][0]
-    print(f"events benchmark: {N} track events, publisher -> subscriber over loopback TCP, encode + send + receive + decode")
+    print(
+        f"events benchmark: {N} track events, publisher -> subscriber over loopback TCP, encode + send + receive + "
+        f"decode"
+    )
     print(f"{'format':<9}{'x JSON':>8}{'received':>10}{'bytes/event':>13}")
     for fmt, (rate, received, size) in results.items():
         print(f"{fmt:<9}{rate / unit:>7.2f}x{received:>10}{size:>13}")
     print(f"unit: JSON = {unit:,.0f} events/s on this machine in this run")
     out = ROOT / "bench" / "results" / "events.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({fmt: {"events_per_s": round(r), "received": n, "bytes": b}
-                               for fmt, (r, n, b) in results.items()}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {fmt: {"events_per_s": round(r), "received": n, "bytes": b} for fmt, (r, n, b) in results.items()}, indent=2
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

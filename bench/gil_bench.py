@@ -20,6 +20,7 @@ every ZeroMQ send and file write. Writes bench/results/gil.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -72,6 +73,14 @@ def beside_python(network, x: torch.Tensor, seconds: float, switch_interval_s: f
         sys.setswitchinterval(default)
 
 
+def _detect(detector, images, _x) -> None:
+    detector.detect(images)
+
+
+def _replay_into(rate: list[float], replay, stop: threading.Event) -> None:
+    rate.append(replay_us_per_frame(replay, None, stop))
+
+
 def detect_beside_pipeline(model: Path, clip: Path, imgsz: int, batch: int, streams: int, seconds: float) -> dict:
     """`detect` of `batch` frames at `imgsz`, alone and beside a thread replaying the pipeline, eager and traced;
     and the pipeline thread's microseconds per frame alone and beside each."""
@@ -92,23 +101,28 @@ def detect_beside_pipeline(model: Path, clip: Path, imgsz: int, batch: int, stre
         for name, trace in (("eager", False), ("traced", True)):
             detector = YoloDetector(str(model), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=imgsz, trace=trace)
             torch.set_num_threads(1)  # resolve_device gave torch every core; one, so the replay has the other
-            images = frames[:batch]
-            forward_ms(lambda _: detector.detect(images), None, 1.0)  # warm-up
-            alone = forward_ms(lambda _: detector.detect(images), None, seconds)
+            detect = functools.partial(_detect, detector, frames[:batch])
+            forward_ms(detect, None, 1.0)  # warm-up
+            alone = forward_ms(detect, None, seconds)
             stop = threading.Event()
             rate: list[float] = []
-            thread = threading.Thread(target=lambda: rate.append(replay_us_per_frame(replay, None, stop)), daemon=True)
+            thread = threading.Thread(target=_replay_into, args=(rate, replay, stop), daemon=True)
             thread.start()
             try:
-                beside = forward_ms(lambda _: detector.detect(images), None, seconds)
+                beside = forward_ms(detect, None, seconds)
             finally:
                 stop.set()
                 thread.join()
-            result[name] = {"alone_ms": round(alone, 2), "beside_pipeline_ms": round(beside, 2),
-                            "pipeline_us_per_frame_beside": round(rate[0], 1)}
-            print(f"{name}: detect of {batch} frames at {imgsz} px: {alone:.2f} ms alone, {beside:.2f} ms beside the "
-                  f"pipeline thread ({beside / alone:.1f}x); the pipeline thread {rate[0]:.0f} us a frame beside it, "
-                  f"{result['pipeline_us_per_frame_alone']:.0f} alone")
+            result[name] = {
+                "alone_ms": round(alone, 2),
+                "beside_pipeline_ms": round(beside, 2),
+                "pipeline_us_per_frame_beside": round(rate[0], 1),
+            }
+            print(
+                f"{name}: detect of {batch} frames at {imgsz} px: {alone:.2f} ms alone, {beside:.2f} ms beside the "
+                f"pipeline thread ({beside / alone:.1f}x); the pipeline thread {rate[0]:.0f} us a frame beside it, "
+                f"{result['pipeline_us_per_frame_alone']:.0f} alone"
+            )
         replay.close()
     return result
 
@@ -126,8 +140,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--imgsz", type=int, default=64, help="input size; small, so that launching dominates")
     parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
-    parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP, help="the replayed pipeline's detections come from it")
-    parser.add_argument("--detect-imgsz", type=int, default=128, help="input size of the detect calls beside the pipeline")
+    parser.add_argument(
+        "--clip", type=Path, default=DEFAULT_CLIP, help="the replayed pipeline's detections come from it"
+    )
+    parser.add_argument(
+        "--detect-imgsz", type=int, default=128, help="input size of the detect calls beside the pipeline"
+    )
     parser.add_argument("--detect-batch", type=int, default=4)
     parser.add_argument("--streams", type=int, default=64, help="streams the replayed pipeline tracks")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "gil.json")
@@ -153,11 +171,21 @@ def main() -> None:
         for interval_ms in (5.0, 1.0, 0.5, 0.2):
             ms = beside_python(forward, x, args.seconds, interval_ms / 1000)
             rows[name][f"beside_python_switch_{interval_ms:g}ms"] = round(ms, 2)
-            print(f"{name}: beside a thread running Python, switch interval {interval_ms:g} ms: {ms:8.2f} ms ({ms / alone:.1f}x)")
-    beside = detect_beside_pipeline(args.model, args.clip, args.detect_imgsz, args.detect_batch, args.streams, args.seconds)
+            print(
+                f"{name}: beside a thread running Python, switch interval {interval_ms:g} ms: {ms:8.2f} ms "
+                f"({ms / alone:.1f}x)"
+            )
+    beside = detect_beside_pipeline(
+        args.model, args.clip, args.detect_imgsz, args.detect_batch, args.streams, args.seconds
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"imgsz": args.imgsz, "cpus": os.cpu_count(), "forward_ms": rows,
-                                    "detect_beside_pipeline": beside}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {"imgsz": args.imgsz, "cpus": os.cpu_count(), "forward_ms": rows, "detect_beside_pipeline": beside},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
 
 

@@ -28,7 +28,9 @@ from roadwatch.streams import SourceSpec, StreamManager  # noqa: E402
 DEFAULT_CLIP = ROOT.parent / "shared" / "videos" / "fixedcam_highway_cars_1280x720.mp4"
 
 
-def decode_rate(clip: Path, streams: int, buffer: int, decode_threads: int = 0, capture: str = "thread") -> tuple[float, int]:
+def decode_rate(
+    clip: Path, streams: int, buffer: int, decode_threads: int = 0, capture: str = "thread"
+) -> tuple[float, int]:
     """Aggregate frames/s of `streams` captures reading `clip` while all of them run, and the frames counted."""
     manager = StreamManager(file_capacity=buffer, decode_threads=decode_threads, capture=capture)
     captures = [manager.add(SourceSpec.from_uri(str(clip), f"s{i}"), start=False) for i in range(streams)]
@@ -79,12 +81,22 @@ def main() -> None:
         for capture in args.capture:
             fps, frames = decode_rate(args.clip, n, args.buffer, args.decode_threads, capture)
             unit = unit or fps
-            rows.append({"streams": n, "capture": capture, "frames": frames, "fps": round(fps, 1),
-                         "per_stream_fps": round(fps / n, 1), "vs_single_stream": round(fps / unit, 2)})
+            rows.append(
+                {
+                    "streams": n,
+                    "capture": capture,
+                    "frames": frames,
+                    "fps": round(fps, 1),
+                    "per_stream_fps": round(fps / n, 1),
+                    "vs_single_stream": round(fps / unit, 2),
+                }
+            )
     print(f"{'streams':>8} {'capture':>8} {'frames':>8} {'x unit':>8} {'per stream':>11}")
     for r in rows:
-        print(f"{r['streams']:>8} {r['capture']:>8} {r['frames']:>8} {r['vs_single_stream']:>7.2f}x "
-              f"{r['per_stream_fps'] / unit:>10.2f}x")
+        print(
+            f"{r['streams']:>8} {r['capture']:>8} {r['frames']:>8} {r['vs_single_stream']:>7.2f}x "
+            f"{r['per_stream_fps'] / unit:>10.2f}x"
+        )
     print(f"unit: 1 stream in {args.capture[0]}s = {unit:.0f} frames/s on this machine in this run")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"clip": args.clip.name, "cpus": os.cpu_count(), "runs": rows}, indent=2) + "\n")

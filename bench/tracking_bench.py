@@ -154,8 +154,11 @@ def supervision_child(folder: Path) -> None:
         tracker = sv.ByteTrack(frame_rate=round(seq.fps))
 
         def step(frame, xyxy, conf):
-            dets = sv.Detections(xyxy=xyxy.astype(np.float32), confidence=conf.astype(np.float32),
-                                 class_id=np.zeros(len(xyxy), dtype=int))
+            dets = sv.Detections(
+                xyxy=xyxy.astype(np.float32),
+                confidence=conf.astype(np.float32),
+                class_id=np.zeros(len(xyxy), dtype=int),
+            )
             out = tracker.update_with_detections(dets)
             return out.tracker_id, out.xyxy
 
@@ -167,10 +170,17 @@ def supervision_child(folder: Path) -> None:
 
 def run_supervision(seq_folder: Path) -> tuple[list[tuple], float]:
     if not SV_PEER.is_dir():
-        raise FileNotFoundError(f"{SV_PEER} is missing: run `make bench-tracking`, which installs supervision 0.30.9 there")
+        raise FileNotFoundError(
+            f"{SV_PEER} is missing: run `make bench-tracking`, which installs supervision 0.30.9 there"
+        )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SV_PEER), str(ROOT)])}
-    proc = subprocess.run([sys.executable, __file__, "--supervision-child", str(seq_folder)],
-                          capture_output=True, text=True, env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--supervision-child", str(seq_folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return [tuple(r) for r in out["rows"]], out["elapsed"]
 
@@ -185,15 +195,24 @@ def trackeval_data(seq: Sequence, rows: list[tuple]) -> dict:
     tracks = np.array(rows, dtype=float).reshape(-1, 6)
     gt_id_map = {g: i for i, g in enumerate(sorted({int(i) for ids, _ in seq.gt.values() for i in ids}))}
     tr_id_map = {t: i for i, t in enumerate(sorted({int(i) for i in tracks[:, 1]}))}
-    data = {"num_timesteps": seq.length, "num_gt_ids": len(gt_id_map), "num_tracker_ids": len(tr_id_map),
-            "gt_ids": [], "tracker_ids": [], "similarity_scores": [], "num_gt_dets": 0, "num_tracker_dets": 0}
+    data = {
+        "num_timesteps": seq.length,
+        "num_gt_ids": len(gt_id_map),
+        "num_tracker_ids": len(tr_id_map),
+        "gt_ids": [],
+        "tracker_ids": [],
+        "similarity_scores": [],
+        "num_gt_dets": 0,
+        "num_tracker_dets": 0,
+    }
     for frame in range(1, seq.length + 1):
         gt_ids, gt_xyxy = seq.gt.get(frame, (np.zeros(0, int), np.zeros((0, 4))))
         mine = tracks[tracks[:, 0] == frame]
         data["gt_ids"].append(np.array([gt_id_map[int(i)] for i in gt_ids], dtype=int))
         data["tracker_ids"].append(np.array([tr_id_map[int(i)] for i in mine[:, 1]], dtype=int))
-        data["similarity_scores"].append(box_iou_batch(gt_xyxy, mine[:, 2:6]) if len(gt_xyxy) and len(mine)
-                                         else np.zeros((len(gt_xyxy), len(mine))))
+        data["similarity_scores"].append(
+            box_iou_batch(gt_xyxy, mine[:, 2:6]) if len(gt_xyxy) and len(mine) else np.zeros((len(gt_xyxy), len(mine)))
+        )
         data["num_gt_dets"] += len(gt_ids)
         data["num_tracker_dets"] += len(mine)
     return data
@@ -258,11 +277,18 @@ def main() -> None:
     print("MOT15-TUD (TUD-Campus + TUD-Stadtmitte), public detections; speed also on MOT17-04 (28,406 boxes)")
     print(f"{'tracker':<24}{'HOTA':>7}{'MOTA':>7}{'IDF1':>7}{'IDsw':>6}{'fps x BT':>10}{'MOT17 x BT':>12}")
     for name, r in results.items():
-        print(f"{name:<24}{r['hota']:>7.3f}{r['mota']:>7.3f}{r['idf1']:>7.3f}{r['id_switches']:>6}"
-              f"{r['fps'] / base['fps']:>9.2f}x{r['fps_mot17'] / base['fps_mot17']:>11.2f}x")
-    print(f"unit (BT = ultralytics_bytetrack): {base['fps']:.0f} frames/s on TUD, {base['fps_mot17']:.0f} on MOT17-04, this run")
+        print(
+            f"{name:<24}{r['hota']:>7.3f}{r['mota']:>7.3f}{r['idf1']:>7.3f}{r['id_switches']:>6}"
+            f"{r['fps'] / base['fps']:>9.2f}x{r['fps_mot17'] / base['fps_mot17']:>11.2f}x"
+        )
+    print(
+        f"unit (BT = ultralytics_bytetrack): {base['fps']:.0f} frames/s on TUD, {base['fps_mot17']:.0f} on MOT17-04, "
+        f"this run"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({k: {m: round(v, 4) for m, v in r.items()} for k, r in results.items()}, indent=2) + "\n")
+    args.out.write_text(
+        json.dumps({k: {m: round(v, 4) for m, v in r.items()} for k, r in results.items()}, indent=2) + "\n"
+    )
 
 
 if __name__ == "__main__":

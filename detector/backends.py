@@ -42,7 +42,11 @@ def prepare_weights(model: str, backend: str, device: str, imgsz: int, half: boo
     reason = backend_available(backend)
     if reason:
         raise BackendError(reason)
-    if backend == "pytorch" or Path(model).suffix in (".onnx", ".engine") or Path(model).name.endswith("_openvino_model"):
+    if (
+        backend == "pytorch"
+        or Path(model).suffix in (".onnx", ".engine")
+        or Path(model).name.endswith("_openvino_model")
+    ):
         return model
     if backend == "tensorrt" and not device.startswith("cuda"):
         raise BackendError("backend 'tensorrt' runs on an NVIDIA GPU only; use --device cuda or another backend")
@@ -64,7 +68,9 @@ def prepare_weights(model: str, backend: str, device: str, imgsz: int, half: boo
         exported = YOLO(str(source)).export(**options)
     except Exception as exc:
         text = str(exc).strip().splitlines()
-        raise BackendError(f"backend '{backend}': export of '{model}' failed ({text[0] if text else type(exc).__name__})") from exc
+        raise BackendError(
+            f"backend '{backend}': export of '{model}' failed ({text[0] if text else type(exc).__name__})"
+        ) from exc
     return str(exported)
 
 

@@ -103,7 +103,9 @@ class Batcher(Generic[T]):
             else:
                 self._signal.wait(0.1 if idle_deadline is None else min(0.1, max(0.0, idle_deadline - now)))
 
-    def _fill(self, batch: list[T], buffers: list[tuple[str, Buffer[T]]], newest_only: set[str], taken: set[str]) -> None:
+    def _fill(
+        self, batch: list[T], buffers: list[tuple[str, Buffer[T]]], newest_only: set[str], taken: set[str]
+    ) -> None:
         if not buffers:
             return
         n = len(buffers)

@@ -42,7 +42,13 @@ class ExclusionMask:
 class DetectionFilter:
     """Confidence threshold per category (`conf` for the ones not listed) and a minimum box width and height."""
 
-    def __init__(self, categories: list[str], conf: float, category_conf: dict[str, float] | None = None, min_size_px: float = 0.0) -> None:
+    def __init__(
+        self,
+        categories: list[str],
+        conf: float,
+        category_conf: dict[str, float] | None = None,
+        min_size_px: float = 0.0,
+    ) -> None:
         unknown = set(category_conf or {}) - set(categories)
         if unknown:
             raise ValueError(f"category_conf names unknown categories: {', '.join(sorted(unknown))}")
@@ -51,7 +57,9 @@ class DetectionFilter:
         self.lowest = float(self.thresholds.min()) if len(categories) else conf
         self.min_size_px = min_size_px
 
-    def __call__(self, detections: sv.Detections, frame_shape: tuple[int, ...], mask: ExclusionMask | None = None) -> sv.Detections:
+    def __call__(
+        self, detections: sv.Detections, frame_shape: tuple[int, ...], mask: ExclusionMask | None = None
+    ) -> sv.Detections:
         if len(detections) == 0:
             return detections
         keep = detections.confidence > self.thresholds[detections.data["category_id"]]

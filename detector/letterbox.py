@@ -1,7 +1,8 @@
 """Letterboxing a batch of frames on the inference device, exactly as Ultralytics' LetterBox does on the CPU.
 
 Ultralytics resizes and pads every frame with OpenCV on the CPU, one at a time. On a GPU, uint8 frames are
-uploaded once (straight from pinned memory when decoded there, else through a pinned staging buffer), and resizing, padding, BGR->RGB and scaling to 0..1 run
+uploaded once (straight from pinned memory when decoded there, else through a pinned staging buffer), and resizing,
+padding, BGR->RGB and scaling to 0..1 run
 on the GPU, one call per distinct frame size, so a batch of 64 cameras costs a handful of kernel launches.
 On a CPU, OpenCV resizes into one preallocated canvas. The geometry (scale, rounding, padding) is Ultralytics'
 own, so boxes map back to the same pixels as `model.predict`.

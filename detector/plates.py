@@ -54,7 +54,7 @@ class PlateReader:
             h, w = frame.shape[:2]
             x1, y1 = max(int(box[0]), 0), max(int(box[1]), 0)
             x2, y2 = min(int(np.ceil(box[2])), w), min(int(np.ceil(box[3])), h)
-            crops.append(frame[y1:max(y2, y1 + 1), x1:max(x2, x1 + 1)])
+            crops.append(frame[y1 : max(y2, y1 + 1), x1 : max(x2, x1 + 1)])
             origins.append((x1, y1))
         readings: list[PlateReading | None] = []
         for crop, (x1, y1), found in zip(crops, origins, self.detector.detect(crops)):
@@ -76,7 +76,7 @@ class PlateReader:
         crops = []
         for i in found:
             x1, y1, x2, y2 = readings[i].xyxy.astype(int)
-            crops.append(frames[i][max(y1, 0):y2, max(x1, 0):x2])
+            crops.append(frames[i][max(y1, 0) : y2, max(x1, 0) : x2])
         for i, text in zip(found, self.ocr.read(crops)):
             if text is not None:
                 r = readings[i]

@@ -88,7 +88,8 @@ def trace_network(
             expected, got = wrapped(check), traced(check)
     except Exception as exc:  # noqa: BLE001
         return None, f"eager: the traced network fails on another batch size or shape ({first_line(exc)})"
-    if expected.shape != got.shape or not torch.allclose(got.float(), expected.float(), rtol=_TOLERANCE, atol=_TOLERANCE):
+    if expected.shape != got.shape or not torch.allclose(
+        got.float(), expected.float(), rtol=_TOLERANCE, atol=_TOLERANCE
+    ):
         return None, "eager: the traced network's outputs differ from the eager pass's on another batch size or shape"
     return traced, "traced"
-

@@ -103,7 +103,9 @@ class YoloDetector:
             except BackendError as exc:
                 raise ModelError(f"model '{model}': {exc}") from exc
         try:
-            self.backend = AutoBackend(weights, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False)
+            self.backend = AutoBackend(
+                weights, device=torch.device(self.device), fp16=self.half, fuse=True, verbose=False
+            )
         except Exception as exc:
             raise ModelError(f"model '{model}': cannot run it on {self.device} ({first_line(exc)})") from exc
         self.backend.eval()
@@ -139,8 +141,10 @@ class YoloDetector:
             try:
                 precision = set_openvino_precision(self.backend, str(weights), reduced=half)
             except AttributeError as exc:  # Ultralytics keeps the compiled model elsewhere than it did
-                raise ModelError(f"model '{model}': backend 'openvino': cannot set its precision with this "
-                                 f"Ultralytics ({first_line(exc)}); use backend pytorch") from exc
+                raise ModelError(
+                    f"model '{model}': backend 'openvino': cannot set its precision with this "
+                    f"Ultralytics ({first_line(exc)}); use backend pytorch"
+                ) from exc
             self.forward_mode = f"openvino runtime, {precision}"
         elif self.backend.format != "pt":
             self.forward_mode = f"{self.backend.format} runtime"
@@ -148,7 +152,9 @@ class YoloDetector:
             self.forward_mode = "eager: tracing is off"
         else:
             dtype = torch.float16 if self.backend.fp16 else torch.float32
-            traced, self.forward_mode = trace_network(self.backend.model, torch.device(self.device), dtype, stride, self.imgsz)
+            traced, self.forward_mode = trace_network(
+                self.backend.model, torch.device(self.device), dtype, stride, self.imgsz
+            )
             self.forward_pass = traced or self.backend
             if traced is None:
                 logging.getLogger(__name__).warning("model '%s' runs %s", model, self.forward_mode)
@@ -187,7 +193,12 @@ class YoloDetector:
                 batch, _ = self.letterbox([images[i] for i in indices], [places[i] for i in indices])
                 # NMS keeps all a category might want (its lowest threshold); the per-category filter then cuts
                 rows, image = batch_nms(
-                    self.forward_pass(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms, self.max_det
+                    self.forward_pass(batch),
+                    self.filters.lowest,
+                    self.iou,
+                    self._classes,
+                    self.agnostic_nms,
+                    self.max_det,
                 )
                 xyxy = to_frame_coordinates(rows[:, :4], image, [places[i] for i in indices])
                 parts.append((xyxy, rows[:, 4:], torch.as_tensor(indices, device=image.device)[image]))
@@ -218,4 +229,3 @@ def to_frame_coordinates(xyxy: torch.Tensor, image: torch.Tensor, places: list[P
     )[image]
     offset, gain, size = geometry[:, 0:2].repeat(1, 2), geometry[:, 2:4].repeat(1, 2), geometry[:, 4:6].repeat(1, 2)
     return torch.minimum((xyxy - offset) / gain, size).clamp_(min=0)
-

@@ -14,7 +14,8 @@ import typer
 from roadwatch import jobs
 from roadwatch.errors import UserError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Real-time road object detection, tracking and events.")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+    help="Real-time road object detection, tracking and events.")
 
 MODEL_HELP = "YOLO checkpoint path or official name [config: detector.model]"
 CONFIG_HELP = "YAML config file"
@@ -53,11 +54,16 @@ def _exit_status(summary: dict) -> None:
 
 @app.command()
 def run(
-    source: list[str] | None = typer.Option(None, "--source", "-s", help="Video file, image folder or glob, camera index, or rtsp/http URL; repeat for several"),
+    source: list[str] | None = typer.Option(
+        None, "--source", "-s",
+        help="Video file, image folder or glob, camera index, or rtsp/http URL; repeat for several"
+    ),
     model: str | None = typer.Option(None, "--model", "-m", help=MODEL_HELP),
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     output: Path | None = typer.Option(None, "--output", "-o", help="Output folder [config: output.dir]"),
-    events: str | None = typer.Option(None, "--events", "-e", help="ZeroMQ endpoint to publish on [config: events.endpoint]"),
+    events: str | None = typer.Option(
+        None, "--events", "-e", help="ZeroMQ endpoint to publish on [config: events.endpoint]"
+    ),
     device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
 ) -> None:
     """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
@@ -73,8 +79,13 @@ def analyze(
     config: Path | None = typer.Option(None, "--config", "-c", help=CONFIG_HELP),
     device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
     events: str | None = typer.Option(None, "--events", "-e", help="Also publish events on this ZeroMQ endpoint"),
-    camera_motion: bool = typer.Option(True, "--camera-motion/--no-camera-motion", help="Compensate camera motion (dashcams)"),
-    parallel: int | None = typer.Option(None, "--parallel", "-j", min=1, help="Files analysed at once; the others wait their turn [config: streams.max_open_files, 16]"),
+    camera_motion: bool = typer.Option(
+        True, "--camera-motion/--no-camera-motion", help="Compensate camera motion (dashcams)"
+    ),
+    parallel: int | None = typer.Option(
+        None, "--parallel", "-j", min=1,
+        help="Files analysed at once; the others wait their turn [config: streams.max_open_files, 16]"
+    ),
 ) -> None:
     """Analyse recorded footage, every frame, several files at once: annotated video, events, summary
     and an HTML report per input."""
@@ -96,19 +107,42 @@ def _interrupt_on_signals() -> None:
 
 @app.command()
 def bench(
-    clip: Path = typer.Option(Path("../shared/videos/fixedcam_highway_cars_1280x720.mp4"), "--clip", help="Clip every stream is made of"),
+    clip: Path = typer.Option(
+        Path("../shared/videos/fixedcam_highway_cars_1280x720.mp4"), "--clip", help="Clip every stream is made of"
+    ),
     model: Path = typer.Option(Path("../shared/models/yolov8n_coco.pt"), "--model", "-m", help="Detection checkpoint"),
     device: str = typer.Option("auto", "--device", "-d", help="auto, cpu, cuda or cuda:N"),
-    streams: list[int] | None = typer.Option(None, "--streams", min=0, help="File mode stream counts (default: 1 8 32 64 on a GPU, 1 2 4 on a CPU; 0: no file mode)"),
-    live_streams: list[int] | None = typer.Option(None, "--live-streams", min=0, help="Live mode stream counts (default: 64 on a GPU, 1 2 on a CPU; 0: no live mode)"),
-    live_seconds: float | None = typer.Option(None, "--live-seconds", help="Seconds per live run (default: 300 on a GPU, 15 on a CPU)"),
-    frames: int | None = typer.Option(None, "--frames", help="File mode: frames per stream, 0 for the whole clip (default: whole on a GPU, 24 on a CPU)"),
-    max_batch: int | None = typer.Option(None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"),
+    streams: list[int] | None = typer.Option(
+        None, "--streams", min=0,
+        help="File mode stream counts (default: 1 8 32 64 on a GPU, 1 2 4 on a CPU; 0: no file mode)"
+    ),
+    live_streams: list[int] | None = typer.Option(
+        None, "--live-streams", min=0,
+        help="Live mode stream counts (default: 64 on a GPU, 1 2 on a CPU; 0: no live mode)"
+    ),
+    live_seconds: float | None = typer.Option(
+        None, "--live-seconds", help="Seconds per live run (default: 300 on a GPU, 15 on a CPU)"
+    ),
+    frames: int | None = typer.Option(
+        None, "--frames",
+        help="File mode: frames per stream, 0 for the whole clip (default: whole on a GPU, 24 on a CPU)"
+    ),
+    max_batch: int | None = typer.Option(
+        None, "--max-batch", help="Most frames per forward (default: 64 on a GPU, 8 on a CPU)"
+    ),
     imgsz: int = typer.Option(640, "--imgsz", min=32, help="Inference size, for ours and the baseline alike"),
-    overlap: bool | None = typer.Option(None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"),
-    trace: bool = typer.Option(True, "--trace/--no-trace", help="Our network as one TorchScript call (default) or eager"),
-    decode_threads: int = typer.Option(0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"),
-    capture: str = typer.Option("thread", "--capture", help="thread: decode in threads of this process; process: a process per stream"),
+    overlap: bool | None = typer.Option(
+        None, "--overlap/--no-overlap", help="Detection in its own thread (default: on with CUDA)"
+    ),
+    trace: bool = typer.Option(
+        True, "--trace/--no-trace", help="Our network as one TorchScript call (default) or eager"
+    ),
+    decode_threads: int = typer.Option(
+        0, "--decode-threads", min=0, help="FFmpeg decoder threads per stream (0: FFmpeg's choice)"
+    ),
+    capture: str = typer.Option(
+        "thread", "--capture", help="thread: decode in threads of this process; process: a process per stream"
+    ),
     out: Path = typer.Option(Path("bench/results/e2e.json"), "--out", help="Where the JSON results go"),
 ) -> None:
     """End-to-end benchmark: the real pipeline on N streams, file and live mode, against Ultralytics' model.track."""
@@ -135,15 +169,20 @@ def bench(
     try:
         run_bench(settings, out)
     except KeyboardInterrupt:
-        fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted; no results written")
+        done = f"the runs that had finished are in {out}" if out.is_file() else "no results written"
+        fail(f"interrupted; {done}")
 
 
 @app.command()
 def subscribe(
     endpoint: str = typer.Option("tcp://127.0.0.1:5556", "--endpoint", "-e", help="Publisher's ZeroMQ endpoint"),
-    type_: list[str] | None = typer.Option(None, "--type", help="Event type prefix, e.g. 'track.' or 'line.crossed'; repeat for several"),
+    type_: list[str] | None = typer.Option(
+        None, "--type", help="Event type prefix, e.g. 'track.' or 'line.crossed'; repeat for several"
+    ),
     stream: list[str] | None = typer.Option(None, "--stream", help="Stream id; repeat for several"),
-    topic: list[str] | None = typer.Option(None, "--topic", "-t", help="Raw topic prefix '<type>/<stream_id>' (instead of --type/--stream)"),
+    topic: list[str] | None = typer.Option(
+        None, "--topic", "-t", help="Raw topic prefix '<type>/<stream_id>' (instead of --type/--stream)"
+    ),
     fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl (one JSON object a line) or pretty"),
     heartbeats: bool = typer.Option(False, "--heartbeats/--no-heartbeats", help="Also print heartbeats"),
     timeout: float | None = typer.Option(None, "--timeout", help="Exit after this many seconds without a message"),
@@ -166,7 +205,8 @@ def subscribe(
     try:
         for event in source:
             for gap in subscriber.gaps[reported:]:
-                print(f"roadwatch: warning: missed events {gap.first_missing}..{gap.last_missing} from {gap.producer_id}",
+                print(f"roadwatch: warning: missed events {gap.first_missing}..{gap.last_missing} from "
+                      f"{gap.producer_id}",
                       file=sys.stderr, flush=True)
             reported = len(subscriber.gaps)
             if event["type"] == HEARTBEAT and not heartbeats:
@@ -195,7 +235,9 @@ def keys(
 
 @app.command()
 def broker(
-    frontend: str = typer.Option("tcp://127.0.0.1:5557", "--frontend", help="Where producers connect (run with events.connect: true)"),
+    frontend: str = typer.Option(
+        "tcp://127.0.0.1:5557", "--frontend", help="Where producers connect (run with events.connect: true)"
+    ),
     backend: str = typer.Option("tcp://127.0.0.1:5556", "--backend", help="Where subscribers connect"),
     secret_key: Path | None = typer.Option(None, "--secret-key", help="CURVE: the broker's NAME.key_secret"),
     allowed: Path | None = typer.Option(None, "--allowed", help="CURVE: folder of allowed subscriber public keys"),

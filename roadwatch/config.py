@@ -39,7 +39,9 @@ class StreamsConfig(Section):
     reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, description="Longest reconnect delay (before jitter)")
     max_retries: int | None = Field(
         RECONNECT.max_retries, ge=0, description="Failed reconnects before a live source is given up; null: never")
-    decode_threads: int = Field(0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)")
+    decode_threads: int = Field(
+        0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)"
+    )
     max_open_files: int = Field(
         16, ge=1, description="Files decoded at once; the next starts as one ends (live sources always run)"
     )
@@ -64,9 +66,15 @@ class PlatesConfig(Section):
     model: str | None = Field(None, description="Plate detection checkpoint; the stage is off if unset")
     imgsz: int = Field(640, ge=32, description="Inference size for vehicle crops")
     conf: Fraction = Field(0.25, description="Minimum plate detection confidence")
-    min_vehicle_px: int = Field(96, ge=1, description="Vehicles narrower than this (pixels) are not searched: too few pixels to read")
-    every_n_frames: int = Field(5, ge=1, description="Search a vehicle track's box at most once per this many of its frames")
-    max_area_fraction: Fraction = Field(0.25, description="A plate box larger than this share of its vehicle box is rejected")
+    min_vehicle_px: int = Field(
+        96, ge=1, description="Vehicles narrower than this (pixels) are not searched: too few pixels to read"
+    )
+    every_n_frames: int = Field(
+        5, ge=1, description="Search a vehicle track's box at most once per this many of its frames"
+    )
+    max_area_fraction: Fraction = Field(
+        0.25, description="A plate box larger than this share of its vehicle box is rejected"
+    )
     ocr: bool = Field(False, description="Read the plate text (needs the `ocr` extra: rapidocr-onnxruntime)")
     ocr_min_confidence: Fraction = Field(0.5, description="Text readings below this score count as unread")
 
@@ -77,18 +85,31 @@ class DetectorConfig(Section):
     imgsz: int = Field(640, ge=32, description="Inference size (longest side)")
     conf: Fraction = Field(0.25, description="Minimum detection confidence")
     iou: Fraction = Field(0.7, description="NMS IoU threshold")
-    half: bool = Field(True, description="Reduced precision where the device has it: fp16 on CUDA; bf16 with backend openvino on CPUs with native bf16")
-    backend: Literal["pytorch", "onnx", "openvino", "tensorrt"] = Field(
-        "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime, OpenVINO (CPU) or TensorRT (made once, beside the model)"
+    half: bool = Field(
+        True, description="Reduced precision where the device has it: fp16 on CUDA; bf16 with backend openvino on "
+        "CPUs with native bf16"
     )
-    trace: bool = Field(True, description="Run the PyTorch network as one TorchScript call: the forward pass then holds the GIL twice per batch, not once per layer")
-    agnostic_nms: bool = Field(True, description="NMS across classes: one box per object even if it looks like both car and truck")
+    backend: Literal["pytorch", "onnx", "openvino", "tensorrt"] = Field(
+        "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime, OpenVINO (CPU) or "
+        "TensorRT (made once, beside the model)"
+    )
+    trace: bool = Field(
+        True, description="Run the PyTorch network as one TorchScript call: the forward pass then holds the GIL "
+        "twice per batch, not once per layer"
+    )
+    agnostic_nms: bool = Field(
+        True, description="NMS across classes: one box per object even if it looks like both car and truck"
+    )
     max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
-    category_conf: dict[str, Fraction] = Field(default_factory=dict, description="Per-category minimum confidence; others use `conf`")
+    category_conf: dict[str, Fraction] = Field(
+        default_factory=dict, description="Per-category minimum confidence; others use `conf`"
+    )
     min_box_px: float = Field(0.0, ge=0, description="Detections narrower or shorter than this (pixels) are dropped")
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
-    overlap: bool | None = Field(None, description="Detect the next batch in a thread while this one is tracked; null: on with CUDA only")
+    overlap: bool | None = Field(
+        None, description="Detect the next batch in a thread while this one is tracked; null: on with CUDA only"
+    )
     categories: dict[str, list[str]] = Field(
         default_factory=lambda: {k: list(v) for k, v in DEFAULT_CATEGORIES.items()},
         description="roadwatch category -> model class names; classes in no category are ignored",
@@ -114,13 +135,23 @@ _T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
 class TrackerSettings(Section):
     min_hits: int = Field(_T.min_hits, ge=1, description="Matches in a row before a track is confirmed (and started)")
     max_age_s: float = Field(_T.max_age_s, gt=0, description="Seconds a confirmed track may go unseen before it ends")
-    iou_threshold: Fraction = Field(_T.iou_threshold, description="Least IoU between prediction and confident detection")
+    iou_threshold: Fraction = Field(
+        _T.iou_threshold, description="Least IoU between prediction and confident detection"
+    )
     high_confidence: Fraction = Field(_T.high_confidence, description="Detections this confident are matched first")
-    low_confidence: Fraction = Field(_T.low_confidence, description="Weaker detections are ignored; between the two, they only continue tracks")
-    low_iou_threshold: Fraction = Field(_T.low_iou_threshold, description="Least IoU for a weak detection to continue a track")
-    new_track_confidence: Fraction = Field(_T.new_track_confidence, description="Least confidence for a detection to start a track")
+    low_confidence: Fraction = Field(
+        _T.low_confidence, description="Weaker detections are ignored; between the two, they only continue tracks"
+    )
+    low_iou_threshold: Fraction = Field(
+        _T.low_iou_threshold, description="Least IoU for a weak detection to continue a track"
+    )
+    new_track_confidence: Fraction = Field(
+        _T.new_track_confidence, description="Least confidence for a detection to start a track"
+    )
     update_interval_s: float = Field(1.0, ge=0, description="track.updated at most this often per track")
-    zone_min_frames: int = Field(3, ge=1, description="Frames a track must hold a new zone state or line side before it counts")
+    zone_min_frames: int = Field(
+        3, ge=1, description="Frames a track must hold a new zone state or line side before it counts"
+    )
     prediction_horizon_s: float = Field(1.0, ge=0, description="How far ahead events' predicted_bbox looks")
     camera_motion: bool = Field(False, description="Compensate camera motion (moving cameras, dashcams)")
 
@@ -154,7 +185,9 @@ class LineConfig(Section):
 
 class MaskConfig(Section):
     id: str = Field(description="Name of the excluded region (for the reader of the config)")
-    polygon: list[Point] = Field(min_length=3, description="Corners in pixels, in order; detections centred inside are dropped")
+    polygon: list[Point] = Field(
+        min_length=3, description="Corners in pixels, in order; detections centred inside are dropped"
+    )
     streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
 
 
@@ -165,8 +198,12 @@ class EventsConfig(Section):
     format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
     heartbeat_s: float = Field(1.0, gt=0, description="Seconds between heartbeats on ZeroMQ")
     connect: bool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")
-    snapshot_endpoint: str | None = Field(None, description="ROUTER endpoint serving the current state to late joiners; off if unset")
-    curve_secret_key: str | None = Field(None, description="CURVE: this publisher's NAME.key_secret file; encryption on")
+    snapshot_endpoint: str | None = Field(
+        None, description="ROUTER endpoint serving the current state to late joiners; off if unset"
+    )
+    curve_secret_key: str | None = Field(
+        None, description="CURVE: this publisher's NAME.key_secret file; encryption on"
+    )
     curve_allowed_clients: str | None = Field(None, description="CURVE: folder of the client public keys allowed in")
 
     def curve(self):

@@ -80,7 +80,8 @@ class RunProgress:
 
     def _drop_if_finished(self, stream_id: str, task: Task) -> None:
         if not self._keep_finished and task.finished:
-            self._progress.console.print(f"{stream_id}: {int(task.completed)} frames, {task.fields['fps']:.1f} frames/s")
+            rate = task.fields["fps"]
+            self._progress.console.print(f"{stream_id}: {int(task.completed)} frames, {rate:.1f} frames/s")
             self._progress.remove_task(task.id)
 
     def _add(self, description: str, total: int | None) -> Task:
@@ -93,13 +94,16 @@ class RunProgress:
 
 
 def summary_table(summary: dict[str, Any]) -> Table:
-    table = Table(title=f"roadwatch: {summary['frames']} frames in {summary['elapsed_s']:.1f} s ({summary['fps']:.1f} frames/s)")
+    table = Table(
+        title=f"roadwatch: {summary['frames']} frames in {summary['elapsed_s']:.1f} s ({summary['fps']:.1f} frames/s)"
+    )
     table.add_column("stream")
     table.add_column("frames", justify="right")
     table.add_column("dropped", justify="right")
     table.add_column("status")
     for stream_id, s in summary["streams"].items():
-        status = s["status"] + (f" ({s['error']})" if s.get("error") else "") + (" (warning)" if s.get("warning") else "")
+        status = s["status"] + (f" ({s['error']})" if s.get("error") else "")
+        status += " (warning)" if s.get("warning") else ""
         table.add_row(stream_id, str(s["frames"]), str(s["dropped"]), status)
     table.add_section()
     for category, n in sorted(summary["tracks"].items()):

@@ -171,7 +171,8 @@ def analyze_job(paths, output, model, config_path, device, events, camera_motion
         detector, plates = load_models(cfg, console)
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True,
                             thumbnails=True, plates=plates)
-        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, model {cfg.detector.model} on {detector.device}")
+        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, "
+                      f"model {cfg.detector.model} on {detector.device}")
         summary = process(pipeline, specs, infos, console, overall=True)
     finally:
         if publisher is not None:

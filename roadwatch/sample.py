@@ -7,7 +7,9 @@ from pathlib import Path
 
 from roadwatch.errors import UserError
 
-NO_INPUT = "no input given: pass --source PATH_OR_URL (a video file, a folder of images, a camera index or a stream URL)"
+NO_INPUT = (
+    "no input given: pass --source PATH_OR_URL (a video file, a folder of images, a camera index or a stream URL)"
+)
 CACHE_DIR = Path.home() / ".cache" / "roadwatch"
 
 

@@ -93,7 +93,9 @@ class SlotWriter:
                     self._free.append(reserved[1])  # decoded elsewhere (the frame changed size): the slot goes back
         if in_place is not None:
             generation, slot = in_place
-            self._send(("frame", generation, slot, frame.image.shape, frame.index, frame.pts, frame.captured_at, self.dropped))
+            self._send(
+                ("frame", generation, slot, frame.image.shape, frame.index, frame.pts, frame.captured_at, self.dropped)
+            )
             return True
         with self._cond:
             if self._closed:
@@ -193,4 +195,3 @@ def main(fd: int) -> None:
     except (EOFError, ConnectionResetError):  # the parent died before it said what to read
         return
     _child_main(spec, policy, decode_threads, conn, slots)
-

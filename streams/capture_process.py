@@ -92,9 +92,15 @@ class CaptureProcess(Capture):
                 self._send(("stop",))
             closed = self._relay(conn)
         except Exception as exc:  # never let the relay die silently
-            self._apply(StatusChange(self.spec.stream_id, StreamStatus.FAILED,
-                                     f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}",
-                                     time.time(), self.frames_read))
+            self._apply(
+                StatusChange(
+                    self.spec.stream_id,
+                    StreamStatus.FAILED,
+                    f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}",
+                    time.time(),
+                    self.frames_read,
+                )
+            )
         finally:
             if closed:  # the child sent its last status before saying so: the stream may end at once
                 self.buffer.close()
@@ -131,8 +137,16 @@ class CaptureProcess(Capture):
                 self._adopt(message[1])
                 return True
 
-    def _deliver(self, generation: int, slot: int, shape: tuple[int, ...], index: int, pts: float,
-                 captured_at: float, source_dropped: int) -> None:
+    def _deliver(
+        self,
+        generation: int,
+        slot: int,
+        shape: tuple[int, ...],
+        index: int,
+        pts: float,
+        captured_at: float,
+        source_dropped: int,
+    ) -> None:
         image = self.allocate(shape) if self.allocate is not None else np.empty(shape, np.uint8)
         np.copyto(image, self._segments[generation].view(slot, shape))  # without the GIL: relays copy in parallel
         self._send(("free", generation, slot))
@@ -175,11 +189,17 @@ class CaptureProcess(Capture):
                 process.kill()
                 process.wait(5.0)
             if not closed and not self._stop_event.is_set():
-                reason = f"source '{self.spec.uri}': capture process exited unexpectedly (exit code {process.returncode})"
+                reason = (
+                    f"source '{self.spec.uri}': capture process exited unexpectedly (exit code {process.returncode})"
+                )
                 log.warning("stream %s failed: %s", self.spec.stream_id, reason)
-                self._apply(StatusChange(self.spec.stream_id, StreamStatus.FAILED, reason, time.time(), self.frames_read))
+                self._apply(
+                    StatusChange(self.spec.stream_id, StreamStatus.FAILED, reason, time.time(), self.frames_read)
+                )
             elif self.status not in (StreamStatus.ENDED, StreamStatus.FAILED, StreamStatus.STOPPED):
-                self._apply(StatusChange(self.spec.stream_id, StreamStatus.STOPPED, "stopped", time.time(), self.frames_read))
+                self._apply(
+                    StatusChange(self.spec.stream_id, StreamStatus.STOPPED, "stopped", time.time(), self.frames_read)
+                )
         with self._send_lock:
             if self._conn is not None:
                 self._conn.close()
@@ -187,4 +207,3 @@ class CaptureProcess(Capture):
         for segment in self._segments.values():
             segment.close()
         self._segments = {}
-

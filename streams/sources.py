@@ -119,8 +119,10 @@ class VideoReader:
                 spec.uri,
                 cv2.CAP_FFMPEG,
                 [
-                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
-                    cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000),
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                    int(open_timeout_s * 1000),
+                    cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    int(read_timeout_s * 1000),
                     *threads,
                 ],
             )

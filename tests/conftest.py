@@ -32,7 +32,9 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 
 def require(path: Path) -> Path:
     if not path.exists():
-        pytest.skip(f"{path} is missing: these tests read real models and clips from ../shared (see ../shared/README.md)")
+        pytest.skip(
+            f"{path} is missing: these tests read real models and clips from ../shared (see ../shared/README.md)"
+        )
     return path
 
 

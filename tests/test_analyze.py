@@ -31,16 +31,25 @@ from conftest import (
 
 pytestmark = pytest.mark.e2e
 DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     exe = shutil.which("chromium")
     if exe is None:
         pytest.skip("headless Chromium is missing: apt-get install chromium (.ci/run and `make test` do this as root)")
-    return subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def outputs_are_whole(folder: Path, source: Path) -> dict:
@@ -59,8 +68,17 @@ def outputs_are_whole(folder: Path, source: Path) -> dict:
 @pytest.fixture(scope="module")
 def dashcam(tmp_path_factory, model_path):
     out = tmp_path_factory.mktemp("analyze")
-    proc = roadwatch("analyze", str(require(DASHCAM)), "--output", str(out), "--model", str(model_path),
-                     "--device", "cpu", timeout=600)
+    proc = roadwatch(
+        "analyze",
+        str(require(DASHCAM)),
+        "--output",
+        str(out),
+        "--model",
+        str(model_path),
+        "--device",
+        "cpu",
+        timeout=600,
+    )
     return proc, out / "dashcam_a_640x360"
 
 
@@ -104,9 +122,23 @@ def test_damaged_files_give_valid_outputs_and_a_warning(tmp_path, model_path):
     config = tmp_path / "small.yaml"  # what is judged is the files' handling, not detection: a quicker network input
     config.write_text("detector: {imgsz: 320}\n")
     # one file at a time (--parallel 1): the second waits its turn, and its outputs are as whole as the first's
-    proc = roadwatch("analyze", str(require(TRUCKS_DAMAGED)), str(require(CROWD_TRUNCATED)), "--output", str(out),
-                     "--model", str(model_path), "--device", "cpu", "--config", str(config), "--parallel", "1",
-                     timeout=600, env={**os.environ, "COLUMNS": "200"})
+    proc = roadwatch(
+        "analyze",
+        str(require(TRUCKS_DAMAGED)),
+        str(require(CROWD_TRUNCATED)),
+        "--output",
+        str(out),
+        "--model",
+        str(model_path),
+        "--device",
+        "cpu",
+        "--config",
+        str(config),
+        "--parallel",
+        "1",
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert proc.returncode == 0, proc.stderr
     for source in (TRUCKS_DAMAGED, CROWD_TRUNCATED):
         summary = outputs_are_whole(out / source.stem, source)
@@ -135,7 +167,9 @@ def test_a_folder_with_a_file_that_is_not_a_video(tmp_path, model_path, city_cli
 
 def test_nothing_readable_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "notes.txt").write_text("not a video\n")
-    proc = roadwatch("analyze", str(tmp_path / "notes.txt"), str(tmp_path / "missing.mp4"), "--output", str(tmp_path / "o"))
+    proc = roadwatch(
+        "analyze", str(tmp_path / "notes.txt"), str(tmp_path / "missing.mp4"), "--output", str(tmp_path / "o")
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("roadwatch: error: no readable video among the inputs")
     assert "Traceback" not in proc.stderr
@@ -145,8 +179,19 @@ def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, 
     out = tmp_path / "out"
     later = tmp_path / "later.mp4"  # a second input, one at a time: it is still waiting its turn at the stop
     shutil.copy(require(CITY), later)
-    proc = spawn_roadwatch("analyze", str(require(CITY)), str(later), "--output", str(out), "--model", str(model_path),
-                           "--device", "cpu", "--parallel", "1")
+    proc = spawn_roadwatch(
+        "analyze",
+        str(require(CITY)),
+        str(later),
+        "--output",
+        str(out),
+        "--model",
+        str(model_path),
+        "--device",
+        "cpu",
+        "--parallel",
+        "1",
+    )
     log = out / CITY.stem / "events.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and log.stat().st_size > 2000):

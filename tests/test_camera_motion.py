@@ -45,7 +45,9 @@ def test_compensation_keeps_an_identity_through_a_fast_pan():
             if compensate:
                 tracker.apply_camera_motion(estimator.estimate(image))
             x = 300 + dx + 200  # the car, fixed in the world, moves on screen with the pan
-            result = tracker.update(k * 0.04, np.array([[x, 200, x + 20, 240]]), np.array([0.9]), np.array([2]), np.array([0]))
+            result = tracker.update(
+                k * 0.04, np.array([[x, 200, x + 20, 240]]), np.array([0.9]), np.array([2]), np.array([0])
+            )
             seen |= set(result.tracks.track_id.tolist())
         ids[compensate] = seen
     assert ids[True] == {1}

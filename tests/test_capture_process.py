@@ -1,4 +1,5 @@
-"""Capture in a process per source (`streams.capture: process`): real clips, real child processes, real shared memory."""
+"""Capture in a process per source (`streams.capture: process`): real clips, real child processes, real shared
+memory."""
 
 from __future__ import annotations
 

@@ -38,8 +38,13 @@ def test_a_bad_source_or_config_is_reported_before_torch_is_imported(tmp_path, c
     )
     missing = str(tmp_path / "missing.mp4")
     for args in ([*command.split(), missing], ["run", "--config", str(bad_config)]):
-        proc = subprocess.run([sys.executable, "-c", code, *args, "--output", str(tmp_path / "o")],
-                              capture_output=True, text=True, timeout=60, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, *args, "--output", str(tmp_path / "o")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
         assert proc.stdout.strip() == "exit 2 torch imported: False", proc.stdout + proc.stderr
         assert proc.stderr.splitlines()[-1].startswith("roadwatch: error: ")
 
@@ -52,7 +57,9 @@ def test_file_that_is_not_a_video(tmp_path):
 
 
 def test_unknown_model(tmp_path, city_clip):
-    proc = roadwatch("run", "--source", str(city_clip), "--model", "yolo_nonexistent.pt", "--output", str(tmp_path / "o"))
+    proc = roadwatch(
+        "run", "--source", str(city_clip), "--model", "yolo_nonexistent.pt", "--output", str(tmp_path / "o")
+    )
     assert_one_line_error(proc, "model 'yolo_nonexistent.pt' not found: pass --model")
 
 
@@ -68,7 +75,17 @@ def test_cuda_requested_on_a_machine_without_it(tmp_path, city_clip, model_path)
 
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--device", "cuda", "--output", str(tmp_path / "o"))
+    proc = roadwatch(
+        "run",
+        "--source",
+        str(city_clip),
+        "--model",
+        str(model_path),
+        "--device",
+        "cuda",
+        "--output",
+        str(tmp_path / "o"),
+    )
     assert_one_line_error(proc, "CUDA is not available on this machine; use --device cpu")
 
 

@@ -43,9 +43,15 @@ def test_sources_may_be_plain_strings(tmp_path):
         ("tracker:\n  max_age_s: -1\n", "tracker.max_age_s: Input should be greater than 0"),
         ("- just\n- a list\n", "the top level must be a mapping"),
         ("detector:\n  categories: {a: [car], b: [car]}\n", "class 'car' is in both 'a' and 'b'"),
-        ("detector:\n  backend: tflite\n", "detector.backend: Input should be 'pytorch', 'onnx', 'openvino' or 'tensorrt'"),
+        (
+            "detector:\n  backend: tflite\n",
+            "detector.backend: Input should be 'pytorch', 'onnx', 'openvino' or 'tensorrt'",
+        ),
         ("detector:\n  category_conf: {vehicles: 0.5}\n", "category_conf names unknown categories: vehicles"),
-        ("detector:\n  plates: {every_n_frames: 0}\n", "detector.plates.every_n_frames: Input should be greater than or equal to 1"),
+        (
+            "detector:\n  plates: {every_n_frames: 0}\n",
+            "detector.plates.every_n_frames: Input should be greater than or equal to 1",
+        ),
         ("masks:\n  - {id: m, polygon: [[0, 0], [1, 1]]}\n", "masks.0.polygon: List should have at least 3 items"),
         ("output: {keep_segments: 3}\n", "keep_segments deletes old segments: set segment_s too"),
         ("output: {segment_s: 0.5}\n", "output.segment_s: Input should be greater than or equal to 1"),

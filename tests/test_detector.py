@@ -66,9 +66,19 @@ def clip_frames() -> list[np.ndarray]:
     return [f for name in PARITY_CLIPS for f in frames_of(VIDEOS / name, every=37, count=3)]
 
 
-def predict(reference, detector: YoloDetector, image: np.ndarray, device: str = "cpu", half: bool = False) -> sv.Detections:
-    result = reference.predict(image, conf=detector.conf, iou=detector.iou, classes=detector.class_ids,
-                               agnostic_nms=detector.agnostic_nms, device=device, half=half, verbose=False)[0]
+def predict(
+    reference, detector: YoloDetector, image: np.ndarray, device: str = "cpu", half: bool = False
+) -> sv.Detections:
+    result = reference.predict(
+        image,
+        conf=detector.conf,
+        iou=detector.iou,
+        classes=detector.class_ids,
+        agnostic_nms=detector.agnostic_nms,
+        device=device,
+        half=half,
+        verbose=False,
+    )[0]
     return sv.Detections.from_ultralytics(result)
 
 
@@ -81,8 +91,10 @@ def assert_same_detections(ours: sv.Detections, ref: sv.Detections, conf: float)
     for a, b in ((ours, ref), (ref, ours)):
         iou = sv.box_iou_batch(a.xyxy, b.xyxy) if len(a) and len(b) else np.zeros((len(a), len(b)))
         for i in range(len(a)):
-            partner = (iou[i] >= 0.99) & (b.class_id == a.class_id[i]) & (
-                np.abs(b.confidence - a.confidence[i]) <= SCORE_TOLERANCE
+            partner = (
+                (iou[i] >= 0.99)
+                & (b.class_id == a.class_id[i])
+                & (np.abs(b.confidence - a.confidence[i]) <= SCORE_TOLERANCE)
             )
             if not partner.any():
                 assert a.confidence[i] <= conf + SCORE_TOLERANCE, (
@@ -136,8 +148,12 @@ def test_boxes_stay_inside_each_frame(detector, clip_frames, bus):
 def test_per_category_threshold_cuts_only_that_category(model_path, clip_frames):
     frames = clip_frames[:6]
     plain = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
-    strict = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu",
-                          category_conf={"vehicle": 0.6, "pedestrian": 0.1})
+    strict = YoloDetector(
+        str(model_path),
+        CategoryMap(DEFAULT_CATEGORIES),
+        device="cpu",
+        category_conf={"vehicle": 0.6, "pedestrian": 0.1},
+    )
     for a, b in zip(plain.detect(frames), strict.detect(frames)):
         vehicles_a = a[(a.data["category"] == "vehicle") & (a.confidence > 0.6)]
         assert np.array_equal(np.sort(b[b.data["category"] == "vehicle"].confidence), np.sort(vehicles_a.confidence))
@@ -240,7 +256,9 @@ def test_on_cuda_detections_equal_predict_and_frames_in_pinned_memory_change_not
         np.testing.assert_array_equal(a.xyxy, b.xyxy)
         np.testing.assert_array_equal(a.confidence, b.confidence)
     for image, detections in zip(frames, plain):
-        assert_same_detections(detections, predict(reference, detector, image, device="cuda:0", half=half), detector.conf)
+        assert_same_detections(
+            detections, predict(reference, detector, image, device="cuda:0", half=half), detector.conf
+        )
 
 
 @pytest.fixture
@@ -251,13 +269,20 @@ def checkpoint_copy(model_path, tmp_path) -> Path:
     return Path(shutil.copy(model_path, tmp_path / "yolov8n_coco.pt"))
 
 
-@pytest.mark.parametrize("backend, package, export, mode", [
-    ("onnx", "onnxruntime", "yolov8n_coco.onnx", "onnx runtime"),  # not traced: its own runtime
-    ("openvino", "openvino", "yolov8n_coco_openvino_model", "openvino runtime, f32"),
-])
-def test_an_exported_backend_is_made_once_and_equals_predict(checkpoint_copy, reference, clip_frames, backend, package, export, mode):
+@pytest.mark.parametrize(
+    "backend, package, export, mode",
+    [
+        ("onnx", "onnxruntime", "yolov8n_coco.onnx", "onnx runtime"),  # not traced: its own runtime
+        ("openvino", "openvino", "yolov8n_coco_openvino_model", "openvino runtime, f32"),
+    ],
+)
+def test_an_exported_backend_is_made_once_and_equals_predict(
+    checkpoint_copy, reference, clip_frames, backend, package, export, mode
+):
     pytest.importorskip(package, reason=f"the {backend} backend needs the {backend} extra (make installs it)")
-    detector = YoloDetector(str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend, half=False)
+    detector = YoloDetector(
+        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend, half=False
+    )
     assert detector.backend.format == backend and detector.forward_mode == mode
     exported = checkpoint_copy.with_name(export)
     made_at = exported.stat().st_mtime
@@ -268,9 +293,13 @@ def test_an_exported_backend_is_made_once_and_equals_predict(checkpoint_copy, re
     assert exported.stat().st_mtime == made_at  # reused, not exported again
 
 
-def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_predict(checkpoint_copy, reference, clip_frames):
+def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_predict(
+    checkpoint_copy, reference, clip_frames
+):
     pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
-    detector = YoloDetector(str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True)
+    detector = YoloDetector(
+        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True
+    )
     flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
     native_bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
     assert detector.forward_mode == f"openvino runtime, {'bf16' if native_bf16 else 'f32'}"
@@ -278,7 +307,11 @@ def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_pr
     for image, ours in zip(clip_frames, detector.detect(clip_frames)):
         ref = predict(reference, detector, image)
         confident = ref[ref.confidence >= 0.5]  # bf16 moves scores by hundredths: judge the clear detections
-        iou = sv.box_iou_batch(confident.xyxy, ours.xyxy) if len(confident) and len(ours) else np.zeros((len(confident), 0))
+        iou = (
+            sv.box_iou_batch(confident.xyxy, ours.xyxy)
+            if len(confident) and len(ours)
+            else np.zeros((len(confident), 0))
+        )
         for i in range(len(confident)):
             assert ((iou[i] >= 0.8) & (ours.class_id == confident.class_id[i])).any(), f"box {confident.xyxy[i]} lost"
             matched += 1

@@ -28,9 +28,13 @@ def test_schema_is_a_2020_12_schema_and_has_teeth():
     validator = Draft202012Validator(schema)
     good = track_event(EventFactory("p"))
     assert validator.is_valid(good)
-    for broken in ({**good, "type": "track.exploded"}, {k: v for k, v in good.items() if k != "track_id"},
-                   {**good, "bbox": [1, 2, 3]}, {**good, "type": "track.ended"},  # ended needs a reason
-                   {**good, "type": "line.crossed", "line_id": "l", "direction": "sideways"}):
+    for broken in (
+        {**good, "type": "track.exploded"},
+        {k: v for k, v in good.items() if k != "track_id"},
+        {**good, "bbox": [1, 2, 3]},
+        {**good, "type": "track.ended"},  # ended needs a reason
+        {**good, "type": "line.crossed", "line_id": "l", "direction": "sideways"},
+    ):
         assert not validator.is_valid(broken)
 
 
@@ -40,9 +44,13 @@ def test_track_fields_for_many_tracks_equal_each_track_computed_alone():
     n = 200
     corner = rng.uniform(0, 1200, (n, 2))
     arrays = TrackArrays(
-        track_id=np.arange(1, n + 1), xyxy=np.hstack([corner, corner + rng.uniform(2, 300, (n, 2))]),
-        confidence=rng.uniform(0.1, 1, n), class_id=rng.integers(0, 9, n), category=rng.integers(0, 3, n),
-        velocity=np.where(rng.random((n, 2)) < 0.1, 0.0, rng.normal(0, 80, (n, 2))), last_seen=rng.uniform(0, 9, n),
+        track_id=np.arange(1, n + 1),
+        xyxy=np.hstack([corner, corner + rng.uniform(2, 300, (n, 2))]),
+        confidence=rng.uniform(0.1, 1, n),
+        class_id=rng.integers(0, 9, n),
+        category=rng.integers(0, 3, n),
+        velocity=np.where(rng.random((n, 2)) < 0.1, 0.0, rng.normal(0, 80, (n, 2))),
+        last_seen=rng.uniform(0, 9, n),
         size_velocity=rng.normal(0, 20, (n, 2)),
     )
     fields = track_fields(arrays, (1280, 720), horizon_s=1.5)
@@ -112,7 +120,13 @@ def test_subscriber_filters_by_type_and_stream_over_real_sockets(fmt):
     sent = []
     for i in range(30):
         type_ = [EventType.TRACK_ENDED, EventType.ZONE_ENTERED, EventType.TRACK_UPDATED][i % 3]
-        extra = {"reason": "lost"} if type_ is EventType.TRACK_ENDED else {"zone_id": "z"} if type_ is EventType.ZONE_ENTERED else {}
+        extra = (
+            {"reason": "lost"}
+            if type_ is EventType.TRACK_ENDED
+            else {"zone_id": "z"}
+            if type_ is EventType.ZONE_ENTERED
+            else {}
+        )
         sent.append(track_event(factory, type_, f"cam{i % 2}", **extra))
         publisher.publish(sent[-1])
     for thread in threads:

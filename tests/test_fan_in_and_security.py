@@ -22,8 +22,12 @@ def listen(subscriber: Subscriber) -> tuple[threading.Thread, list]:
 
 def publish_some(publisher: EventPublisher, producer: str, n: int = 5) -> list:
     factory = EventFactory(producer)
-    events = [factory.make(EventType.STREAM_UP, f"{producer}-cam", i, time.time(), 0.0, source="x", status="up",
-                           reason="connected") for i in range(n)]
+    events = [
+        factory.make(
+            EventType.STREAM_UP, f"{producer}-cam", i, time.time(), 0.0, source="x", status="up", reason="connected"
+        )
+        for i in range(n)
+    ]
     for event in events:
         publisher.publish(event)
     return events
@@ -61,8 +65,12 @@ def test_curve_lets_an_allowed_key_in_and_nobody_else(tmp_path):
     (allowed / "alice.key").write_bytes((keys / "alice.key").read_bytes())
     endpoint = free_endpoint()
     publisher = EventPublisher(endpoint, curve=CurveServerKeys(keys / "server.key_secret", allowed))
-    alice = Subscriber(endpoint, timeout_s=2.0, client_secret_key=keys / "alice.key_secret", server_public_key=keys / "server.key")
-    mallory = Subscriber(endpoint, timeout_s=2.0, client_secret_key=keys / "mallory.key_secret", server_public_key=keys / "server.key")
+    alice = Subscriber(
+        endpoint, timeout_s=2.0, client_secret_key=keys / "alice.key_secret", server_public_key=keys / "server.key"
+    )
+    mallory = Subscriber(
+        endpoint, timeout_s=2.0, client_secret_key=keys / "mallory.key_secret", server_public_key=keys / "server.key"
+    )
     plain = Subscriber(endpoint, timeout_s=2.0)
     listeners = [listen(s) for s in (alice, mallory, plain)]
     time.sleep(1.0)

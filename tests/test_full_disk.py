@@ -30,8 +30,9 @@ def small_disk(tmp_path):
     def make(size: str) -> Path:
         point = tmp_path / f"disk{len(mounted)}"
         point.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip() or proc.returncode}): needs root")
         mounted.append(point)
@@ -68,7 +69,9 @@ def test_an_event_log_on_a_full_disk_ends_with_a_whole_event(small_disk):
 
 def test_an_annotated_video_on_a_full_disk_is_removed_rather_than_left_unplayable(small_disk):
     path = small_disk("300k") / "annotated.mp4"
-    video = AnnotatedVideo(path, fps=3.0, codec="mp4v", category_names=["vehicle"])  # its growth checked every 30 frames
+    video = AnnotatedVideo(
+        path, fps=3.0, codec="mp4v", category_names=["vehicle"]
+    )  # its growth checked every 30 frames
     noise = np.random.default_rng(0).integers(0, 255, (360, 640, 3), dtype=np.uint8)
     for _ in range(120):
         video.write(noise, [], [])
@@ -94,8 +97,19 @@ def test_run_with_a_full_disk_for_its_events_file_publishes_every_event_and_exit
     (out / "events.jsonl").symlink_to("/dev/full")  # every write to it: ENOSPC
     endpoint = free_endpoint()
     tap = EventTap.listening(endpoint)
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
-                     "--events", endpoint, "--device", "cpu")
+    proc = roadwatch(
+        "run",
+        "--source",
+        str(city_clip),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        endpoint,
+        "--device",
+        "cpu",
+    )
     tap.stop()
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -113,8 +127,19 @@ def test_analyze_on_a_full_disk_leaves_no_half_written_output(small_disk, model_
     out = small_disk("400k") / "out"
     config = out.parent / "small.yaml"
     config.write_text("detector: {imgsz: 160}\n")  # what is judged is the outputs, not detection
-    proc = roadwatch("analyze", str(clip), "--output", str(out), "--model", str(model_path), "--device", "cpu",
-                     "--config", str(config), timeout=300)
+    proc = roadwatch(
+        "analyze",
+        str(clip),
+        "--output",
+        str(out),
+        "--model",
+        str(model_path),
+        "--device",
+        "cpu",
+        "--config",
+        str(config),
+        timeout=300,
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("roadwatch: error: cannot write")]

@@ -52,8 +52,14 @@ def test_block_form_equals_the_textbook_8x8_filter():
     F[np.arange(4), np.arange(4) + 4] = dt
     P0 = full_covariance(cov)
     h = mean[:, 3]
-    q = np.array([np.diag(np.r_[[(kf.p.std_position * hi) ** 2] * 4, [(kf.p.std_velocity * hi) ** 2] * 4])
-                  * dt / kf.p.reference_dt for hi in h])
+    q = np.array(
+        [
+            np.diag(np.r_[[(kf.p.std_position * hi) ** 2] * 4, [(kf.p.std_velocity * hi) ** 2] * 4])
+            * dt
+            / kf.p.reference_dt
+            for hi in h
+        ]
+    )
     mean_p, cov_p = kf.predict(mean, cov, dt)
     assert np.allclose(full_covariance(cov_p), F @ P0 @ F.T + q)
     assert np.allclose(mean_p, mean @ F.T)

@@ -34,8 +34,21 @@ def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
     early = threading.Thread(target=read_early)
     early.start()
     time.sleep(0.3)
-    proc = spawn_roadwatch("run", "--source", str(require(CITY)), "--model", str(model_path), "--config", str(config),
-                           "--events", endpoint, "--device", "cpu", "--output", str(tmp_path / "out"))
+    proc = spawn_roadwatch(
+        "run",
+        "--source",
+        str(require(CITY)),
+        "--model",
+        str(model_path),
+        "--config",
+        str(config),
+        "--events",
+        endpoint,
+        "--device",
+        "cpu",
+        "--output",
+        str(tmp_path / "out"),
+    )
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and sum(e["type"] == "track.started" for e in early_events) < 3:

@@ -105,8 +105,10 @@ def make_pipeline(tmp_path, detector, uris: dict[str, str]):
     from roadwatch.streams import probe
 
     cfg = Config.model_validate(
-        {"streams": {"open_timeout_s": 2, "stall_timeout_s": 2, "reconnect_base_s": 0.2, "reconnect_cap_s": 1.0},
-         "output": {"dir": str(tmp_path), "video": False}}
+        {
+            "streams": {"open_timeout_s": 2, "stall_timeout_s": 2, "reconnect_base_s": 0.2, "reconnect_cap_s": 1.0},
+            "output": {"dir": str(tmp_path), "video": False},
+        }
     )
     specs = [SourceSpec.from_uri(uri, sid) for sid, uri in uris.items()]
     return Pipeline(cfg, specs, {s.stream_id: probe(s) for s in specs}, detector, None, tmp_path)
@@ -148,8 +150,11 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
 def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture):
     server = servers(CITY)
     changes = []
-    manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
-                            on_status=changes.append, capture=capture)
+    manager = StreamManager(
+        policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
+        on_status=changes.append,
+        capture=capture,
+    )
     capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
     statuses = lambda: [c.status for c in changes]  # noqa: E731
     try:
@@ -180,7 +185,9 @@ def test_http_mjpeg_camera_reads_and_reports_an_outage(rtsp_ok):
         frame = capture.buffer.get(timeout=5)
         assert frame.image.shape == (360, 640, 3)
         server.kill()
-        wait_until(lambda: any(c.status in (StreamStatus.DOWN, StreamStatus.STALLED) for c in changes), 8, "stream.down")
+        wait_until(
+            lambda: any(c.status in (StreamStatus.DOWN, StreamStatus.STALLED) for c in changes), 8, "stream.down"
+        )
         server.start()
         wait_until(lambda: [c.status for c in changes].count(StreamStatus.UP) == 2, 15, "the camera to come back")
     finally:
@@ -205,8 +212,9 @@ def test_bad_addresses_report_a_status_and_never_hang(rtsp_ok):
     }
     threads_before = threading.active_count()
     changes = []
-    manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=0.5, open_timeout_s=2.0, stall_timeout_s=2.0),
-                            on_status=changes.append)
+    manager = StreamManager(
+        policy=ReconnectPolicy(base_s=0.2, cap_s=0.5, open_timeout_s=2.0, stall_timeout_s=2.0), on_status=changes.append
+    )
     t0 = time.monotonic()
     for sid, uri in sources.items():
         manager.add(SourceSpec.from_uri(uri, sid))
@@ -273,7 +281,9 @@ def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, serv
         wait_until(lambda: pipeline.streams["cam"].frames >= 5, 30, "frames from the camera")
         added = pipeline.add_source(str(city_clip))
         assert added == "city40"
-        wait_until(lambda: "city40" in pipeline.streams and pipeline.streams["city40"].finished, 60, "the added file to finish")
+        wait_until(
+            lambda: "city40" in pipeline.streams and pipeline.streams["city40"].finished, 60, "the added file to finish"
+        )
         cam_frames = pipeline.streams["cam"].frames
         wait_until(lambda: pipeline.streams["cam"].frames > cam_frames + 5, 15, "the camera to go on")
         pipeline.remove_source("cam")
@@ -310,10 +320,23 @@ def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_pat
 
     server = servers(CITY)
     cfg = tmp_path / "live.yaml"
-    cfg.write_text(f"sources:\n  - {{uri: '{server.url}', id: door}}\nstreams: {{open_timeout_s: 2, stall_timeout_s: 2}}\n")
+    cfg.write_text(
+        f"sources:\n  - {{uri: '{server.url}', id: door}}\nstreams: {{open_timeout_s: 2, stall_timeout_s: 2}}\n"
+    )
     out = tmp_path / "out"
-    proc = spawn_roadwatch("run", "--config", str(cfg), "--model", str(model_path),
-                           "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    proc = spawn_roadwatch(
+        "run",
+        "--config",
+        str(cfg),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+    )
     log = out / "events.jsonl"
     ups = lambda: {e["stream_id"] for e in read_events(log) if e["type"] == "stream.up"}  # noqa: E731
     try:
@@ -321,7 +344,9 @@ def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_pat
         cfg.write_text(cfg.read_text().replace("sources:\n", f"sources:\n  - {{uri: '{city_clip}', id: clip}}\n"))
         proc.send_signal(signal.SIGHUP)
         wait_until(lambda: "clip" in ups(), 30, "the added source to come up")
-        clip_done = lambda: any(e["stream_id"] == "clip" and e.get("reason") == "end_of_stream" for e in read_events(log))  # noqa: E731
+        clip_done = lambda: any(
+            e["stream_id"] == "clip" and e.get("reason") == "end_of_stream" for e in read_events(log)
+        )  # noqa: E731
         wait_until(clip_done, 60, "the added clip to be read to its end")
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)

@@ -49,8 +49,9 @@ def test_files_beyond_max_open_files_wait_their_turn_and_every_one_is_processed(
     from roadwatch.streams import SourceSpec, probe
 
     clip = cut_clip(require(CITY), tmp_path / "city12.mp4", 12)
-    config = Config.model_validate({"output": {"dir": str(tmp_path), "video": False}, "detector": {"imgsz": 160},
-                                    "streams": {"max_open_files": 2}})
+    config = Config.model_validate(
+        {"output": {"dir": str(tmp_path), "video": False}, "detector": {"imgsz": 160}, "streams": {"max_open_files": 2}}
+    )
     specs = [SourceSpec.from_uri(str(clip), f"f{i}") for i in range(6)]
     detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
     pipeline = Pipeline(config, specs, {s.stream_id: probe(s) for s in specs}, detector, None, tmp_path)

@@ -29,7 +29,18 @@ from support.event_tap import EventTap
 
 pytestmark = pytest.mark.e2e
 
-REQUIRED = {"schema_version", "event_id", "type", "seq", "producer_id", "stream_id", "frame", "ts", "pts", "published_ts"}
+REQUIRED = {
+    "schema_version",
+    "event_id",
+    "type",
+    "seq",
+    "producer_id",
+    "stream_id",
+    "frame",
+    "ts",
+    "pts",
+    "published_ts",
+}
 TRACK_FIELDS = {"track_id", "category", "class", "confidence", "bbox", "bbox_norm", "velocity"}
 STREAM_FIELDS = {"source", "status", "reason"}
 
@@ -39,8 +50,21 @@ def single_run(tmp_path_factory, model_path, city_clip):
     out = tmp_path_factory.mktemp("run1")
     endpoint = free_endpoint()
     sub = EventTap.listening(endpoint)
-    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
-                     "--events", endpoint, "--device", "cpu", "--config", str(ROOT / "configs" / "default.yaml"))
+    proc = roadwatch(
+        "run",
+        "--source",
+        str(city_clip),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        endpoint,
+        "--device",
+        "cpu",
+        "--config",
+        str(ROOT / "configs" / "default.yaml"),
+    )
     sub.stop()
     return proc, out, sub
 
@@ -124,8 +148,21 @@ def test_summary_counts_equal_the_event_file(single_run):
 def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_path, city_clip):
     dash = cut_clip(require(VIDEOS / "dashcam_b_640x360.mp4"), tmp_path / "dash20.mp4", 20)
     out = tmp_path / "out"
-    proc = roadwatch("run", "--source", str(city_clip), "--source", str(dash), "--model", str(model_path),
-                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    proc = roadwatch(
+        "run",
+        "--source",
+        str(city_clip),
+        "--source",
+        str(dash),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr
     assert count_frames(out / "annotated_city40.mp4") == 40
     assert count_frames(out / "annotated_dash20.mp4") == 20
@@ -144,8 +181,19 @@ def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_pat
 def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, model_path, sig):
     source = require(CITY)  # 1190 frames: far longer than the test waits
     out = tmp_path / "out"
-    proc = spawn_roadwatch("run", "--source", str(source), "--model", str(model_path),
-                           "--output", str(out), "--events", free_endpoint(), "--device", "cpu")
+    proc = spawn_roadwatch(
+        "run",
+        "--source",
+        str(source),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+    )
     log = out / "events.jsonl"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (log.exists() and '"track.started"' in log.read_text()):
@@ -174,8 +222,23 @@ def no_retries(tmp_path: Path) -> str:
 
 def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_path, city_clip):
     out = tmp_path / "out"
-    proc = roadwatch("run", "--source", "99", "--source", str(city_clip), "--model", str(model_path),
-                     "--output", str(out), "--events", free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path))
+    proc = roadwatch(
+        "run",
+        "--source",
+        "99",
+        "--source",
+        str(city_clip),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+        "--config",
+        no_retries(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["streams"]["cam99"]["status"] == "failed"
@@ -187,22 +250,52 @@ def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_pa
 
 
 def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_path):
-    proc = roadwatch("run", "--source", "99", "--model", str(model_path), "--output", str(tmp_path / "o"),
-                     "--events", free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path), timeout=60)
+    proc = roadwatch(
+        "run",
+        "--source",
+        "99",
+        "--model",
+        str(model_path),
+        "--output",
+        str(tmp_path / "o"),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+        "--config",
+        no_retries(tmp_path),
+        timeout=60,
+    )
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines()[-1] == "roadwatch: error: no source could be read; see the status column above"
+    assert (
+        proc.stderr.strip().splitlines()[-1] == "roadwatch: error: no source could be read; see the status column above"
+    )
     assert "Traceback" not in proc.stderr
 
 
-def run_with_config(tmp_path: Path, model_path: Path, sources, config: str, name: str = "out") -> tuple[Path, list[dict]]:
+def run_with_config(
+    tmp_path: Path, model_path: Path, sources, config: str, name: str = "out"
+) -> tuple[Path, list[dict]]:
     """`roadwatch run` on the source(s) with a config given as YAML text; its output folder and valid events."""
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(config)
     out = tmp_path / name
     sources = [sources] if isinstance(sources, Path) else sources
     args = [a for s in sources for a in ("--source", str(s))]
-    proc = roadwatch("run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out),
-                     "--events", free_endpoint(), "--device", "cpu")
+    proc = roadwatch(
+        "run",
+        *args,
+        "--model",
+        str(model_path),
+        "--config",
+        str(cfg),
+        "--output",
+        str(out),
+        "--events",
+        free_endpoint(),
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr
     events = read_jsonl(out / "events.jsonl")
     assert_valid_events(events)
@@ -213,7 +306,9 @@ def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city
     """Cars drive up the road in this clip: they leave a zone over the near lanes and cross a line
     drawn left to right across them, upwards, which is direction "out"."""
     out, events = run_with_config(
-        tmp_path, model_path, city_clip,
+        tmp_path,
+        model_path,
+        city_clip,
         "zones:\n  - {id: near_lanes, polygon: [[200, 210], [420, 210], [420, 360], [200, 360]]}\n"
         "lines:\n  - {id: stop, start: [200, 200], end: [420, 200]}\n"
         "tracker: {zone_min_frames: 3, prediction_horizon_s: 0.5}\n",
@@ -240,7 +335,9 @@ def test_masks_and_per_category_thresholds_from_the_config(tmp_path, model_path,
     """A mask over the lower half of the city clip: no track is ever seen centred there. A pedestrian
     threshold of 0.99 leaves no pedestrian tracks while vehicles go on."""
     _, events = run_with_config(
-        tmp_path, model_path, city_clip,
+        tmp_path,
+        model_path,
+        city_clip,
         "masks:\n  - {id: lower_half, polygon: [[0, 180], [640, 180], [640, 360], [0, 360]]}\n"
         "detector: {category_conf: {pedestrian: 0.99}, min_box_px: 8}\n"
         "output: {video: false}\n",
@@ -258,13 +355,17 @@ def test_masks_and_per_category_thresholds_from_the_config(tmp_path, model_path,
 
 def essence(events: list[dict]) -> list[tuple]:
     """What a run found, without ids and clocks: to compare two runs of the same input."""
-    return [(e["type"], e.get("stream_id"), e.get("frame"), e.get("track_id"), tuple(e.get("bbox", ())))
-            for e in events if e["type"].startswith(("track.", "zone.", "line."))]
+    return [
+        (e["type"], e.get("stream_id"), e.get("frame"), e.get("track_id"), tuple(e.get("bbox", ())))
+        for e in events
+        if e["type"].startswith(("track.", "zone.", "line."))
+    ]
 
 
 def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, model_path, city_clip):
     """The threaded detector (the default on CUDA) is forced on here: on a file it must not change a
     thing, and two files sharing batches must each lose no frame."""
+
     def run(name: str, overlap: bool, *sources: Path) -> tuple[dict, list[dict]]:
         config = f"detector: {{overlap: {str(overlap).lower()}}}\noutput: {{video: false}}\n"
         out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
@@ -284,16 +385,22 @@ def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     from roadwatch.streams import Frame
 
     image = np.zeros((2, 2, 3), np.uint8)
-    frames = [Frame(sid, i, i / 30, 0.0, 0, image) for sid, i in [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("c", 0), ("b", 1)]]
+    frames = [
+        Frame(sid, i, i / 30, 0.0, 0, image) for sid, i in [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("c", 0), ("b", 1)]
+    ]
     got = rounds(frames, [f"dets {f.stream_id}{f.index}" for f in frames])
     assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _ in got] == [
-        [("a", 0), ("b", 0), ("c", 0)], [("a", 1), ("b", 1)], [("a", 2)]]
+        [("a", 0), ("b", 0), ("c", 0)],
+        [("a", 1), ("b", 1)],
+        [("a", 2)],
+    ]
     assert [dets for _, dets in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]
 
 
 def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, model_path, city_clip):
     """`streams.capture: process` decodes in child processes and hands frames over through shared memory:
     the pipeline must not see a difference, and two streams must each lose no frame."""
+
     def run(name: str, capture: str, *sources: Path) -> tuple[dict, list[dict]]:
         config = f"streams: {{capture: {capture}}}\noutput: {{video: false}}\n"
         out, events = run_with_config(tmp_path, model_path, sources, config, name=name)

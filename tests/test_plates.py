@@ -51,7 +51,9 @@ def yolo_labels(image_path, width: int, height: int) -> np.ndarray:
 def test_recall_on_the_plate_datasets_test_split_is_at_least_0_9(plate_model):
     """Every test image goes through the plate stage as one crop (the images are plate close-ups, not vehicles,
     so the vehicle-crop area rule is off), in batches as the pipeline sends them."""
-    images = sorted(p for p in require(PLATES_TEST / "images").iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    images = sorted(
+        p for p in require(PLATES_TEST / "images").iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"}
+    )
     assert len(images) >= 50
     reader = PlateReader(plate_model, device="cpu", max_area_fraction=1.0)
     found = total = 0
@@ -102,8 +104,9 @@ def test_the_area_rule_rejects_the_first_models_whole_crop_boxes(plate_model, hi
     frames, boxes = zip(*highway_vehicles)
     loose = PlateReader(plate_model, device="cpu", max_area_fraction=1.0).read(list(frames), list(boxes))
     strict = PlateReader(plate_model, device="cpu").read(list(frames), list(boxes))
-    whole = sum(r is not None and np.prod(r.xyxy[2:] - r.xyxy[:2]) > 0.5 * np.prod(b[2:] - b[:2])
-                for r, b in zip(loose, boxes))
+    whole = sum(
+        r is not None and np.prod(r.xyxy[2:] - r.xyxy[:2]) > 0.5 * np.prod(b[2:] - b[:2]) for r, b in zip(loose, boxes)
+    )
     assert whole > 0
     assert sum(r is not None for r in strict) == sum(r is not None for r in loose) - whole
 
@@ -151,8 +154,19 @@ def test_run_with_the_plate_stage_emits_valid_plate_events_inside_their_vehicle(
     config = tmp_path / "plates.yaml"
     config.write_text(json.dumps({"detector": {"plates": {"model": plate_model, "every_n_frames": 2, "ocr": True}}}))
     out = tmp_path / "out"
-    result = roadwatch("run", "--config", str(config), "--source", str(clip), "--model", str(require(MODEL)),
-                       "--device", "cpu", "--output", str(out))
+    result = roadwatch(
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        str(clip),
+        "--model",
+        str(require(MODEL)),
+        "--device",
+        "cpu",
+        "--output",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     events = read_jsonl(out / "events.jsonl")
     assert_valid_events(events)

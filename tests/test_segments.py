@@ -37,7 +37,9 @@ def test_prune_keeps_the_newest_of_its_own_series_only(tmp_path):
     assert prune(tmp_path / "events.jsonl", 2) == events[:3]
     assert prune(tmp_path / "annotated_cam0.mp4", 0) == cam  # all of them
     cam = []
-    assert sorted(tmp_path.iterdir()) == sorted(events[3:] + cam + [tmp_path / "events.jsonl", tmp_path / "summary.json"])
+    assert sorted(tmp_path.iterdir()) == sorted(
+        events[3:] + cam + [tmp_path / "events.jsonl", tmp_path / "summary.json"]
+    )
 
 
 def test_a_run_restarted_within_a_segment_writes_beside_the_earlier_files_never_over_them(tmp_path):
@@ -66,15 +68,28 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
         pytest.skip(reason)
     server = RtspServer(require(CITY)).start()
     config = tmp_path / "live.yaml"
-    config.write_text(f"sources: [{{uri: '{server.url}', id: cam}}]\n"
-                      "detector: {imgsz: 160}\n"  # what is judged is the files, not detection
-                      "tracker: {update_interval_s: 0}\n"  # an event per track per frame: every segment has some
-                      "output: {segment_s: 1, keep_segments: 3}\n")
+    config.write_text(
+        f"sources: [{{uri: '{server.url}', id: cam}}]\n"
+        "detector: {imgsz: 160}\n"  # what is judged is the files, not detection
+        "tracker: {update_interval_s: 0}\n"  # an event per track per frame: every segment has some
+        "output: {segment_s: 1, keep_segments: 3}\n"
+    )
     out = tmp_path / "out"
     endpoint = free_endpoint()
     tap = EventTap.listening(endpoint)
-    proc = spawn_roadwatch("run", "--config", str(config), "--model", str(model_path), "--output", str(out),
-                           "--events", endpoint, "--device", "cpu")
+    proc = spawn_roadwatch(
+        "run",
+        "--config",
+        str(config),
+        "--model",
+        str(model_path),
+        "--output",
+        str(out),
+        "--events",
+        endpoint,
+        "--device",
+        "cpu",
+    )
     try:
         deadline = time.monotonic() + 60
         while not any(e["type"] == "stream.up" for e in tap.events):
@@ -96,7 +111,7 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
     assert [b - a for a, b in zip(stamps, stamps[1:])] == [1, 1]  # consecutive seconds
     kept = [event for path in logs for event in whole_lines(path)]
     heard = [e for e in tap.events if e["type"] != "heartbeat"]
-    assert kept and kept == heard[len(heard) - len(kept):]  # the newest segments hold the tail, none lost between
+    assert kept and kept == heard[len(heard) - len(kept) :]  # the newest segments hold the tail, none lost between
     assert heard[0]["type"] == "stream.up" and heard[0] not in kept  # the oldest segments were deleted
 
     videos = sorted(out.glob("annotated_*.mp4"))
@@ -120,6 +135,11 @@ def test_segments_roll_forward_with_the_clock_and_never_back(tmp_path):
         outputs.roll_segments()
         names.append(outputs.event_log.path.name)
     outputs.event_log.close()
-    assert names == ["events_20251201T110000Z.jsonl", "events_20251201T110100Z.jsonl", "events_20251201T110100Z.jsonl",
-                     "events_20251201T110100Z.jsonl", "events_20251201T110200Z.jsonl"]
+    assert names == [
+        "events_20251201T110000Z.jsonl",
+        "events_20251201T110100Z.jsonl",
+        "events_20251201T110100Z.jsonl",
+        "events_20251201T110100Z.jsonl",
+        "events_20251201T110200Z.jsonl",
+    ]
     assert sorted(p.name for p in tmp_path.glob("events_*")) == sorted(set(names))

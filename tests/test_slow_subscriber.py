@@ -20,7 +20,9 @@ def publish_for(publisher: EventPublisher, factory: EventFactory, seconds: float
     count, t0 = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - t0) < seconds:
         for _ in range(200):
-            publisher.publish(factory.make(EventType.STREAM_UP, "cam0", count, 0.0, 0.0, source="x", status="up", reason="r"))
+            publisher.publish(
+                factory.make(EventType.STREAM_UP, "cam0", count, 0.0, 0.0, source="x", status="up", reason="r")
+            )
             count += 1
         if sample is not None:
             sample(elapsed)
@@ -49,7 +51,9 @@ def test_a_stalled_subscriber_neither_slows_the_publisher_nor_grows_its_memory()
     rates = [publish_for(publisher, factory, 10.0, sample)]  # the subscriber reads nothing for 10 s
     rss["late"] = process.memory_info().rss
     rates += [publish_for(publisher, factory, 1.0) for _ in range(2)]
-    assert max(rates) >= 0.9 * baseline, f"{max(rates):.0f} events/s with a stalled subscriber vs {baseline:.0f} without"
+    assert max(rates) >= 0.9 * baseline, (
+        f"{max(rates):.0f} events/s with a stalled subscriber vs {baseline:.0f} without"
+    )
     assert rss["late"] - rss["early"] < 20 * 2**20, "memory grew while the subscriber was stalled"
 
     # When it reads again it gets what fitted in the queues, then sees the loss as a jump in seq.
@@ -76,7 +80,9 @@ def test_the_publisher_counts_overflows_and_a_reader_that_keeps_up_loses_nothing
         """Bursts of 500 events, each read in full before the next: the reader's queue never fills."""
         for _ in range(n):
             for i in range(500):
-                publisher.publish(factory.make(EventType.STREAM_UP, "cam0", i, 0.0, 0.0, source="x", status="up", reason="r"))
+                publisher.publish(
+                    factory.make(EventType.STREAM_UP, "cam0", i, 0.0, 0.0, source="x", status="up", reason="r")
+                )
             for _ in range(500):
                 assert reader.poll(5000), "the reader stopped receiving"
                 seqs.append(decode(reader.recv_multipart()[1])["seq"])
@@ -152,7 +158,9 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
         endpoint = f"ipc://{out}/events.sock"  # small kernel buffers: the stalled queue overflows in seconds
         publisher = EventPublisher(endpoint, send_hwm=100)
         heartbeats: list[dict] = []
-        operator = threading.Thread(target=lambda: heartbeats.extend(Subscriber(endpoint, types=["heartbeat"], timeout_s=3.0)))
+        operator = threading.Thread(
+            target=lambda: heartbeats.extend(Subscriber(endpoint, types=["heartbeat"], timeout_s=3.0))
+        )
         operator.start()
         context = zmq.Context()
         sub = context.socket(zmq.SUB)
@@ -179,7 +187,9 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     runs: dict[bool, list[tuple[float, dict]]] = {False: [], True: []}
     for attempt in range(2):
         for stalled in (False, True):
-            runs[stalled].append(frames_per_second(6.0, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}"))
+            runs[stalled].append(
+                frames_per_second(6.0, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}")
+            )
     free_fps, free_heartbeat = max(runs[False], key=lambda run: run[0])
     stalled_fps, stalled_heartbeat = max(runs[True], key=lambda run: run[0])
     assert stalled_fps >= 0.9 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"

@@ -24,9 +24,15 @@ from conftest import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
 
 @pytest.mark.parametrize(
     "uri, kind",
-    [("0", SourceKind.CAMERA), ("rtsp://cam/stream", SourceKind.URL), ("https://x/y.m3u8", SourceKind.URL),
-     ("clip.mp4", SourceKind.FILE), ("file://clip.mp4", SourceKind.FILE), ("frames/*.jpg", SourceKind.FOLDER),
-     ("replay:clip.mp4", SourceKind.REPLAY)],
+    [
+        ("0", SourceKind.CAMERA),
+        ("rtsp://cam/stream", SourceKind.URL),
+        ("https://x/y.m3u8", SourceKind.URL),
+        ("clip.mp4", SourceKind.FILE),
+        ("file://clip.mp4", SourceKind.FILE),
+        ("frames/*.jpg", SourceKind.FOLDER),
+        ("replay:clip.mp4", SourceKind.REPLAY),
+    ],
 )
 def test_classify(uri, kind):
     assert classify(uri) == kind

@@ -78,7 +78,9 @@ def test_a_head_that_cached_its_anchors_is_still_traced_for_every_shape(model_pa
     from ultralytics import YOLO
     from ultralytics.nn.autobackend import AutoBackend
 
-    network = AutoBackend(YOLO(str(model_path)).model, device=torch.device("cpu"), fuse=True, verbose=False).model.eval()
+    network = AutoBackend(
+        YOLO(str(model_path)).model, device=torch.device("cpu"), fuse=True, verbose=False
+    ).model.eval()
     with torch.inference_mode():
         network(torch.zeros(2, 3, 64, 96))  # the shape trace_network traces with: anchors cached for it
     traced, mode = trace_network(network, torch.device("cpu"), torch.float32, 32, 320)

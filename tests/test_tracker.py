@@ -16,7 +16,9 @@ def box(x, y=100.0, w=20.0, h=40.0):
 def step(tracker, t, boxes, categories=None, conf=0.9, class_id=2):
     n = len(boxes)
     cats = categories if categories is not None else [VEHICLE] * n
-    return tracker.update(t, np.array(boxes, dtype=float).reshape(-1, 4), np.full(n, conf), np.full(n, class_id), np.array(cats))
+    return tracker.update(
+        t, np.array(boxes, dtype=float).reshape(-1, 4), np.full(n, conf), np.full(n, class_id), np.array(cats)
+    )
 
 
 def test_two_moving_objects_keep_their_ids_and_get_their_velocity():
@@ -178,8 +180,13 @@ def test_streams_tracked_together_get_exactly_what_each_gets_alone():
     config = TrackerConfig(min_hits=2, max_age_s=0.6)
 
     def summary(step):
-        return (step.tracks.track_id.tolist(), step.tracks.xyxy.tolist(), step.tracks.velocity.tolist(),
-                [(v.track_id, v.xyxy) for v in step.started], [(v.track_id, v.xyxy) for v in step.ended])
+        return (
+            step.tracks.track_id.tolist(),
+            step.tracks.xyxy.tolist(),
+            step.tracks.velocity.tolist(),
+            [(v.track_id, v.xyxy) for v in step.started],
+            [(v.track_id, v.xyxy) for v in step.ended],
+        )
 
     alone = []
     for frames in cameras:

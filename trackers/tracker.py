@@ -1,7 +1,8 @@
 """Multi-object tracking: Kalman prediction, two-stage IoU matching, and a track lifecycle, per stream.
 
 Tracks live in parallel numpy arrays (one row per track), those of every stream together, so a batch of
-frames from many streams costs a handful of vectorised operations whatever the number of tracks and streams. Association follows ByteTrack: confident detections are matched
+frames from many streams costs a handful of vectorised operations whatever the number of tracks and streams.
+Association follows ByteTrack: confident detections are matched
 first; weak ones (often a partly hidden object) may only continue tracks left unmatched, never start one.
 A track is tentative until it has been matched `min_hits` times in a row; only then does it get an id and
 count as started, so one-frame false positives never inflate counts. A confirmed track that goes unmatched
@@ -59,7 +60,9 @@ class TrackView:
 
     def predicted_xyxy(self, horizon_s: float) -> tuple[float, float, float, float]:
         """Where the box will be `horizon_s` seconds after it was last seen, at constant velocity."""
-        return tuple(predict_xyxy(np.array([self.xyxy]), np.array([self.velocity]), np.array([self.size_velocity]), horizon_s)[0])
+        return tuple(
+            predict_xyxy(np.array([self.xyxy]), np.array([self.velocity]), np.array([self.size_velocity]), horizon_s)[0]
+        )
 
 
 @dataclass(slots=True)  # not frozen: one is built every frame, and frozen init costs ~3x more
@@ -81,8 +84,14 @@ class TrackArrays:
     def rows(self, start: int, stop: int) -> TrackArrays:
         """Rows start:stop, as views of these arrays (no copy)."""
         return TrackArrays(
-            self.track_id[start:stop], self.xyxy[start:stop], self.confidence[start:stop], self.class_id[start:stop],
-            self.category[start:stop], self.velocity[start:stop], self.last_seen[start:stop], self.size_velocity[start:stop],
+            self.track_id[start:stop],
+            self.xyxy[start:stop],
+            self.confidence[start:stop],
+            self.class_id[start:stop],
+            self.category[start:stop],
+            self.velocity[start:stop],
+            self.last_seen[start:stop],
+            self.size_velocity[start:stop],
         )
 
     @classmethod
@@ -107,8 +116,14 @@ class TrackArrays:
 
     def views(self) -> list[TrackView]:
         columns = zip(
-            self.track_id.tolist(), self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist(),
-            self.category.tolist(), self.velocity.tolist(), self.last_seen.tolist(), self.size_velocity.tolist(),
+            self.track_id.tolist(),
+            self.xyxy.tolist(),
+            self.confidence.tolist(),
+            self.class_id.tolist(),
+            self.category.tolist(),
+            self.velocity.tolist(),
+            self.last_seen.tolist(),
+            self.size_velocity.tolist(),
         )
         return [TrackView(i, tuple(b), c, k, g, tuple(v), t, tuple(sv)) for i, b, c, k, g, v, t, sv in columns]
 
@@ -208,8 +223,14 @@ class MultiStreamTracker:
         fresh[det_rows] = False
         fresh &= det_conf >= self.config.new_track_confidence
         if fresh.any():
-            self._spawn(streams[det_frame[fresh]], t[det_frame[fresh]], det_xyxy[fresh], det_conf[fresh],
-                        det_class[fresh], det_category[fresh])
+            self._spawn(
+                streams[det_frame[fresh]],
+                t[det_frame[fresh]],
+                det_xyxy[fresh],
+                det_conf[fresh],
+                det_class[fresh],
+                det_category[fresh],
+            )
             n_new = int(fresh.sum())
             matched = np.concatenate([matched, np.ones(n_new, dtype=bool)])
             row_frame = np.concatenate([row_frame, det_frame[fresh]])
@@ -227,7 +248,11 @@ class MultiStreamTracker:
             self.ids[rows] = self._new_ids(self.stream[rows])
             started = self._views_by_frame(rows, row_frame[rows], n_frames)
         gone = expired & was_confirmed
-        ended = self._views_by_frame(np.flatnonzero(gone), row_frame[gone], n_frames) if gone.any() else [[] for _ in range(n_frames)]
+        ended = (
+            self._views_by_frame(np.flatnonzero(gone), row_frame[gone], n_frames)
+            if gone.any()
+            else [[] for _ in range(n_frames)]
+        )
         if expired.any():
             self._keep(~expired)
             matched, row_frame = matched[~expired], row_frame[~expired]
@@ -238,7 +263,10 @@ class MultiStreamTracker:
         visible = visible[np.argsort(row_frame[visible], kind="stable")]
         bounds = np.cumsum(np.bincount(row_frame[visible], minlength=n_frames)).tolist()
         tracks = self._arrays(visible)
-        return [TrackerStep(tracks.rows(lo, hi), started[f], ended[f]) for f, (lo, hi) in enumerate(zip([0] + bounds, bounds))]
+        return [
+            TrackerStep(tracks.rows(lo, hi), started[f], ended[f])
+            for f, (lo, hi) in enumerate(zip([0] + bounds, bounds))
+        ]
 
     def apply_camera_motion(self, stream: int, affine: np.ndarray) -> None:
         """Move every track of `stream` by the camera's motion since its last frame (a 2x3 affine from

@@ -97,7 +97,9 @@ class ZoneLineMonitor:
             for row, track_id in enumerate(track_ids.tolist()):
                 state = self._zone_state.setdefault(track_id, _Debounced.new(len(self.zones)))
                 was = state.state.copy()
-                state.observe(np.where(inside[row], 1, -1).astype(np.int8), np.ones(len(self.zones), bool), self.min_frames)
+                state.observe(
+                    np.where(inside[row], 1, -1).astype(np.int8), np.ones(len(self.zones), bool), self.min_frames
+                )
                 # Entering counts from a first sighting inside, too; exiting only from inside.
                 for z in np.flatnonzero((state.state == 1) & (was != 1)):
                     zone_events.append(ZoneEvent(track_id, self.zones[z].zone_id, True))

@@ -32,7 +32,9 @@ def _load(path: Path, need_secret: bool) -> tuple[bytes, bytes | None]:
     return public, secret
 
 
-def secure_server(context: zmq.Context, socket: zmq.Socket, secret_key_file: Path, allowed_dir: Path) -> ThreadAuthenticator:
+def secure_server(
+    context: zmq.Context, socket: zmq.Socket, secret_key_file: Path, allowed_dir: Path
+) -> ThreadAuthenticator:
     """Make `socket` a CURVE server that only clients listed in `allowed_dir` can talk to. Returns the
     authenticator thread, to be stopped when the socket closes."""
     if not Path(allowed_dir).is_dir():

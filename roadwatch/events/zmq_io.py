@@ -97,7 +97,9 @@ class EventPublisher:
         self._authenticator = None
         try:
             if curve is not None:
-                self._authenticator = secure_server(self._context, self._socket, curve.secret_key_file, curve.allowed_clients_dir)
+                self._authenticator = secure_server(
+                    self._context, self._socket, curve.secret_key_file, curve.allowed_clients_dir
+                )
             if connect:
                 self._socket.connect(endpoint)
             else:
@@ -284,7 +286,9 @@ class SnapshotServer:
         except zmq.ZMQError as exc:
             self._socket.close(linger=0)
             self._context.term()
-            raise UserError(f"snapshot endpoint '{endpoint}': cannot bind ({exc}); set another events.snapshot_endpoint") from exc
+            raise UserError(
+                f"snapshot endpoint '{endpoint}': cannot bind ({exc}); set another events.snapshot_endpoint"
+            ) from exc
 
     def serve(self, snapshot) -> int:
         """Answer every request waiting now; `snapshot()` makes the reply. Returns how many were answered."""

@@ -64,7 +64,8 @@ class EventLog:
             self._fail(exc)
 
     def _fail(self, exc: OSError) -> None:
-        self.error = f"cannot write '{self.path}': {exc.strerror or exc}; events after that are not in it (it ends with a whole event)"
+        self.error = (f"cannot write '{self.path}': {exc.strerror or exc}; events after that are not in it "
+                      "(it ends with a whole event)")
         log.error("%s", self.error)
         if self._file is not None:
             with contextlib.suppress(OSError):

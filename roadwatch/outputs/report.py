@@ -114,8 +114,10 @@ def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, l
         for title, png in figures
     )
     strip = "".join(
-        f'<figure class="thumb"><img alt="track {tid}" src="data:image/jpeg;base64,{base64.b64encode(thumbnails[tid]).decode()}">'
-        f"<figcaption>#{tid} {esc(spans[tid]['class'])}<br>{start:.1f} s, {spans[tid]['end'] - start:.1f} s long</figcaption></figure>"
+        f'<figure class="thumb"><img alt="track {tid}" '
+        f'src="data:image/jpeg;base64,{base64.b64encode(thumbnails[tid]).decode()}">'
+        f"<figcaption>#{tid} {esc(spans[tid]['class'])}<br>{start:.1f} s, {spans[tid]['end'] - start:.1f} s "
+        f"long</figcaption></figure>"
         for start, tid in long_lived if tid in thumbnails
     ) or "<p class=\"none\">No track lasted long enough.</p>"
     page = f"""<!DOCTYPE html>
@@ -123,9 +125,11 @@ def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, l
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #111; max-width: 60rem; }}
 h1 {{ font-size: 1.4rem; }} h2 {{ font-size: 1.1rem; margin-top: 2rem; }}
-table {{ border-collapse: collapse; }} td, th {{ padding: 0.2rem 0.8rem; border-bottom: 1px solid #ddd; text-align: left; }}
+table {{ border-collapse: collapse; }} td, th {{ padding: 0.2rem 0.8rem; border-bottom: 1px solid #ddd; text-align:
+left; }}
 .warn {{ color: #b45309; }} .none {{ color: #666; }}
-.strip {{ display: flex; flex-wrap: wrap; gap: 0.5rem; }} .thumb {{ margin: 0; font-size: 0.75rem; text-align: center; }}
+.strip {{ display: flex; flex-wrap: wrap; gap: 0.5rem; }} .thumb {{ margin: 0; font-size: 0.75rem; text-align: center;
+}}
 figure img {{ max-width: 100%; }}
 </style></head>
 <body>

@@ -28,7 +28,8 @@ class AnnotatedVideo:
     """
 
     def __init__(
-        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=(), series: Path | None = None
+        self, path: Path, fps: float, codec: str, category_names: list[str], zones=(), lines=(), series: Path | None =
+        None
     ) -> None:
         self.path = path
         self.series = series or path  # the name of the whole series, when this is one segment of it
@@ -63,10 +64,12 @@ class AnnotatedVideo:
         if self.zones:
             cv2.polylines(canvas, self.zones, isClosed=True, color=(0, 215, 255), thickness=2)
             for name, corner in self.zone_names:
-                cv2.putText(canvas, name, (corner[0] + 4, corner[1] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 215, 255), 1, cv2.LINE_AA)
+                cv2.putText(canvas, name, (corner[0] + 4, corner[1] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                            (0, 215, 255), 1, cv2.LINE_AA)
         for start, end, name in self.lines:
             cv2.line(canvas, start, end, (255, 0, 255), 2, cv2.LINE_AA)
-            cv2.putText(canvas, name, (start[0] + 4, start[1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 0, 255), 1, cv2.LINE_AA)
+            cv2.putText(canvas, name, (start[0] + 4, start[1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                        (255, 0, 255), 1, cv2.LINE_AA)
         if tracks:
             detections = sv.Detections(
                 xyxy=np.array([t.xyxy for t in tracks], dtype=np.float32),

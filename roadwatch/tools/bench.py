@@ -82,7 +82,8 @@ def ultralytics_track_fps(clip: Path, model: Path, device: str, imgsz: int, fram
     yolo = YOLO(str(model))
     cap = cv2.VideoCapture(str(clip))
     ok, frame = cap.read()
-    yolo.track(frame, persist=True, imgsz=imgsz, device=device, half=device.startswith("cuda"), verbose=False)  # warm-up
+    half = device.startswith("cuda")
+    yolo.track(frame, persist=True, imgsz=imgsz, device=device, half=half, verbose=False)  # warm-up
     use_all_cores(device)
     count, t0 = 0, time.perf_counter()
     while frames <= 0 or count < frames:
@@ -156,7 +157,8 @@ def file_mode(settings: BenchSettings, detector, clip: Path, baseline_fps: float
         work = folder / f"file_{n}"
         work.mkdir()
         with ResourceSampler(settings.device) as resources:
-            pipeline, summary, elapsed, clock = run_pipeline([str(clip)] * n, settings, detector, work, live=False, seconds=None)
+            pipeline, summary, elapsed, clock = run_pipeline([str(clip)] * n, settings, detector, work, live=False,
+            seconds=None)
         frames = sum(s["frames"] for s in summary["streams"].values())
         fps = frames / elapsed
         rows.append({
@@ -210,7 +212,8 @@ def live_mode(settings: BenchSettings, detector, folder: Path, rows: list[dict],
             **_where_time_went(pipeline, elapsed),
         }
         rows.append(row)
-        print(f"live mode  {n:3d} streams at {fps_each:.0f} fps for {elapsed:.0f} s: processed {row['processed_fps']} of "
+        print(f"live mode  {n:3d} streams at {fps_each:.0f} fps for {elapsed:.0f} s: processed {row['processed_fps']} "
+              f"of "
               f"{row['offered_fps']} frames/s offered, dropped {row['dropped_share']:.1%}, latency p50 "
               f"{row['p50_latency_ms']} ms p99 {row['p99_latency_ms']} ms, deepest buffer {row['max_buffer_depth']}"
               f"/{row['buffer_capacity']}", flush=True)
@@ -280,10 +283,13 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
         folder = Path(tmp)
         clip = settings.clip
         if settings.frames_per_stream > 0:
-            clip = cut_clip(settings.clip, folder / f"{clip.stem}_{settings.frames_per_stream}.mp4", settings.frames_per_stream)
+            n = settings.frames_per_stream
+            clip = cut_clip(settings.clip, folder / f"{clip.stem}_{n}.mp4", n)
         baseline = None  # only file mode's figures are ratios to it: a live-only run skips it (seconds on a GPU)
         if settings.file_streams:
-            baseline = ultralytics_track_fps(settings.clip, settings.model, device, settings.imgsz, settings.baseline_frames)
+            baseline = ultralytics_track_fps(
+                settings.clip, settings.model, device, settings.imgsz, settings.baseline_frames
+            )
             use_all_cores(device)
             print(f"Ultralytics model.track loop on {settings.clip.name}: {baseline:.1f} frames/s (1.00x)", flush=True)
         write()
@@ -295,7 +301,8 @@ def run_bench(settings: BenchSettings, out: Path) -> dict:
     return result
 
 
-def _result(settings: BenchSettings, forward: str, baseline: float | None, files: list[dict], live: list[dict], complete: bool) -> dict:
+def _result(settings: BenchSettings, forward: str, baseline: float | None, files: list[dict], live: list[dict],
+complete: bool) -> dict:
     """The results file: the issue's keys (best file-mode run, the largest live run) and every run."""
     best = max(files, key=lambda r: r["aggregate_fps"]) if files else None
     worst_live = max(live, key=lambda r: r["streams"]) if live else None

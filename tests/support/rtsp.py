@@ -12,7 +12,10 @@ from pathlib import Path
 SYSTEM_PYTHON = "/usr/bin/python3"
 SERVER = Path(__file__).with_name("rtsp_server.py")
 MJPEG_SERVER = Path(__file__).with_name("mjpeg_server.py")
-INSTALL_HINT = "apt-get install gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi (.ci/run and `make test` do this as root)"
+INSTALL_HINT = (
+    "apt-get install gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad python3-gi "
+    "(.ci/run and `make test` do this as root)"
+)
 
 _CHECK = """
 import gi
