@@ -9,13 +9,11 @@ run as the unit, and payload sizes; writes bench/results/events.json.
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import zmq  # noqa: E402
 

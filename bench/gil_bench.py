@@ -29,12 +29,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 import torch  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
 from host_bench import PipelineReplay, record  # noqa: E402
 
 from roadwatch.detector.traced import trace_network  # noqa: E402

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared"
 TUD = [SHARED / "mot" / "MOT15-TUD" / name for name in ("TUD-Campus", "TUD-Stadtmitte")]
 MOT17 = SHARED / "mot" / "MOT17-mini" / "train" / "MOT17-04-FRCNN"
@@ -173,7 +172,7 @@ def run_supervision(seq_folder: Path) -> tuple[list[tuple], float]:
         raise FileNotFoundError(
             f"{SV_PEER} is missing: run `make bench-tracking`, which installs supervision 0.30.9 there"
         )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SV_PEER), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": str(SV_PEER)}
     proc = subprocess.run(
         [sys.executable, __file__, "--supervision-child", str(seq_folder)],
         capture_output=True,

@@ -24,9 +24,6 @@ class CameraMotionEstimator:
         self._previous: np.ndarray | None = None
         self._scale = 1.0
 
-    def reset(self) -> None:
-        self._previous = None
-
     def estimate(self, frame: np.ndarray) -> np.ndarray:
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
         self._scale = min(1.0, self.work_width / grey.shape[1])
