@@ -67,7 +67,7 @@ $PYTHON -c "import torch, cv2, ultralytics; print('torch', torch.__version__, 'c
 'opencv', cv2.__version__, 'ultralytics', ultralytics.__version__)"
 
 # 1. Has the CUDA path (pinned frames, letterbox and NMS on the GPU, fp16) the detections of predict there?
-step cuda-parity 120 $PYTHON -m pytest -q -p no:cacheprovider tests/test_detector.py -k cuda
+step cuda-parity 120 $PYTHON -m pytest -q -p no:cacheprovider tests/detector/test_detector.py -k cuda
 
 # 2. Issue 4's figures.
 step detector 120 $PYTHON bench/detector_bench.py --device "$DEVICE" --batch "$DETECTOR_BATCH" --repeats 3 --out "$OUT/detector.json"

@@ -13,8 +13,8 @@ import pytest
 
 from roadwatch.outputs.segments import prune, segment_path, segment_start
 
-from conftest import CITY, count_frames, free_endpoint, require, spawn_roadwatch
 from support.event_tap import EventTap
+from support.helpers import CITY, count_frames, free_endpoint, require, spawn_roadwatch
 from support.rtsp import RtspServer, unavailable_reason
 
 STAMPED = re.compile(r"_(\d{8}T\d{6}Z)\.")

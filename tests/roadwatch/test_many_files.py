@@ -6,7 +6,7 @@ import threading
 
 from roadwatch.pipeline import file_read_ahead
 
-from conftest import CITY, cut_clip, require
+from support.helpers import CITY, cut_clip, require
 
 
 def test_read_ahead_per_file_shrinks_with_the_number_of_files_but_not_below_four():

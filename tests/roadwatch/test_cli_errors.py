@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, roadwatch
+from support.helpers import ROOT, roadwatch
 
 
 def assert_one_line_error(proc, expected):

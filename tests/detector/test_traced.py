@@ -14,7 +14,7 @@ from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
 from roadwatch.detector.traced import trace_network
 from roadwatch.detector.yolo import YoloDetector
 
-from conftest import HIGHWAY, VIDEOS, require
+from support.helpers import HIGHWAY, VIDEOS, require
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from roadwatch.streams import (
     probe,
 )
 
-from conftest import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
+from support.helpers import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, require
 
 
 @pytest.mark.parametrize(

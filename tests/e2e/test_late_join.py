@@ -11,9 +11,7 @@ import pytest
 from roadwatch.events.live_state import LiveState
 from roadwatch.events.zmq_io import Subscriber, late_join, request_snapshot
 
-from conftest import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
-
-pytestmark = pytest.mark.e2e
+from support.helpers import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
 
 
 def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):

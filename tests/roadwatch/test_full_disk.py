@@ -16,8 +16,8 @@ import pytest
 from roadwatch.outputs.event_log import EventLog
 from roadwatch.outputs.video import AnnotatedVideo
 
-from conftest import CITY, count_frames, free_endpoint, require, roadwatch
 from support.event_tap import EventTap
+from support.helpers import CITY, count_frames, free_endpoint, require, roadwatch
 
 NO_SPACE = "No space left on device"
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from roadwatch.trackers import CameraMotionEstimator, Tracker, TrackerConfig
 
-from conftest import VIDEOS, require
+from support.helpers import VIDEOS, require
 
 
 def dashcam_frame() -> np.ndarray:

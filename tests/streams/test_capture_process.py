@@ -18,7 +18,7 @@ import pytest
 
 from roadwatch.streams import CaptureProcess, SourceSpec, StreamManager, StreamStatus
 
-from conftest import HIGHWAY, TRUCKS_DAMAGED, require
+from support.helpers import HIGHWAY, TRUCKS_DAMAGED, require
 
 
 def shm_names() -> set[str]:

@@ -9,7 +9,7 @@ from roadwatch.errors import UserError
 from roadwatch.events.schema import EventFactory, EventType
 from roadwatch.events.zmq_io import EventPublisher, iter_events
 
-from conftest import free_endpoint
+from support.helpers import free_endpoint
 
 
 def collect(endpoint, topics, out, ready):

@@ -12,7 +12,7 @@ import zmq
 from roadwatch.events.schema import EventFactory, EventType
 from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode
 
-from conftest import free_endpoint
+from support.helpers import free_endpoint
 
 
 def publish_for(publisher: EventPublisher, factory: EventFactory, seconds: float, sample=None) -> float:
@@ -145,7 +145,7 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     from roadwatch.pipeline import Pipeline
     from roadwatch.streams import SourceSpec, probe
 
-    from conftest import CITY, require
+    from support.helpers import CITY, require
 
     detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     spec = SourceSpec.from_uri(str(require(CITY)), "city")

@@ -12,7 +12,7 @@ from roadwatch.events.schema import EventFactory, EventType, fields_of, track_fi
 from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
 from roadwatch.trackers import TrackArrays, TrackView
 
-from conftest import SCHEMA, free_endpoint
+from support.helpers import SCHEMA, free_endpoint
 
 TRACK = TrackView(3, (10.0, 20.0, 50.0, 80.0), 0.9, 2, 0, (12.0, -3.0), 1.5, (0.0, 0.0))
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import (
+from support.event_tap import EventTap
+from support.helpers import (
     CITY,
     ROOT,
     VIDEOS,
@@ -25,9 +26,6 @@ from conftest import (
     roadwatch,
     spawn_roadwatch,
 )
-from support.event_tap import EventTap
-
-pytestmark = pytest.mark.e2e
 
 REQUIRED = {
     "schema_version",

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from conftest import (
+from support.helpers import (
     CITY,
     CROWD_TRUNCATED,
     TRUCKS_DAMAGED,
@@ -29,7 +29,6 @@ from conftest import (
     spawn_roadwatch,
 )
 
-pytestmark = pytest.mark.e2e
 DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
 CHROMIUM_FLAGS = [
     "--headless",

@@ -4,7 +4,7 @@ import json
 import signal
 import time
 
-from conftest import CITY, MODEL, require, roadwatch, spawn_roadwatch
+from support.helpers import CITY, MODEL, require, roadwatch, spawn_roadwatch
 
 
 def test_bench_writes_the_documented_results_file(tmp_path):

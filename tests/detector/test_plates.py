@@ -14,7 +14,7 @@ from roadwatch.detector.plates import PlateReader, PlateReading
 from roadwatch.detector.yolo import YoloDetector
 from roadwatch.pipeline.plate_schedule import PlateSchedule
 
-from conftest import (
+from support.helpers import (
     HIGHWAY,
     MODEL,
     PLATE_MODEL,

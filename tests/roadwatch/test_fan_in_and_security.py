@@ -10,7 +10,7 @@ from pathlib import Path
 from roadwatch.events.schema import EventFactory, EventType
 from roadwatch.events.zmq_io import Broker, CurveServerKeys, EventPublisher, Subscriber
 
-from conftest import free_endpoint, roadwatch, spawn_roadwatch
+from support.helpers import free_endpoint, roadwatch, spawn_roadwatch
 
 
 def listen(subscriber: Subscriber) -> tuple[threading.Thread, list]:

@@ -14,7 +14,7 @@ from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap, ModelError
 from roadwatch.detector.filters import ExclusionMask
 from roadwatch.detector.yolo import YoloDetector, load_yolo
 
-from conftest import CITY, VIDEOS, require
+from support.helpers import CITY, VIDEOS, require
 
 # Real clips of three resolutions and two aspect ratios (16:9 at 1280x720 and 640x360, one AVI).
 PARITY_CLIPS = [

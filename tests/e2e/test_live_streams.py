@@ -14,7 +14,7 @@ import pytest
 
 from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
 
-from conftest import CITY, VIDEOS, assert_valid_events, free_endpoint, require
+from support.helpers import CITY, VIDEOS, assert_valid_events, free_endpoint, require
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
@@ -316,7 +316,7 @@ def test_reload_adds_and_removes_sources_by_id(tmp_path, cpu_detector, city_clip
 def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_path, servers, model_path, city_clip):
     import signal
 
-    from conftest import spawn_roadwatch
+    from support.helpers import spawn_roadwatch
 
     server = servers(CITY)
     cfg = tmp_path / "live.yaml"

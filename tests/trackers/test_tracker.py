@@ -172,7 +172,7 @@ def test_streams_tracked_together_get_exactly_what_each_gets_alone():
     fed in rounds of random subsets of streams."""
     from roadwatch.trackers import MultiStreamTracker
 
-    from conftest import SHARED, require
+    from support.helpers import SHARED, require
 
     folders = [require(SHARED / "mot" / "MOT15-TUD" / n) for n in ("TUD-Campus", "TUD-Stadtmitte")]
     folders.append(require(SHARED / "mot" / "MOT17-mini" / "train" / "MOT17-04-FRCNN"))

@@ -5,7 +5,7 @@ import pytest
 from roadwatch.config import Config, load_config
 from roadwatch.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_bundled_default_config_is_valid():

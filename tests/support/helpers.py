@@ -1,0 +1,105 @@
+"""Test helpers: where the real models and clips of ../shared are (skipped with a reason where absent), the CLI
+run as a user would, and the checks every events file must pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import pytest
+
+from roadwatch.tools.bench import cut_clip  # noqa: F401  (one definition, shared with the benchmark)
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+MODEL = SHARED / "models" / "yolov8n_coco.pt"
+VIDEOS = SHARED / "videos"
+CITY = VIDEOS / "fixedcam_citystreet_cars_bus_640x360.mp4"
+TRUCKS_DAMAGED = VIDEOS / "fixedcam_highway_trucks_640x360_2s.mp4"
+CROWD_TRUNCATED = VIDEOS / "crowd_overhead_1280x720_truncated.avi"
+HIGHWAY = VIDEOS / "fixedcam_highway_cars_1280x720.mp4"
+PLATE_MODEL = SHARED / "models" / "plate_yolov8n_v0.pt"
+PLATES_TEST = SHARED / "datasets" / "plates" / "test"
+
+# Ultralytics must never try the network in tests (there is none in CI).
+os.environ.setdefault("YOLO_OFFLINE", "1")
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(
+            f"{path} is missing: these tests read real models and clips from ../shared (see ../shared/README.md)"
+        )
+    return path
+
+
+def count_frames(path: Path) -> int:
+    """Frames that actually decode, not what the header claims."""
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def free_endpoint() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def spawn_roadwatch(*args: str) -> subprocess.Popen:
+    """Start the real CLI in a child process and return at once (for signal tests)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "roadwatch", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the real CLI in a child process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "roadwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=kwargs.pop("timeout", 120),
+        cwd=kwargs.pop("cwd", ROOT),
+        **kwargs,
+    )
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def assert_tracks_closed(events: list[dict]) -> None:
+    started = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.started"}
+    ended = {(e["stream_id"], e["track_id"]): e["seq"] for e in events if e["type"] == "track.ended"}
+    assert started.keys() == ended.keys()
+    assert all(started[k] < ended[k] for k in started)
+    assert len(ended) == sum(e["type"] == "track.ended" for e in events)  # each ends once
+
+
+def assert_summary_matches(summary: dict, events: list[dict]) -> None:
+    assert summary["events"] == dict(Counter(e["type"] for e in events))
+    assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
+    assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))
+
+
+SCHEMA = ROOT / "docs" / "events.schema.json"
+
+
+def assert_valid_events(events: list[dict]) -> None:
+    """Every event validates against the published JSON Schema (docs/events.schema.json)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(json.loads(SCHEMA.read_text()))
+    for event in events:
+        error = next(iter(validator.iter_errors(event)), None)
+        assert error is None, f"{event['type']} seq {event.get('seq')}: {error.message} at {list(error.path)}"
