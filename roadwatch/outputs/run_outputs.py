@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from roadwatch.config import OutputConfig
 from roadwatch.events.schema import Event
 from roadwatch.outputs.event_log import EventLog
@@ -25,7 +23,7 @@ from roadwatch.outputs.files import write_json_atomic
 from roadwatch.outputs.segments import prune, segment_path, segment_start
 from roadwatch.outputs.summary import RunSummary
 from roadwatch.outputs.video import AnnotatedVideo
-from roadwatch.trackers import Line, TrackView, Zone
+from roadwatch.trackers import Line, Zone
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +93,10 @@ class RunOutputs:
             outputs.log.write(event)
             outputs.summary.observe(event)
 
-    def draw(self, stream_id: str, image: np.ndarray, tracks: list[TrackView], labels: list[str]) -> None:
-        video = self.streams[stream_id].video
-        if video is not None:
-            video.write(image, tracks, labels)
+    def video(self, stream_id: str) -> AnnotatedVideo | None:
+        """The stream's annotated video now (the current segment's), None without one: its frames are drawn
+        only where there is a video to draw them into."""
+        return self.streams[stream_id].video
 
     def update_stream(self, stream_id: str, **entry: Any) -> None:
         """The stream's line in summary.json (frames, drops, status, errors)."""

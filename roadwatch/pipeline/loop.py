@@ -77,6 +77,21 @@ def status_event(factory: EventFactory, change: StatusChange, state: StreamState
                         source=state.spec.uri, status=change.status.value, reason=change.reason, **extra)
 
 
+def track(tracker: MultiStreamTracker, frames: list[Frame], detections: list, states: list[StreamState]) -> list:
+    """One tracker update for frames of different streams, after each one's camera motion where it is estimated."""
+    for frame, state in zip(frames, states):
+        if state.camera is not None:
+            tracker.apply_camera_motion(state.slot, state.camera.estimate(frame.image))
+    return tracker.update(
+        [state.slot for state in states],
+        [frame.pts for frame in frames],
+        [d.xyxy for d in detections],
+        [d.confidence for d in detections],
+        [d.class_id for d in detections],
+        [d.data.get("category_id", np.zeros(len(d), dtype=np.int64)) for d in detections],
+    )
+
+
 def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], list]]:
     """A batch split into rounds of at most one frame per stream, each stream's frames in order: the tracker
     updates every stream of a round at once, and a stream's next frame must wait for its previous one."""
@@ -236,22 +251,14 @@ class Pipeline:
         in each and draw its video frame; returns the tracks visible in each frame."""
         todo = [i for i, frame in enumerate(frames) if not self.streams[frame.stream_id].finished]  # not removed
         states = [self.streams[frames[i].stream_id] for i in todo]
-        for i, state in zip(todo, states):
-            if state.camera is not None:
-                self.tracker.apply_camera_motion(state.slot, state.camera.estimate(frames[i].image))
-        steps = self.tracker.update(
-            [state.slot for state in states],
-            [frames[i].pts for i in todo],
-            [detections[i].xyxy for i in todo],
-            [detections[i].confidence for i in todo],
-            [detections[i].class_id for i in todo],
-            [detections[i].data.get("category_id", np.zeros(len(detections[i]), dtype=np.int64)) for i in todo],
-        )
+        steps = track(self.tracker, [frames[i] for i in todo], [detections[i] for i in todo], states)
         visible: list[list[TrackView]] = [[] for _ in frames]
         for i, state, step in zip(todo, states, steps):
             frame = frames[i]
             visible[i] = self.track_events.frame(frame, state, step)
-            self.outputs.draw(frame.stream_id, frame.image, visible[i], self.track_events.labels(visible[i], state))
+            video = self.outputs.video(frame.stream_id)
+            if video is not None:
+                video.write(frame.image, visible[i], self.track_events.labels(visible[i], state))
             state.frames += 1
             state.last_frame = frame
         return visible
