@@ -115,14 +115,8 @@ def main() -> None:
     reference = YOLO(str(args.model))
     predict_kwargs = dict(imgsz=args.imgsz, conf=0.25, iou=0.7, device=device, half=half, verbose=False)
     ours = YoloDetector(
-        str(args.model),
-        CategoryMap(DEFAULT_CATEGORIES),
-        device=device,
-        imgsz=args.imgsz,
-        half=half,
-        backend=args.backend,
-        max_batch=batch,
-        trace=not args.no_trace,
+        str(args.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=args.imgsz, half=half,
+        backend=args.backend, max_batch=batch, trace=not args.no_trace,
     )
     bare_input = ours.letterbox(frames)[0]  # (batch, 3, 384, 640) for 720p, the shape predict uses
 

@@ -42,13 +42,7 @@ class PipelineReplay:
     call as a batch brings them (no decoding, no forward pass; the streams' capture threads never start)."""
 
     def __init__(
-        self,
-        clip: Path,
-        frames: list[np.ndarray],
-        detections: list,
-        detector,
-        streams: int,
-        interval_s: float,
+        self, clip: Path, frames: list[np.ndarray], detections: list, detector, streams: int, interval_s: float,
         folder: Path,
     ) -> None:
         from roadwatch.config import Config

@@ -71,11 +71,8 @@ def load_sequence(folder: Path) -> Sequence:
     gt_rows = gt_rows[gt_rows[:, 6] != 0]  # zero confidence marks boxes to ignore
     dets = {f: (xyxy, conf) for f, (conf, xyxy) in _by_frame(_read_rows(folder / "det" / "det.txt"), 6).items()}
     return Sequence(
-        name=s["name"],
-        fps=float(s["frameRate"]),
-        size=(int(s["imWidth"]), int(s["imHeight"])),
-        length=int(s["seqLength"]),
-        dets=dets,
+        name=s["name"], fps=float(s["frameRate"]), size=(int(s["imWidth"]), int(s["imHeight"])),
+        length=int(s["seqLength"]), dets=dets,
         gt={f: (ids.astype(int), xyxy) for f, (ids, xyxy) in _by_frame(gt_rows, 1).items()},
     )
 
@@ -154,8 +151,7 @@ def supervision_child(folder: Path) -> None:
 
         def step(frame, xyxy, conf):
             dets = sv.Detections(
-                xyxy=xyxy.astype(np.float32),
-                confidence=conf.astype(np.float32),
+                xyxy=xyxy.astype(np.float32), confidence=conf.astype(np.float32),
                 class_id=np.zeros(len(xyxy), dtype=int),
             )
             out = tracker.update_with_detections(dets)
@@ -174,10 +170,7 @@ def run_supervision(seq_folder: Path) -> tuple[list[tuple], float]:
         )
     env = {**os.environ, "PYTHONPATH": str(SV_PEER)}
     proc = subprocess.run(
-        [sys.executable, __file__, "--supervision-child", str(seq_folder)],
-        capture_output=True,
-        text=True,
-        env=env,
+        [sys.executable, __file__, "--supervision-child", str(seq_folder)], capture_output=True, text=True, env=env,
         check=True,
     )
     out = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -43,10 +43,7 @@ class DetectionFilter:
     """Confidence threshold per category (`conf` for the ones not listed) and a minimum box width and height."""
 
     def __init__(
-        self,
-        categories: list[str],
-        conf: float,
-        category_conf: dict[str, float] | None = None,
+        self, categories: list[str], conf: float, category_conf: dict[str, float] | None = None,
         min_size_px: float = 0.0,
     ) -> None:
         unknown = set(category_conf or {}) - set(categories)

@@ -14,12 +14,8 @@ from torchvision.ops import batched_nms
 
 
 def batch_nms(
-    prediction: torch.Tensor | list[torch.Tensor],
-    conf: float,
-    iou: float,
-    classes: torch.Tensor | None = None,
-    agnostic: bool = False,
-    max_det: int = 300,
+    prediction: torch.Tensor | list[torch.Tensor], conf: float, iou: float, classes: torch.Tensor | None = None,
+    agnostic: bool = False, max_det: int = 300,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Kept detections of a (batch, 4 + classes, anchors) YOLO output.
 

@@ -34,14 +34,8 @@ class PlateReader:
     """
 
     def __init__(
-        self,
-        model: str,
-        device: str = "auto",
-        imgsz: int = 640,
-        conf: float = 0.25,
-        half: bool = False,
-        max_area_fraction: float = 0.25,
-        ocr: PlateOcr | None = None,
+        self, model: str, device: str = "auto", imgsz: int = 640, conf: float = 0.25, half: bool = False,
+        max_area_fraction: float = 0.25, ocr: PlateOcr | None = None,
     ) -> None:
         self.detector = YoloDetector(model, "plate", device=device, imgsz=imgsz, conf=conf, half=half)
         self.max_area_fraction = max_area_fraction

@@ -73,21 +73,10 @@ class YoloDetector:
     """
 
     def __init__(
-        self,
-        model: str,
-        categories: CategoryMap | str,
-        device: str = "auto",
-        imgsz: int = 640,
-        conf: float = 0.25,
-        iou: float = 0.7,
-        half: bool = False,
-        agnostic_nms: bool = True,
-        max_det: int = 300,
-        category_conf: dict[str, float] | None = None,
-        min_size_px: float = 0.0,
-        backend: str = "pytorch",
-        max_batch: int = 64,
-        trace: bool = True,
+        self, model: str, categories: CategoryMap | str, device: str = "auto", imgsz: int = 640, conf: float = 0.25,
+        iou: float = 0.7, half: bool = False, agnostic_nms: bool = True, max_det: int = 300,
+        category_conf: dict[str, float] | None = None, min_size_px: float = 0.0, backend: str = "pytorch",
+        max_batch: int = 64, trace: bool = True,
     ) -> None:
         from ultralytics.nn.autobackend import AutoBackend
         from ultralytics.utils.checks import check_imgsz
@@ -193,11 +182,7 @@ class YoloDetector:
                 batch, _ = self.letterbox([images[i] for i in indices], [places[i] for i in indices])
                 # NMS keeps all a category might want (its lowest threshold); the per-category filter then cuts
                 rows, image = batch_nms(
-                    self.forward_pass(batch),
-                    self.filters.lowest,
-                    self.iou,
-                    self._classes,
-                    self.agnostic_nms,
+                    self.forward_pass(batch), self.filters.lowest, self.iou, self._classes, self.agnostic_nms,
                     self.max_det,
                 )
                 xyxy = to_frame_coordinates(rows[:, :4], image, [places[i] for i in indices])
@@ -224,8 +209,7 @@ def to_frame_coordinates(xyxy: torch.Tensor, image: torch.Tensor, places: list[P
     """Boxes from letterbox pixels back to each frame's pixels, clipped to the frame, as Ultralytics' scale_boxes."""
     geometry = torch.tensor(
         [[p.left, p.top, p.new_w / p.width, p.new_h / p.height, p.width, p.height] for p in places],
-        dtype=torch.float32,
-        device=xyxy.device,
+        dtype=torch.float32, device=xyxy.device,
     )[image]
     offset, gain, size = geometry[:, 0:2].repeat(1, 2), geometry[:, 2:4].repeat(1, 2), geometry[:, 4:6].repeat(1, 2)
     return torch.minimum((xyxy - offset) / gain, size).clamp_(min=0)

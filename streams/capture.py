@@ -77,13 +77,8 @@ class Capture(threading.Thread):
     """
 
     def __init__(
-        self,
-        name: str,
-        spec: SourceSpec,
-        buffer: RingBuffer[Frame],
-        policy: ReconnectPolicy | None = None,
-        on_status: Callable[[StatusChange], None] | None = None,
-        decode_threads: int = 0,
+        self, name: str, spec: SourceSpec, buffer: RingBuffer[Frame], policy: ReconnectPolicy | None = None,
+        on_status: Callable[[StatusChange], None] | None = None, decode_threads: int = 0,
         allocate: FrameAllocator | None = None,
     ) -> None:
         super().__init__(name=name, daemon=True)
@@ -124,12 +119,8 @@ class CaptureThread(Capture):
     """Reads one source in a thread until it ends, fails for good or is stopped, then closes its buffer."""
 
     def __init__(
-        self,
-        spec: SourceSpec,
-        buffer: RingBuffer[Frame],
-        policy: ReconnectPolicy | None = None,
-        on_status: Callable[[StatusChange], None] | None = None,
-        decode_threads: int = 0,
+        self, spec: SourceSpec, buffer: RingBuffer[Frame], policy: ReconnectPolicy | None = None,
+        on_status: Callable[[StatusChange], None] | None = None, decode_threads: int = 0,
         allocate: FrameAllocator | None = None,
     ) -> None:
         super().__init__(f"capture-{spec.stream_id}", spec, buffer, policy, on_status, decode_threads, allocate)
@@ -227,12 +218,8 @@ class CaptureThread(Capture):
             image, pts = got
             shape = image.shape
             frame = Frame(
-                stream_id=self.spec.stream_id,
-                index=self.frames_read,
-                pts=pts,
-                captured_at=time.time(),
-                dropped=self.buffer.dropped,
-                image=image,
+                stream_id=self.spec.stream_id, index=self.frames_read, pts=pts, captured_at=time.time(),
+                dropped=self.buffer.dropped, image=image,
             )
             self.frames_read += 1
             if not self._put(frame):

@@ -44,8 +44,7 @@ STOP_GRACE_S = 3.0  # after a stop request, how long a child may take to end bef
 def _start_child(sock: socket.socket) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", f"from roadwatch.streams.capture_child import main; main({sock.fileno()})"],
-        pass_fds=[sock.fileno()],
-        stdin=subprocess.DEVNULL,
+        pass_fds=[sock.fileno()], stdin=subprocess.DEVNULL,
     )
 
 
@@ -54,14 +53,9 @@ class CaptureProcess(Capture):
     `on_status`."""
 
     def __init__(
-        self,
-        spec: SourceSpec,
-        buffer: RingBuffer[Frame],
-        policy: ReconnectPolicy | None = None,
-        on_status: Callable[[StatusChange], None] | None = None,
-        decode_threads: int = 0,
-        allocate: FrameAllocator | None = None,
-        slots: int = SLOTS,
+        self, spec: SourceSpec, buffer: RingBuffer[Frame], policy: ReconnectPolicy | None = None,
+        on_status: Callable[[StatusChange], None] | None = None, decode_threads: int = 0,
+        allocate: FrameAllocator | None = None, slots: int = SLOTS,
     ) -> None:
         super().__init__(f"relay-{spec.stream_id}", spec, buffer, policy, on_status, decode_threads, allocate)
         self.slots = slots
@@ -94,10 +88,8 @@ class CaptureProcess(Capture):
         except Exception as exc:  # never let the relay die silently
             self._apply(
                 StatusChange(
-                    self.spec.stream_id,
-                    StreamStatus.FAILED,
-                    f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}",
-                    time.time(),
+                    self.spec.stream_id, StreamStatus.FAILED,
+                    f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}", time.time(),
                     self.frames_read,
                 )
             )
@@ -138,13 +130,7 @@ class CaptureProcess(Capture):
                 return True
 
     def _deliver(
-        self,
-        generation: int,
-        slot: int,
-        shape: tuple[int, ...],
-        index: int,
-        pts: float,
-        captured_at: float,
+        self, generation: int, slot: int, shape: tuple[int, ...], index: int, pts: float, captured_at: float,
         source_dropped: int,
     ) -> None:
         image = self.allocate(shape) if self.allocate is not None else np.empty(shape, np.uint8)

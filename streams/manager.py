@@ -20,15 +20,9 @@ class StreamManager:
     independently of the others."""
 
     def __init__(
-        self,
-        live_capacity: int = 4,
-        file_capacity: int = 64,
-        policy: ReconnectPolicy | None = None,
-        on_put: Callable[[], None] | None = None,
-        on_status: Callable[[StatusChange], None] | None = None,
-        decode_threads: int = 0,
-        capture: CaptureMode = "thread",
-        allocate: FrameAllocator | None = None,
+        self, live_capacity: int = 4, file_capacity: int = 64, policy: ReconnectPolicy | None = None,
+        on_put: Callable[[], None] | None = None, on_status: Callable[[StatusChange], None] | None = None,
+        decode_threads: int = 0, capture: CaptureMode = "thread", allocate: FrameAllocator | None = None,
     ) -> None:
         if capture not in ("thread", "process"):
             raise ValueError(f"capture must be 'thread' or 'process', not {capture!r}")

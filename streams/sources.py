@@ -103,12 +103,8 @@ class VideoReader:
     """
 
     def __init__(
-        self,
-        spec: SourceSpec,
-        open_timeout_s: float = 5.0,
-        read_timeout_s: float = 5.0,
-        clock_origin: float | None = None,
-        decode_threads: int = 0,
+        self, spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0,
+        clock_origin: float | None = None, decode_threads: int = 0,
     ) -> None:
         self._spec = spec
         threads = [cv2.CAP_PROP_N_THREADS, decode_threads] if decode_threads > 0 else []
@@ -119,11 +115,8 @@ class VideoReader:
                 spec.uri,
                 cv2.CAP_FFMPEG,
                 [
-                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-                    int(open_timeout_s * 1000),
-                    cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                    int(read_timeout_s * 1000),
-                    *threads,
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    int(read_timeout_s * 1000), *threads,
                 ],
             )
         elif threads:
@@ -135,8 +128,7 @@ class VideoReader:
             raise SourceError(_open_failure(spec))
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.info = SourceInfo(
-            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
             fps=fps if 0 < fps < 1000 else 0.0,
             frame_count=max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))) if spec.kind is SourceKind.FILE else 0,
         )
@@ -237,10 +229,7 @@ def _open_failure(spec: SourceSpec) -> str:
 
 
 def open_reader(
-    spec: SourceSpec,
-    open_timeout_s: float = 5.0,
-    read_timeout_s: float = 5.0,
-    clock_origin: float | None = None,
+    spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0, clock_origin: float | None = None,
     decode_threads: int = 0,
 ) -> FrameReader:
     """Open a source for reading; raises SourceError with a one-line reason. `decode_threads` > 0 caps

@@ -9,21 +9,7 @@ from .tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, Tr
 from .zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
-    "CameraMotionEstimator",
-    "KalmanBoxFilter",
-    "KalmanParams",
-    "TrackArrays",
-    "Line",
-    "LineEvent",
-    "MultiStreamTracker",
-    "Tracker",
-    "TrackerConfig",
-    "TrackerStep",
-    "TrackView",
-    "Zone",
-    "ZoneEvent",
-    "ZoneLineMonitor",
-    "cxcywh_to_xyxy",
-    "predict_xyxy",
-    "xyxy_to_cxcywh",
+    "CameraMotionEstimator", "KalmanBoxFilter", "KalmanParams", "TrackArrays", "Line", "LineEvent",
+    "MultiStreamTracker", "Tracker", "TrackerConfig", "TrackerStep", "TrackView", "Zone", "ZoneEvent",
+    "ZoneLineMonitor", "cxcywh_to_xyxy", "predict_xyxy", "xyxy_to_cxcywh",
 ]

@@ -84,13 +84,8 @@ class TrackArrays:
     def rows(self, start: int, stop: int) -> TrackArrays:
         """Rows start:stop, as views of these arrays (no copy)."""
         return TrackArrays(
-            self.track_id[start:stop],
-            self.xyxy[start:stop],
-            self.confidence[start:stop],
-            self.class_id[start:stop],
-            self.category[start:stop],
-            self.velocity[start:stop],
-            self.last_seen[start:stop],
+            self.track_id[start:stop], self.xyxy[start:stop], self.confidence[start:stop], self.class_id[start:stop],
+            self.category[start:stop], self.velocity[start:stop], self.last_seen[start:stop],
             self.size_velocity[start:stop],
         )
 
@@ -116,14 +111,8 @@ class TrackArrays:
 
     def views(self) -> list[TrackView]:
         columns = zip(
-            self.track_id.tolist(),
-            self.xyxy.tolist(),
-            self.confidence.tolist(),
-            self.class_id.tolist(),
-            self.category.tolist(),
-            self.velocity.tolist(),
-            self.last_seen.tolist(),
-            self.size_velocity.tolist(),
+            self.track_id.tolist(), self.xyxy.tolist(), self.confidence.tolist(), self.class_id.tolist(),
+            self.category.tolist(), self.velocity.tolist(), self.last_seen.tolist(), self.size_velocity.tolist(),
         )
         return [TrackView(i, tuple(b), c, k, g, tuple(v), t, tuple(sv)) for i, b, c, k, g, v, t, sv in columns]
 
@@ -167,13 +156,8 @@ class MultiStreamTracker:
         return len(self.ids)
 
     def update(
-        self,
-        streams: list[int] | np.ndarray,
-        t: list[float] | np.ndarray,
-        xyxy: list[np.ndarray],
-        confidence: list[np.ndarray],
-        class_id: list[np.ndarray],
-        category: list[np.ndarray],
+        self, streams: list[int] | np.ndarray, t: list[float] | np.ndarray, xyxy: list[np.ndarray],
+        confidence: list[np.ndarray], class_id: list[np.ndarray], category: list[np.ndarray],
     ) -> list[TrackerStep]:
         """One frame from each of `streams` (distinct small non-negative ints): advance each stream to its media
         time `t[i]` (seconds) and match that frame's detections. Returns one TrackerStep per frame, in order."""
@@ -224,11 +208,7 @@ class MultiStreamTracker:
         fresh &= det_conf >= self.config.new_track_confidence
         if fresh.any():
             self._spawn(
-                streams[det_frame[fresh]],
-                t[det_frame[fresh]],
-                det_xyxy[fresh],
-                det_conf[fresh],
-                det_class[fresh],
+                streams[det_frame[fresh]], t[det_frame[fresh]], det_xyxy[fresh], det_conf[fresh], det_class[fresh],
                 det_category[fresh],
             )
             n_new = int(fresh.sum())
@@ -392,14 +372,9 @@ class MultiStreamTracker:
         """The given rows with the filtered box of their last match: for tracks seen now, their current box;
         for ended ones, where they were last seen rather than where they coasted to."""
         return TrackArrays(
-            track_id=self.ids[rows],
-            xyxy=self.last_box[rows],
-            confidence=self.confidence[rows],
-            class_id=self.class_id[rows],
-            category=self.category[rows],
-            velocity=self.mean[rows, 4:6],
-            last_seen=self.last_seen[rows],
-            size_velocity=self.mean[rows, 6:8],
+            track_id=self.ids[rows], xyxy=self.last_box[rows], confidence=self.confidence[rows],
+            class_id=self.class_id[rows], category=self.category[rows], velocity=self.mean[rows, 4:6],
+            last_seen=self.last_seen[rows], size_velocity=self.mean[rows, 6:8],
         )
 
 

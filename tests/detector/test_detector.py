@@ -18,11 +18,8 @@ from support.helpers import CITY, VIDEOS, require
 
 # Real clips of three resolutions and two aspect ratios (16:9 at 1280x720 and 640x360, one AVI).
 PARITY_CLIPS = [
-    "fixedcam_highway_cars_1280x720.mp4",
-    "fixedcam_citystreet_cars_bus_640x360.mp4",
-    "pedestrians_street_1280x720.mp4",
-    "dashcam_b_640x360.mp4",
-    "crowd_overhead_1280x720_truncated.avi",
+    "fixedcam_highway_cars_1280x720.mp4", "fixedcam_citystreet_cars_bus_640x360.mp4", "pedestrians_street_1280x720.mp4",
+    "dashcam_b_640x360.mp4", "crowd_overhead_1280x720_truncated.avi",
 ]
 SCORE_TOLERANCE = 0.01
 
@@ -70,14 +67,8 @@ def predict(
     reference, detector: YoloDetector, image: np.ndarray, device: str = "cpu", half: bool = False
 ) -> sv.Detections:
     result = reference.predict(
-        image,
-        conf=detector.conf,
-        iou=detector.iou,
-        classes=detector.class_ids,
-        agnostic_nms=detector.agnostic_nms,
-        device=device,
-        half=half,
-        verbose=False,
+        image, conf=detector.conf, iou=detector.iou, classes=detector.class_ids, agnostic_nms=detector.agnostic_nms,
+        device=device, half=half, verbose=False,
     )[0]
     return sv.Detections.from_ultralytics(result)
 
@@ -149,9 +140,7 @@ def test_per_category_threshold_cuts_only_that_category(model_path, clip_frames)
     frames = clip_frames[:6]
     plain = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
     strict = YoloDetector(
-        str(model_path),
-        CategoryMap(DEFAULT_CATEGORIES),
-        device="cpu",
+        str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu",
         category_conf={"vehicle": 0.6, "pedestrian": 0.1},
     )
     for a, b in zip(plain.detect(frames), strict.detect(frames)):

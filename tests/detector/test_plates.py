@@ -155,17 +155,8 @@ def test_run_with_the_plate_stage_emits_valid_plate_events_inside_their_vehicle(
     config.write_text(json.dumps({"detector": {"plates": {"model": plate_model, "every_n_frames": 2, "ocr": True}}}))
     out = tmp_path / "out"
     result = roadwatch(
-        "run",
-        "--config",
-        str(config),
-        "--source",
-        str(clip),
-        "--model",
-        str(require(MODEL)),
-        "--device",
-        "cpu",
-        "--output",
-        str(out),
+        "run", "--config", str(config), "--source", str(clip), "--model", str(require(MODEL)), "--device", "cpu",
+        "--output", str(out),
     )
     assert result.returncode == 0, result.stderr
     events = read_jsonl(out / "events.jsonl")

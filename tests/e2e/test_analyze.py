@@ -31,14 +31,8 @@ from support.helpers import (
 
 DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
 CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
 
@@ -68,14 +62,7 @@ def outputs_are_whole(folder: Path, source: Path) -> dict:
 def dashcam(tmp_path_factory, model_path):
     out = tmp_path_factory.mktemp("analyze")
     proc = roadwatch(
-        "analyze",
-        str(require(DASHCAM)),
-        "--output",
-        str(out),
-        "--model",
-        str(model_path),
-        "--device",
-        "cpu",
+        "analyze", str(require(DASHCAM)), "--output", str(out), "--model", str(model_path), "--device", "cpu",
         timeout=600,
     )
     return proc, out / "dashcam_a_640x360"
@@ -122,20 +109,8 @@ def test_damaged_files_give_valid_outputs_and_a_warning(tmp_path, model_path):
     config.write_text("detector: {imgsz: 320}\n")
     # one file at a time (--parallel 1): the second waits its turn, and its outputs are as whole as the first's
     proc = roadwatch(
-        "analyze",
-        str(require(TRUCKS_DAMAGED)),
-        str(require(CROWD_TRUNCATED)),
-        "--output",
-        str(out),
-        "--model",
-        str(model_path),
-        "--device",
-        "cpu",
-        "--config",
-        str(config),
-        "--parallel",
-        "1",
-        timeout=600,
+        "analyze", str(require(TRUCKS_DAMAGED)), str(require(CROWD_TRUNCATED)), "--output", str(out), "--model",
+        str(model_path), "--device", "cpu", "--config", str(config), "--parallel", "1", timeout=600,
         env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.returncode == 0, proc.stderr
@@ -179,17 +154,8 @@ def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, 
     later = tmp_path / "later.mp4"  # a second input, one at a time: it is still waiting its turn at the stop
     shutil.copy(require(CITY), later)
     proc = spawn_roadwatch(
-        "analyze",
-        str(require(CITY)),
-        str(later),
-        "--output",
-        str(out),
-        "--model",
-        str(model_path),
-        "--device",
-        "cpu",
-        "--parallel",
-        "1",
+        "analyze", str(require(CITY)), str(later), "--output", str(out), "--model", str(model_path), "--device", "cpu",
+        "--parallel", "1",
     )
     log = out / CITY.stem / "events.jsonl"
     deadline = time.monotonic() + 120

@@ -33,19 +33,8 @@ def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
     early.start()
     time.sleep(0.3)
     proc = spawn_roadwatch(
-        "run",
-        "--source",
-        str(require(CITY)),
-        "--model",
-        str(model_path),
-        "--config",
-        str(config),
-        "--events",
-        endpoint,
-        "--device",
-        "cpu",
-        "--output",
-        str(tmp_path / "out"),
+        "run", "--source", str(require(CITY)), "--model", str(model_path), "--config", str(config), "--events",
+        endpoint, "--device", "cpu", "--output", str(tmp_path / "out"),
     )
     try:
         deadline = time.monotonic() + 120

@@ -152,8 +152,7 @@ def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture
     changes = []
     manager = StreamManager(
         policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
-        on_status=changes.append,
-        capture=capture,
+        on_status=changes.append, capture=capture,
     )
     capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
     statuses = lambda: [c.status for c in changes]  # noqa: E731
@@ -325,17 +324,8 @@ def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_pat
     )
     out = tmp_path / "out"
     proc = spawn_roadwatch(
-        "run",
-        "--config",
-        str(cfg),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
+        "run", "--config", str(cfg), "--model", str(model_path), "--output", str(out), "--events", free_endpoint(),
+        "--device", "cpu",
     )
     log = out / "events.jsonl"
     ups = lambda: {e["stream_id"] for e in read_events(log) if e["type"] == "stream.up"}  # noqa: E731

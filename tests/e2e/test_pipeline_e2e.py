@@ -49,19 +49,8 @@ def single_run(tmp_path_factory, model_path, city_clip):
     endpoint = free_endpoint()
     sub = EventTap.listening(endpoint)
     proc = roadwatch(
-        "run",
-        "--source",
-        str(city_clip),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        endpoint,
-        "--device",
-        "cpu",
-        "--config",
-        str(ROOT / "configs" / "default.yaml"),
+        "run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out), "--events", endpoint,
+        "--device", "cpu", "--config", str(ROOT / "configs" / "default.yaml"),
     )
     sub.stop()
     return proc, out, sub
@@ -147,19 +136,8 @@ def test_two_sources_get_a_video_each_and_independent_tracks(tmp_path, model_pat
     dash = cut_clip(require(VIDEOS / "dashcam_b_640x360.mp4"), tmp_path / "dash20.mp4", 20)
     out = tmp_path / "out"
     proc = roadwatch(
-        "run",
-        "--source",
-        str(city_clip),
-        "--source",
-        str(dash),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
+        "run", "--source", str(city_clip), "--source", str(dash), "--model", str(model_path), "--output", str(out),
+        "--events", free_endpoint(), "--device", "cpu",
     )
     assert proc.returncode == 0, proc.stderr
     assert count_frames(out / "annotated_city40.mp4") == 40
@@ -180,17 +158,8 @@ def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, 
     source = require(CITY)  # 1190 frames: far longer than the test waits
     out = tmp_path / "out"
     proc = spawn_roadwatch(
-        "run",
-        "--source",
-        str(source),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
+        "run", "--source", str(source), "--model", str(model_path), "--output", str(out), "--events", free_endpoint(),
+        "--device", "cpu",
     )
     log = out / "events.jsonl"
     deadline = time.monotonic() + 120
@@ -221,21 +190,8 @@ def no_retries(tmp_path: Path) -> str:
 def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_path, city_clip):
     out = tmp_path / "out"
     proc = roadwatch(
-        "run",
-        "--source",
-        "99",
-        "--source",
-        str(city_clip),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
-        "--config",
-        no_retries(tmp_path),
+        "run", "--source", "99", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
+        "--events", free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path),
     )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads((out / "summary.json").read_text())
@@ -249,20 +205,8 @@ def test_a_source_that_fails_is_reported_and_the_others_go_on(tmp_path, model_pa
 
 def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_path):
     proc = roadwatch(
-        "run",
-        "--source",
-        "99",
-        "--model",
-        str(model_path),
-        "--output",
-        str(tmp_path / "o"),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
-        "--config",
-        no_retries(tmp_path),
-        timeout=60,
+        "run", "--source", "99", "--model", str(model_path), "--output", str(tmp_path / "o"), "--events",
+        free_endpoint(), "--device", "cpu", "--config", no_retries(tmp_path), timeout=60,
     )
     assert proc.returncode == 1
     assert (
@@ -281,18 +225,8 @@ def run_with_config(
     sources = [sources] if isinstance(sources, Path) else sources
     args = [a for s in sources for a in ("--source", str(s))]
     proc = roadwatch(
-        "run",
-        *args,
-        "--model",
-        str(model_path),
-        "--config",
-        str(cfg),
-        "--output",
-        str(out),
-        "--events",
-        free_endpoint(),
-        "--device",
-        "cpu",
+        "run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out), "--events",
+        free_endpoint(), "--device", "cpu",
     )
     assert proc.returncode == 0, proc.stderr
     events = read_jsonl(out / "events.jsonl")
@@ -388,9 +322,7 @@ def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     ]
     got = rounds(frames, [f"dets {f.stream_id}{f.index}" for f in frames])
     assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _ in got] == [
-        [("a", 0), ("b", 0), ("c", 0)],
-        [("a", 1), ("b", 1)],
-        [("a", 2)],
+        [("a", 0), ("b", 0), ("c", 0)], [("a", 1), ("b", 1)], [("a", 2)],
     ]
     assert [dets for _, dets in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]
 

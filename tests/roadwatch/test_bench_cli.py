@@ -10,25 +10,8 @@ from support.helpers import CITY, MODEL, require, roadwatch, spawn_roadwatch
 def test_bench_writes_the_documented_results_file(tmp_path):
     out = tmp_path / "e2e.json"
     proc = roadwatch(
-        "bench",
-        "--clip",
-        str(require(CITY)),
-        "--model",
-        str(require(MODEL)),
-        "--device",
-        "cpu",
-        "--streams",
-        "1",
-        "--streams",
-        "2",
-        "--frames",
-        "12",
-        "--live-streams",
-        "2",
-        "--live-seconds",
-        "6",
-        "--out",
-        str(out),
+        "bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu", "--streams", "1",
+        "--streams", "2", "--frames", "12", "--live-streams", "2", "--live-seconds", "6", "--out", str(out),
         timeout=240,
     )
     assert proc.returncode == 0, proc.stderr
@@ -70,23 +53,8 @@ def test_a_bench_cut_off_keeps_the_runs_it_finished(tmp_path):
     """The GPU machine's time limit can end a benchmark mid-way: what finished before must be in the file."""
     out = tmp_path / "e2e.json"
     proc = spawn_roadwatch(
-        "bench",
-        "--clip",
-        str(require(CITY)),
-        "--model",
-        str(require(MODEL)),
-        "--device",
-        "cpu",
-        "--streams",
-        "1",
-        "--frames",
-        "8",
-        "--live-streams",
-        "1",
-        "--live-seconds",
-        "120",
-        "--out",
-        str(out),
+        "bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu", "--streams", "1",
+        "--frames", "8", "--live-streams", "1", "--live-seconds", "120", "--out", str(out),
     )
     try:
         deadline = time.monotonic() + 180
@@ -109,22 +77,8 @@ def test_a_live_only_bench_skips_the_baseline(tmp_path):
     """Only file mode's figures are ratios to model.track: a live-only run (the GPU session's last step) skips it."""
     out = tmp_path / "e2e.json"
     proc = roadwatch(
-        "bench",
-        "--clip",
-        str(require(CITY)),
-        "--model",
-        str(require(MODEL)),
-        "--device",
-        "cpu",
-        "--streams",
-        "0",
-        "--live-streams",
-        "1",
-        "--live-seconds",
-        "3",
-        "--out",
-        str(out),
-        timeout=240,
+        "bench", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--device", "cpu", "--streams", "0",
+        "--live-streams", "1", "--live-seconds", "3", "--out", str(out), timeout=240,
     )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())

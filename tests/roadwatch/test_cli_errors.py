@@ -39,11 +39,8 @@ def test_a_bad_source_or_config_is_reported_before_torch_is_imported(tmp_path, c
     missing = str(tmp_path / "missing.mp4")
     for args in ([*command.split(), missing], ["run", "--config", str(bad_config)]):
         proc = subprocess.run(
-            [sys.executable, "-c", code, *args, "--output", str(tmp_path / "o")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            cwd=ROOT,
+            [sys.executable, "-c", code, *args, "--output", str(tmp_path / "o")], capture_output=True, text=True,
+            timeout=60, cwd=ROOT,
         )
         assert proc.stdout.strip() == "exit 2 torch imported: False", proc.stdout + proc.stderr
         assert proc.stderr.splitlines()[-1].startswith("roadwatch: error: ")
@@ -76,14 +73,7 @@ def test_cuda_requested_on_a_machine_without_it(tmp_path, city_clip, model_path)
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     proc = roadwatch(
-        "run",
-        "--source",
-        str(city_clip),
-        "--model",
-        str(model_path),
-        "--device",
-        "cuda",
-        "--output",
+        "run", "--source", str(city_clip), "--model", str(model_path), "--device", "cuda", "--output",
         str(tmp_path / "o"),
     )
     assert_one_line_error(proc, "CUDA is not available on this machine; use --device cpu")

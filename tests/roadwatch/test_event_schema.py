@@ -44,13 +44,9 @@ def test_track_fields_for_many_tracks_equal_each_track_computed_alone():
     n = 200
     corner = rng.uniform(0, 1200, (n, 2))
     arrays = TrackArrays(
-        track_id=np.arange(1, n + 1),
-        xyxy=np.hstack([corner, corner + rng.uniform(2, 300, (n, 2))]),
-        confidence=rng.uniform(0.1, 1, n),
-        class_id=rng.integers(0, 9, n),
-        category=rng.integers(0, 3, n),
-        velocity=np.where(rng.random((n, 2)) < 0.1, 0.0, rng.normal(0, 80, (n, 2))),
-        last_seen=rng.uniform(0, 9, n),
+        track_id=np.arange(1, n + 1), xyxy=np.hstack([corner, corner + rng.uniform(2, 300, (n, 2))]),
+        confidence=rng.uniform(0.1, 1, n), class_id=rng.integers(0, 9, n), category=rng.integers(0, 3, n),
+        velocity=np.where(rng.random((n, 2)) < 0.1, 0.0, rng.normal(0, 80, (n, 2))), last_seen=rng.uniform(0, 9, n),
         size_velocity=rng.normal(0, 20, (n, 2)),
     )
     fields = track_fields(arrays, (1280, 720), horizon_s=1.5)

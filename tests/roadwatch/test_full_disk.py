@@ -98,17 +98,8 @@ def test_run_with_a_full_disk_for_its_events_file_publishes_every_event_and_exit
     endpoint = free_endpoint()
     tap = EventTap.listening(endpoint)
     proc = roadwatch(
-        "run",
-        "--source",
-        str(city_clip),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        endpoint,
-        "--device",
-        "cpu",
+        "run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out), "--events", endpoint,
+        "--device", "cpu",
     )
     tap.stop()
     assert proc.returncode == 1, proc.stderr
@@ -128,17 +119,8 @@ def test_analyze_on_a_full_disk_leaves_no_half_written_output(small_disk, model_
     config = out.parent / "small.yaml"
     config.write_text("detector: {imgsz: 160}\n")  # what is judged is the outputs, not detection
     proc = roadwatch(
-        "analyze",
-        str(clip),
-        "--output",
-        str(out),
-        "--model",
-        str(model_path),
-        "--device",
-        "cpu",
-        "--config",
-        str(config),
-        timeout=300,
+        "analyze", str(clip), "--output", str(out), "--model", str(model_path), "--device", "cpu", "--config",
+        str(config), timeout=300,
     )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr

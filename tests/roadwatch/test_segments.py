@@ -78,17 +78,8 @@ def test_a_live_run_cut_into_one_second_segments(tmp_path, model_path):
     endpoint = free_endpoint()
     tap = EventTap.listening(endpoint)
     proc = spawn_roadwatch(
-        "run",
-        "--config",
-        str(config),
-        "--model",
-        str(model_path),
-        "--output",
-        str(out),
-        "--events",
-        endpoint,
-        "--device",
-        "cpu",
+        "run", "--config", str(config), "--model", str(model_path), "--output", str(out), "--events", endpoint,
+        "--device", "cpu",
     )
     try:
         deadline = time.monotonic() + 60
@@ -136,10 +127,7 @@ def test_segments_roll_forward_with_the_clock_and_never_back(tmp_path):
         names.append(outputs.event_log.path.name)
     outputs.event_log.close()
     assert names == [
-        "events_20251201T110000Z.jsonl",
-        "events_20251201T110100Z.jsonl",
-        "events_20251201T110100Z.jsonl",
-        "events_20251201T110100Z.jsonl",
-        "events_20251201T110200Z.jsonl",
+        "events_20251201T110000Z.jsonl", "events_20251201T110100Z.jsonl", "events_20251201T110100Z.jsonl",
+        "events_20251201T110100Z.jsonl", "events_20251201T110200Z.jsonl",
     ]
     assert sorted(p.name for p in tmp_path.glob("events_*")) == sorted(set(names))

@@ -24,9 +24,7 @@ def test_topic_prefixes_select_by_type_and_stream():
     got_all, got_ended, got_cam1 = [], [], []
     threads = []
     for topics, out in [
-        ([""], got_all),
-        (["track.ended/"], got_ended),
-        (["track.started/cam1", "track.ended/cam1"], got_cam1),
+        ([""], got_all), (["track.ended/"], got_ended), (["track.started/cam1", "track.ended/cam1"], got_cam1),
     ]:
         ready = threading.Event()
         t = threading.Thread(target=collect, args=(endpoint, topics, out, ready))

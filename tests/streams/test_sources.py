@@ -25,12 +25,8 @@ from support.helpers import CROWD_TRUNCATED, TRUCKS_DAMAGED, count_frames, requi
 @pytest.mark.parametrize(
     "uri, kind",
     [
-        ("0", SourceKind.CAMERA),
-        ("rtsp://cam/stream", SourceKind.URL),
-        ("https://x/y.m3u8", SourceKind.URL),
-        ("clip.mp4", SourceKind.FILE),
-        ("file://clip.mp4", SourceKind.FILE),
-        ("frames/*.jpg", SourceKind.FOLDER),
+        ("0", SourceKind.CAMERA), ("rtsp://cam/stream", SourceKind.URL), ("https://x/y.m3u8", SourceKind.URL),
+        ("clip.mp4", SourceKind.FILE), ("file://clip.mp4", SourceKind.FILE), ("frames/*.jpg", SourceKind.FOLDER),
         ("replay:clip.mp4", SourceKind.REPLAY),
     ],
 )

@@ -65,12 +65,8 @@ def spawn_roadwatch(*args: str) -> subprocess.Popen:
 def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
     """Run the real CLI in a child process, as a user would."""
     return subprocess.run(
-        [sys.executable, "-m", "roadwatch", *args],
-        capture_output=True,
-        text=True,
-        timeout=kwargs.pop("timeout", 120),
-        cwd=kwargs.pop("cwd", ROOT),
-        **kwargs,
+        [sys.executable, "-m", "roadwatch", *args], capture_output=True, text=True, timeout=kwargs.pop("timeout", 120),
+        cwd=kwargs.pop("cwd", ROOT), **kwargs,
     )
 
 

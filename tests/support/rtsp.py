@@ -69,10 +69,7 @@ class RtspServer:
 
     def start(self) -> RtspServer:
         self._proc = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         line = self._proc.stdout.readline()  # "ready", or EOF if it died
         if line.strip() != "ready":

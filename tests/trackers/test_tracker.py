@@ -181,11 +181,8 @@ def test_streams_tracked_together_get_exactly_what_each_gets_alone():
 
     def summary(step):
         return (
-            step.tracks.track_id.tolist(),
-            step.tracks.xyxy.tolist(),
-            step.tracks.velocity.tolist(),
-            [(v.track_id, v.xyxy) for v in step.started],
-            [(v.track_id, v.xyxy) for v in step.ended],
+            step.tracks.track_id.tolist(), step.tracks.xyxy.tolist(), step.tracks.velocity.tolist(),
+            [(v.track_id, v.xyxy) for v in step.started], [(v.track_id, v.xyxy) for v in step.ended],
         )
 
     alone = []
