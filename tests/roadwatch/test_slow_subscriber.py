@@ -161,16 +161,23 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     spec = SourceSpec.from_uri(str(require(CITY)), "city")
     info = {"city": probe(spec)}
 
-    def frames_per_second(seconds: float, stalled: bool, out: Path) -> tuple[float, dict]:
-        """Frames/s of the run, and the last heartbeat an operator's subscriber (heartbeats only) saw."""
+    def frames_per_second(frames: int, stalled: bool, out: Path) -> tuple[float, dict]:
+        """Steady frames/s of the run (from its first batch to its last: opening the clip and the first decode
+        are not what a subscriber could slow), and the last heartbeat an operator's subscriber saw."""
         out.mkdir()
         cfg = Config.model_validate({"output": {"dir": str(out), "video": False}, "tracker": {"update_interval_s": 0}})
         endpoint = f"ipc://{out}/events.sock"  # small kernel buffers: the stalled queue overflows in seconds
         publisher = EventPublisher(endpoint, send_hwm=100)
         heartbeats: list[dict] = []
-        operator = threading.Thread(
-            target=lambda: heartbeats.extend(Subscriber(endpoint, types=["heartbeat"], timeout_s=3.0))
-        )
+
+        def operate() -> None:
+            """Heartbeats until the final one, sent once the run has stopped its capture."""
+            for heartbeat in Subscriber(endpoint, types=["heartbeat"], timeout_s=60.0):
+                heartbeats.append(heartbeat)
+                if heartbeat["streams"]["city"]["status"] == "stopped":
+                    return
+
+        operator = threading.Thread(target=operate)
         operator.start()
         context = zmq.Context()
         sub = context.socket(zmq.SUB)
@@ -181,27 +188,47 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
         time.sleep(0.5)
         pipeline = Pipeline(cfg, [spec], info, detector, publisher, out)
         stop = threading.Event()
-        threading.Timer(seconds, stop.set).start()
-        t0 = time.monotonic()
-        summary = pipeline.run(stop)
-        elapsed = time.monotonic() - t0
-        operator.join(10)
+        batches: list[tuple[float, int]] = []
+
+        def on_batch(counts: dict[str, int]) -> None:
+            batches.append((time.perf_counter(), sum(counts.values())))
+            if sum(n for _, n in batches) >= frames:  # a count of frames, not seconds: as long on a busy machine
+                stop.set()
+
+        guard = threading.Timer(120, stop.set)  # never hangs, whatever happens
+        guard.start()
+        pipeline.run(stop, on_batch=on_batch)
+        guard.cancel()
+        operator.join(60)
         publisher.close()
         sub.close(linger=0)
         context.term()
-        assert heartbeats, "no heartbeat reached the operator"
-        return summary["frames"] / elapsed, heartbeats[-1]
+        assert heartbeats and heartbeats[-1]["streams"]["city"]["status"] == "stopped", "no final heartbeat"
+        assert sum(n for _, n in batches) >= frames, "the pipeline stopped short"
+        # Besides the whole loop's rate, the loop's own work after detection (tracking, publishing, heartbeats),
+        # per frame: all a subscriber could slow, without the forward pass's noise (90 % of the loop on a CPU).
+        stages = pipeline.clock.stage_s
+        host_fps = sum(n for _, n in batches) / (stages["track_and_publish"] + stages["housekeeping"])
+        steady_fps = sum(n for _, n in batches[1:]) / (batches[-1][0] - batches[0][0])
+        return steady_fps, host_fps, heartbeats[-1]
 
-    # Twice each, interleaved, best of two: on a CPU the forward pass's speed wanders by 20 % from one
-    # run to the next (noise only ever slows), and a single pair once failed the 90 % bound on noise alone.
-    runs: dict[bool, list[tuple[float, dict]]] = {False: [], True: []}
-    for attempt in range(2):
+    # Three times each, interleaved, best of three: on a CPU the forward pass's speed wanders by 20 % from one
+    # run to the next (noise only ever slows); pairs of whole-run rates failed the 90 % bound on noise alone
+    # (34.0 vs 38.0 frames/s once in four full suites; 8.8 vs 10.6 with both cores kept busy), so the bound
+    # holds for the loop's work after detection, and the whole loop's steady rate may not fall below 80 %.
+    runs: dict[bool, list[tuple[float, float, dict]]] = {False: [], True: []}
+    for attempt in range(3):
         for stalled in (False, True):
             runs[stalled].append(
-                frames_per_second(6.0, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}")
+                frames_per_second(160, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}")
             )
-    free_fps, free_heartbeat = max(runs[False], key=lambda run: run[0])
-    stalled_fps, stalled_heartbeat = max(runs[True], key=lambda run: run[0])
-    assert stalled_fps >= 0.9 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
-    assert free_heartbeat["subscriber_overflows"] == 0
-    assert stalled_heartbeat["subscriber_overflows"] >= 1, "the heartbeat did not report the stalled subscriber's loss"
+    free_fps, stalled_fps = (max(run[0] for run in runs[k]) for k in (False, True))
+    free_host, stalled_host = (max(run[1] for run in runs[k]) for k in (False, True))
+    assert stalled_host >= 0.9 * free_host, (
+        f"tracking and publishing: {stalled_host:.0f} frames/s with a stalled subscriber vs {free_host:.0f}"
+    )
+    assert stalled_fps >= 0.8 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
+    assert all(run[2]["subscriber_overflows"] == 0 for run in runs[False])
+    assert all(run[2]["subscriber_overflows"] >= 1 for run in runs[True]), (
+        "the heartbeat did not report the stalled subscriber's loss"
+    )
