@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -190,8 +191,13 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
         stop = threading.Event()
         batches: list[tuple[float, int]] = []
 
+        host_costs: list[float] = []  # per batch: seconds a frame of the loop's work after detection
+
         def on_batch(counts: dict[str, int]) -> None:
-            batches.append((time.perf_counter(), sum(counts.values())))
+            frames_now = sum(counts.values())
+            host = pipeline.clock.stage_s["track_and_publish"] + pipeline.clock.stage_s["housekeeping"]
+            host_costs.append((host - sum(c * n for c, (_, n) in zip(host_costs, batches))) / frames_now)
+            batches.append((time.perf_counter(), frames_now))
             if sum(n for _, n in batches) >= frames:  # a count of frames, not seconds: as long on a busy machine
                 stop.set()
 
@@ -207,10 +213,9 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
         assert sum(n for _, n in batches) >= frames, "the pipeline stopped short"
         # Besides the whole loop's rate, the loop's own work after detection (tracking, publishing, heartbeats),
         # per frame: all a subscriber could slow, without the forward pass's noise (90 % of the loop on a CPU).
-        stages = pipeline.clock.stage_s
-        host_fps = sum(n for _, n in batches) / (stages["track_and_publish"] + stages["housekeeping"])
+        # Its median over the batches: a run holds only about 0.1 s of it, so one preemption would sway a total.
         steady_fps = sum(n for _, n in batches[1:]) / (batches[-1][0] - batches[0][0])
-        return steady_fps, host_fps, heartbeats[-1]
+        return steady_fps, host_costs, heartbeats[-1]
 
     # Three times each, interleaved, best of three: on a CPU the forward pass's speed wanders by 20 % from one
     # run to the next (noise only ever slows); pairs of whole-run rates failed the 90 % bound on noise alone
@@ -223,7 +228,7 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
                 frames_per_second(160, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}")
             )
     free_fps, stalled_fps = (max(run[0] for run in runs[k]) for k in (False, True))
-    free_host, stalled_host = (max(run[1] for run in runs[k]) for k in (False, True))
+    free_host, stalled_host = (1 / statistics.median(c for run in runs[k] for c in run[1]) for k in (False, True))
     assert stalled_host >= 0.9 * free_host, (
         f"tracking and publishing: {stalled_host:.0f} frames/s with a stalled subscriber vs {free_host:.0f}"
     )
