@@ -153,7 +153,7 @@ def analyze_job(paths, output, model, config_path, device, events, camera_motion
             infos[spec.stream_id] = probe(spec)
             specs.append(spec)
         except SourceError as exc:
-            skipped.append({"path": spec.uri, "error": str(exc)})
+            skipped.append({"path": spec.shown, "error": str(exc)})
     for item in skipped:
         print(f"roadwatch: warning: {item['error']}; skipped", file=sys.stderr, flush=True)
     if not specs:

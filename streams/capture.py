@@ -7,6 +7,7 @@ a callback, so one camera going away never stops or slows the others and is neve
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import threading
@@ -106,6 +107,11 @@ class Capture(threading.Thread):
     def _stopping(self) -> None:
         """What else a stop request needs (a capture process tells its child)."""
 
+    def _report(self, change: StatusChange) -> None:
+        """To `on_status`, with the source's credentials masked: every status leaves the capture code here."""
+        if self._on_status is not None:
+            self._on_status(dataclasses.replace(change, reason=self.spec.redact(change.reason)))
+
     def _put(self, frame: Frame) -> bool:
         """Into the buffer; a BLOCK buffer waits in short slices so a stop request is seen promptly. False if
         the capture was stopped (or its buffer closed) first."""
@@ -134,7 +140,7 @@ class CaptureThread(Capture):
             else:
                 self._run_once()
         except Exception as exc:  # a backend error must not kill the pipeline, nor pass unreported
-            self._set(StreamStatus.FAILED, f"source '{self.spec.uri}': {type(exc).__name__}: {exc}")
+            self._set(StreamStatus.FAILED, f"source '{self.spec.shown}': {type(exc).__name__}: {exc}")
         finally:
             self.buffer.close()
 
@@ -161,7 +167,7 @@ class CaptureThread(Capture):
         expected = self.info.frame_count
         if expected and self.frames_read < expected:
             self.warning = (
-                f"source '{self.spec.uri}': ended at frame {self.frames_read} of {expected} announced by its header "
+                f"source '{self.spec.shown}': ended at frame {self.frames_read} of {expected} announced by its header "
                 "(truncated or damaged file); processed up to the last good frame"
             )
             log.warning(self.warning)
@@ -228,6 +234,7 @@ class CaptureThread(Capture):
 
     def _set(self, status: StreamStatus, reason: str, retry_in_s: float | None = None) -> None:
         """Record a state and report it, once per change: a camera that stays down is not reported every retry."""
+        reason = self.spec.redact(reason)  # an exception's text may quote the URI
         changed = status is not self.status or (status is StreamStatus.DOWN and reason != self.error)
         self.status = status
         if status in ERROR_STATES:
@@ -237,7 +244,4 @@ class CaptureThread(Capture):
         if status in ERROR_STATES:
             retry = f"; retrying in {retry_in_s:.1f} s" if retry_in_s is not None else ""
             log.warning("stream %s %s: %s%s", self.spec.stream_id, status.value, reason, retry)
-        if self._on_status is not None:
-            self._on_status(
-                StatusChange(self.spec.stream_id, status, reason, time.time(), self.frames_read, retry_in_s)
-            )
+        self._report(StatusChange(self.spec.stream_id, status, reason, time.time(), self.frames_read, retry_in_s))

@@ -89,7 +89,7 @@ class CaptureProcess(Capture):
             self._apply(
                 StatusChange(
                     self.spec.stream_id, StreamStatus.FAILED,
-                    f"source '{self.spec.uri}': capture process: {type(exc).__name__}: {exc}", time.time(),
+                    f"source '{self.spec.shown}': capture process: {type(exc).__name__}: {exc}", time.time(),
                     self.frames_read,
                 )
             )
@@ -144,17 +144,16 @@ class CaptureProcess(Capture):
 
     def _adopt(self, state: CaptureState) -> None:
         self.info = state.info or self.info
-        self.error = state.error
-        self.warning = state.warning
+        self.error = self.spec.redact(state.error) if state.error else state.error
+        self.warning = self.spec.redact(state.warning) if state.warning else state.warning
         self.reconnects = state.reconnects
         self.frames_read = max(self.frames_read, state.frames_read)
 
     def _apply(self, change: StatusChange) -> None:
         self.status = change.status
         if change.status is StreamStatus.FAILED:
-            self.error = change.reason
-        if self._on_status is not None:
-            self._on_status(change)
+            self.error = self.spec.redact(change.reason)
+        self._report(change)
 
     def _send(self, message: tuple) -> None:
         with self._send_lock:
@@ -176,7 +175,7 @@ class CaptureProcess(Capture):
                 process.wait(5.0)
             if not closed and not self._stop_event.is_set():
                 reason = (
-                    f"source '{self.spec.uri}': capture process exited unexpectedly (exit code {process.returncode})"
+                    f"source '{self.spec.shown}': capture process exited unexpectedly (exit code {process.returncode})"
                 )
                 log.warning("stream %s failed: %s", self.spec.stream_id, reason)
                 self._apply(

@@ -6,7 +6,7 @@ import glob
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Protocol
@@ -20,6 +20,8 @@ os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+
+from .redact import mask_uri, redact  # noqa: E402
 
 if os.environ["OPENCV_LOG_LEVEL"] == "SILENT":
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
@@ -59,15 +61,25 @@ def classify(uri: str) -> SourceKind:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A source as configured: where to read and the stream id its frames and events carry."""
+    """A source as configured: where to read and the stream id its frames and events carry.
 
-    uri: str
+    `uri` may hold a camera's password: it is used to open the source and never shown. `shown` is the
+    URI for messages, events and files (redact.py); `redact` masks it in a text from elsewhere."""
+
+    uri: str = field(repr=False)
     stream_id: str
     kind: SourceKind
 
     @property
     def live(self) -> bool:
         return self.kind in LIVE_KINDS
+
+    @property
+    def shown(self) -> str:
+        return mask_uri(self.uri)
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.uri)
 
     @classmethod
     def from_uri(cls, uri: str, stream_id: str) -> SourceSpec:
@@ -163,7 +175,7 @@ class ReplayReader:
         self._path = spec.uri.removeprefix(REPLAY_PREFIX)
         self._decode_threads = decode_threads
         if not Path(self._path).is_file():
-            raise SourceError(f"source '{spec.uri}': no such file to replay")
+            raise SourceError(f"source '{spec.shown}': no such file to replay")
         self._file_spec = SourceSpec(self._path, spec.stream_id, SourceKind.FILE)
         self._reader = VideoReader(self._file_spec, decode_threads=decode_threads)
         self.info = SourceInfo(self._reader.info.width, self._reader.info.height, self._reader.info.fps or 25.0, 0)
@@ -197,10 +209,10 @@ class ImageFolderReader:
         pattern = str(Path(spec.uri) / "*") if Path(spec.uri).is_dir() else spec.uri
         self._paths = sorted(p for p in glob.glob(pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
-            raise SourceError(f"source '{spec.uri}': no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found there")
+            raise SourceError(f"source '{spec.shown}': no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found there")
         first = cv2.imread(self._paths[0])
         if first is None:
-            raise SourceError(f"source '{spec.uri}': cannot decode image '{self._paths[0]}'")
+            raise SourceError(f"source '{spec.shown}': cannot decode image '{self._paths[0]}'")
         self.info = SourceInfo(width=first.shape[1], height=first.shape[0], fps=fps, frame_count=len(self._paths))
         self.skipped: list[str] = []
         self._next = 0
@@ -222,10 +234,10 @@ class ImageFolderReader:
 
 def _open_failure(spec: SourceSpec) -> str:
     if spec.kind is SourceKind.CAMERA:
-        return f"source '{spec.uri}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
+        return f"source '{spec.shown}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
     if spec.kind is SourceKind.URL:
-        return f"source '{spec.uri}': cannot open the stream (host unreachable or silent, bad URL or credentials)"
-    return f"source '{spec.uri}': cannot open it as video (not a video file, or corrupt)"
+        return f"source '{spec.shown}': cannot open the stream (host unreachable or silent, bad URL or credentials)"
+    return f"source '{spec.shown}': cannot open it as video (not a video file, or corrupt)"
 
 
 def open_reader(
@@ -239,7 +251,7 @@ def open_reader(
     if spec.kind is SourceKind.REPLAY:
         return ReplayReader(spec, clock_origin, decode_threads)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
-        raise SourceError(f"source '{spec.uri}': no such file; check the path given to --source")
+        raise SourceError(f"source '{spec.shown}': no such file; check the path given to --source")
     return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin, decode_threads)
 
 
@@ -254,7 +266,7 @@ def probe(spec: SourceSpec) -> SourceInfo:
     reader = open_reader(spec)
     try:
         if reader.read() is None:
-            raise SourceError(f"source '{spec.uri}': no frame could be decoded (not a video file, or corrupt)")
+            raise SourceError(f"source '{spec.shown}': no frame could be decoded (not a video file, or corrupt)")
         return reader.info
     finally:
         reader.close()

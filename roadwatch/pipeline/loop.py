@@ -74,7 +74,7 @@ def status_event(factory: EventFactory, change: StatusChange, state: StreamState
     extra = {"retry_in_s": round(change.retry_in_s, 3)} if change.retry_in_s is not None else {}
     pts = state.last_frame.pts if state.last_frame is not None else 0.0
     return factory.make(event_type, change.stream_id, change.frames, change.at, pts,
-                        source=state.spec.uri, status=change.status.value, reason=change.reason, **extra)
+                        source=state.spec.shown, status=change.status.value, reason=change.reason, **extra)
 
 
 def track(tracker: MultiStreamTracker, frames: list[Frame], detections: list, states: list[StreamState]) -> list:
@@ -267,12 +267,12 @@ class Pipeline:
 
     def _add(self, spec: SourceSpec, start: bool) -> None:
         if self.roster.in_use(spec.stream_id):
-            log.error("cannot add source '%s': stream id '%s' is in use", spec.uri, spec.stream_id)
+            log.error("cannot add source '%s': stream id '%s' is in use", spec.shown, spec.stream_id)
             return
         sid = spec.stream_id
         zones = zones_for(self.config, sid)
         fps = self._infos[sid].fps if sid in self._infos else 0.0
-        self.outputs.add_stream(sid, spec.uri, fps, zones.zones, zones.lines)
+        self.outputs.add_stream(sid, spec.shown, fps, zones.zones, zones.lines)
         state = self.roster.add(
             spec, zones=zones,
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
