@@ -287,8 +287,12 @@ class Pipeline:
         if not self.roster.in_use(stream_id):
             log.warning("cannot remove stream '%s': no such running stream", stream_id)
             return
-        self._finish_stream(self.streams[stream_id], reason=reason)
-        self.roster.remove_capture(stream_id)
+        state = self.streams[stream_id]
+        self._finish_stream(state, reason=reason)
+        self.roster.forget(stream_id)  # its capture stopped and joined, its state (last frame included) dropped
+        self._emit_status_changes()
+        self.outputs.update_stream(stream_id, **state.summary_entry())  # summary.json keeps the run's record
+        self._masks.pop(stream_id, None)
 
     def _reload(self) -> None:
         if self.reload_sources_hook is None:

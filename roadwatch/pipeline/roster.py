@@ -82,7 +82,7 @@ class SourceRoster:
 
     def add(self, spec: SourceSpec, **state_fields) -> StreamState:
         """A new stream, not started yet; `state_fields` are its StreamState's other fields (zones, camera...)."""
-        if spec.stream_id in self.streams:  # re-added after removal: a fresh capture
+        if self.manager.get(spec.stream_id) is not None:  # a file that ended, added again: a fresh capture
             self.manager.remove(spec.stream_id)
         capture = self.manager.add(spec, start=False)
         state = StreamState(spec, capture, self._slots, **state_fields)
@@ -111,8 +111,10 @@ class SourceRoster:
         if start_next:
             self._start_waiting()
 
-    def remove_capture(self, stream_id: str) -> None:
+    def forget(self, stream_id: str) -> None:
+        """A removed stream: its capture stopped and joined, nothing of it kept (the id may come back)."""
         self.manager.remove(stream_id)
+        del self.streams[stream_id]
 
     def stop_all(self, timeout_s: float) -> None:
         self._waiting.clear()

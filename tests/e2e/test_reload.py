@@ -1,0 +1,134 @@
+"""Changing a running pipeline's sources: reloads with changed uris, ids removed and re-added, and many
+add/remove cycles, on a real detector with live replay cameras."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+
+import psutil
+import pytest
+
+from roadwatch.config import Config
+from roadwatch.pipeline import Pipeline
+from roadwatch.streams import SourceSpec
+
+from support.helpers import CITY, TRUCKS_DAMAGED, require
+
+
+@pytest.fixture(scope="module")
+def small_detector(model_path):
+    """The real model at 160 px: these tests are about the roster of sources, not about what is detected."""
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
+
+    return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
+
+
+def wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
+class Running:
+    """A pipeline running in a thread; `error` is what killed it, if anything did."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.stop = threading.Event()
+        self.summary: dict | None = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.summary = self.pipeline.run(self.stop)
+        except BaseException as exc:  # noqa: BLE001  (the test reports it)
+            self.error = exc
+
+    def alive(self) -> bool:
+        assert self.error is None, f"the pipeline died: {self.error!r}"
+        return self.thread.is_alive()
+
+    def end(self) -> dict:
+        self.stop.set()
+        self.thread.join(30)
+        assert self.error is None, f"the pipeline died: {self.error!r}"
+        assert not self.thread.is_alive(), "the pipeline did not stop"
+        return self.summary
+
+
+def replay(clip) -> str:
+    return f"replay:{require(clip)}"
+
+
+def make_pipeline(tmp_path, detector, sources: dict[str, str]) -> Pipeline:
+    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": False}})
+    specs = [SourceSpec.from_uri(uri, sid) for sid, uri in sources.items()]
+    return Pipeline(cfg, specs, {}, detector, None, tmp_path)
+
+
+def frames_of(pipeline: Pipeline, sid: str) -> int:
+    state = pipeline.streams.get(sid)
+    return state.frames if state is not None and not state.finished else 0
+
+
+def test_a_reload_that_changes_a_uri_restarts_that_stream_and_an_id_can_come_back(tmp_path, small_detector):
+    pipeline = make_pipeline(tmp_path, small_detector, {"cam": replay(CITY), "other": replay(CITY)})
+    wanted = {"cam": replay(CITY), "other": replay(CITY)}
+    pipeline.reload_sources_hook = lambda: [SourceSpec.from_uri(uri, sid) for sid, uri in wanted.items()]
+    running = Running(pipeline)
+    try:
+        wait_until(lambda: frames_of(pipeline, "cam") > 3, 60, "frames from the first camera")
+        first_capture = pipeline.streams["cam"].capture
+        wanted["cam"] = replay(TRUCKS_DAMAGED)  # a changed uri: that stream restarts, from the new one
+        pipeline.request_reload()
+        wait_until(lambda: "cam" in pipeline.streams and pipeline.streams["cam"].capture is not first_capture
+                   and frames_of(pipeline, "cam") > 3, 60, "the camera to restart on its new uri")
+        assert pipeline.streams["cam"].spec.uri == replay(TRUCKS_DAMAGED)
+        del wanted["other"]  # removed by one reload, back with the next
+        pipeline.request_reload()
+        wait_until(lambda: frames_of(pipeline, "other") == 0, 30, "the other camera to be removed")
+        wanted["other"] = replay(CITY)
+        pipeline.request_reload()
+        wait_until(lambda: frames_of(pipeline, "other") > 3, 60, "the other camera to come back")
+        assert running.alive()
+    finally:
+        summary = running.end()
+    assert summary["streams"]["cam"]["source"] == replay(TRUCKS_DAMAGED)
+    assert summary["streams"]["other"]["status"] == "stopped"
+
+
+def test_300_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(tmp_path, small_detector):
+    pipeline = make_pipeline(tmp_path, small_detector, {"steady": replay(CITY)})
+    running = Running(pipeline)
+    process = psutil.Process()
+
+    def cycle(i: int) -> None:
+        sid = pipeline.add_source(replay(CITY), f"visitor{i}")
+        wait_until(lambda: frames_of(pipeline, sid) > 0, 30, f"a frame from {sid}")
+        pipeline.remove_source(sid)
+        wait_until(lambda: sid not in pipeline.streams, 30, f"{sid} to be forgotten")
+
+    try:
+        for i in range(50):  # warm-up: allocator pools, tracker arrays, thread stacks
+            cycle(i)
+        gc.collect()
+        rss_before = process.memory_info().rss
+        for i in range(50, 300):
+            cycle(i)
+        gc.collect()
+        grown = process.memory_info().rss - rss_before
+        assert running.alive()
+        assert set(pipeline.streams) == {"steady"}
+        assert frames_of(pipeline, "steady") > 0
+    finally:
+        summary = running.end()
+    assert grown < 40 * 2**20, f"memory grew by {grown / 2**20:.0f} MB over 250 add/remove cycles"
+    assert summary["streams"]["visitor299"]["status"] == "stopped"  # the run's record keeps every stream
