@@ -48,7 +48,8 @@ class ReconnectPolicy:
     max_retries: int | None = None  # None: forever, as a 24/7 monitor wants
 
     def delay(self, attempt: int, rng: random.Random) -> float:
-        return min(self.cap_s, self.base_s * 2**attempt) * rng.uniform(0.5, 1.0)
+        # The exponent is bounded: a camera down for a night is past attempt 1024, where 2.0**attempt overflows.
+        return min(self.cap_s, self.base_s * 2.0 ** min(attempt, 64)) * rng.uniform(0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Capture(threading.Thread):
         self.info: SourceInfo | None = None
         self.frames_read = 0
         self.reconnects = 0
+        self.failed_opens = 0  # in a row, for a live source: how long it has been trying
         self._on_status = on_status
         self._stop_event = threading.Event()
 
@@ -174,20 +176,19 @@ class CaptureThread(Capture):
         self._set(StreamStatus.ENDED, "end of file")
 
     def _run_live(self) -> None:
-        failures = 0
         while not self._stop_event.is_set():
             try:
                 reader = self._open()
             except SourceError as exc:
-                if self.policy.max_retries is not None and failures >= self.policy.max_retries:
+                if self.policy.max_retries is not None and self.failed_opens >= self.policy.max_retries:
                     self._set(StreamStatus.FAILED, str(exc))
                     return
-                delay = self.policy.delay(failures, self._rng)
-                failures += 1
+                delay = self.policy.delay(self.failed_opens, self._rng)
+                self.failed_opens += 1
                 self._set(StreamStatus.DOWN, str(exc), retry_in_s=delay)
                 self._stop_event.wait(delay)
                 continue
-            failures = 0
+            self.failed_opens = 0
             self.info = reader.info
             if self.status is not StreamStatus.STARTING:
                 self.reconnects += 1

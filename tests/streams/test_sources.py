@@ -1,6 +1,8 @@
 """Sources and capture threads on real files."""
 
+import random
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -129,6 +131,25 @@ def test_replaying_a_missing_file_is_reported(tmp_path):
     capture.join(10)
     assert capture.status is StreamStatus.FAILED
     assert "no such file to replay" in capture.error
+
+
+def test_a_source_down_for_a_night_keeps_retrying_past_attempt_1024(tmp_path):
+    """With max_retries unset a live source retries forever: 2.0**1024 once overflowed at about 8 hours down."""
+    spec = SourceSpec.from_uri(f"replay:{tmp_path / 'camera-not-there-yet.mp4'}", "cam")
+    policy = ReconnectPolicy(base_s=1e-4, cap_s=1e-4)
+    assert policy.delay(10**6, random.Random()) <= 1e-4
+    capture = CaptureThread(spec, buffer_for(spec, live_capacity=4, file_capacity=4), policy)
+    capture.start()
+    try:
+        deadline = time.monotonic() + 60
+        while capture.failed_opens < 1100 and capture.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert capture.failed_opens >= 1100 and capture.is_alive()
+        assert capture.status is StreamStatus.DOWN and "no such file to replay" in capture.error
+    finally:
+        capture.stop()
+        capture.join(10)
+    assert capture.status is StreamStatus.STOPPED
 
 
 def test_decode_threads_caps_ffmpeg_and_every_frame_still_arrives(city_clip):
