@@ -4,7 +4,6 @@ a bad config or source is reported at once."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 from rich.console import Console
 
 from roadwatch.errors import UserError
+from roadwatch.job_signals import JobSignals
+from roadwatch.outputs.folder_lock import OutputFolderLock
 
 
 def specs_for(uris: list[str], ids: list[str | None] | None = None) -> list:
@@ -69,22 +70,26 @@ def load_models(cfg, console: Console):
     return detector, plates
 
 
-def process(pipeline, specs, infos, console: Console, overall: bool) -> dict:
+def process(pipeline, specs, infos, console: Console, overall: bool, stop: threading.Event) -> dict:
     from roadwatch.console import RunProgress
 
-    stop = threading.Event()
-    stop_on_signals(stop)
     totals = {s.stream_id: infos[s.stream_id].frame_count for s in specs}
     with RunProgress(console, totals, overall=overall) as progress:
         return pipeline.run(stop, on_batch=progress.advance, on_end=progress.end)
 
 
 def run_job(source, model, config_path, output, events, device) -> dict:
+    signals = JobSignals()  # before anything slow: a signal while the model loads is a clean stop or a reload
+    cfg, out_dir = load_settings(config_path, model, device, output)
+    with OutputFolderLock(out_dir):
+        return _run(cfg, out_dir, source, config_path, events, signals)
+
+
+def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -> dict:
     from roadwatch.config import load_config
     from roadwatch.sample import sample_video
     from roadwatch.streams import probe
 
-    cfg, out_dir = load_settings(config_path, model, device, output)
     if events:
         cfg.events.endpoint = events
     if source:
@@ -111,12 +116,12 @@ def run_job(source, model, config_path, output, events, device) -> dict:
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
             pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)
-            signal.signal(signal.SIGHUP, lambda *_: pipeline.request_reload())
+            signals.reload_with(pipeline.request_reload)
         console.print(
             f"roadwatch: {len(specs)} source(s) -> {out_dir}/, events on {cfg.events.endpoint}, "
             f"model {cfg.detector.model} on {detector.device}"
         )
-        summary = process(pipeline, specs, infos, console, overall=len(specs) > 1)
+        summary = process(pipeline, specs, infos, console, overall=len(specs) > 1, stop=signals.stop)
     finally:
         publisher.close()
         if snapshots is not None:
@@ -140,9 +145,15 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
 
 
 def analyze_job(paths, output, model, config_path, device, events, camera_motion, parallel=None) -> dict:
+    signals = JobSignals()
+    cfg, out_dir = load_settings(config_path, model, device, output)
+    with OutputFolderLock(out_dir):
+        return _analyze(cfg, out_dir, paths, events, camera_motion, parallel, signals)
+
+
+def _analyze(cfg, out_dir: Path, paths, events, camera_motion, parallel, signals: JobSignals) -> dict:
     from roadwatch.streams import SourceError, probe
 
-    cfg, out_dir = load_settings(config_path, model, device, output)
     cfg.tracker.camera_motion = camera_motion
     if parallel is not None:
         cfg.streams.max_open_files = parallel
@@ -173,7 +184,7 @@ def analyze_job(paths, output, model, config_path, device, events, camera_motion
                             thumbnails=True, plates=plates)
         console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, "
                       f"model {cfg.detector.model} on {detector.device}")
-        summary = process(pipeline, specs, infos, console, overall=True)
+        summary = process(pipeline, specs, infos, console, overall=True, stop=signals.stop)
     finally:
         if publisher is not None:
             publisher.close()
@@ -196,15 +207,3 @@ def analyze_job(paths, output, model, config_path, device, events, camera_motion
             print(f"roadwatch: warning: {entry['warning']}", file=sys.stderr)
         print(f"roadwatch: {stream_id}: {out_dir / stream_id / 'report.html'}")
     return summary
-
-
-def stop_on_signals(stop: threading.Event) -> None:
-    """First Ctrl-C or SIGTERM asks for a clean stop (outputs finalised, exit 0); a second Ctrl-C aborts."""
-
-    def request_stop(signum, _frame) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
