@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 import zmq  # noqa: E402
 
 from roadwatch.events.schema import EventFactory, EventType, fields_of  # noqa: E402
-from roadwatch.events.zmq_io import EventPublisher, decode, encode  # noqa: E402
+from roadwatch.events.wire import decode, encode  # noqa: E402
+from roadwatch.events.zmq_io import EventPublisher  # noqa: E402
 from roadwatch.trackers import TrackView  # noqa: E402
 
 N = 100_000

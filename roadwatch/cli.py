@@ -189,35 +189,59 @@ def subscribe(
     client_key: Path | None = typer.Option(None, "--client-key", help="CURVE: this client's NAME.key_secret"),
     server_key: Path | None = typer.Option(None, "--server-key", help="CURVE: the publisher's public NAME.key"),
 ) -> None:
-    """Print events as they arrive; warns on stderr when events were missed (a jump in seq)."""
+    """Print events as they arrive; warns on stderr when events were missed (a jump in seq) and, once per kind,
+    when a message that is not an event was skipped."""
+    import zmq
+
     from roadwatch.events.schema import HEARTBEAT
-    from roadwatch.events.zmq_io import Subscriber, iter_events
+    from roadwatch.events.zmq_io import Subscriber
 
     if fmt not in ("jsonl", "pretty"):
         fail(f"format '{fmt}': use jsonl or pretty")
     if (client_key is None) != (server_key is None):
         fail("--client-key and --server-key go together")
-    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout, client_secret_key=client_key,
-                            server_public_key=server_key)
+    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout, topics=topic or None,
+                            client_secret_key=client_key, server_public_key=server_key,
+                            on_malformed=_warn_once_per_kind)
     _interrupt_on_signals()
-    source = iter_events(endpoint, topic, timeout_s=timeout) if topic else subscriber
-    reported = 0
+    reported, skipped = 0, 0
     try:
-        for event in source:
+        for event in subscriber:
             for gap in subscriber.gaps[reported:]:
                 print(f"roadwatch: warning: missed events {gap.first_missing}..{gap.last_missing} from "
                       f"{gap.producer_id}",
                       file=sys.stderr, flush=True)
             reported = len(subscriber.gaps)
+            if fmt == "pretty" and subscriber.malformed.total() > skipped:
+                skipped = subscriber.malformed.total()
+                print(f"-- {skipped} malformed message(s) skipped so far: {_kinds(subscriber.malformed)}", flush=True)
             if event["type"] == HEARTBEAT and not heartbeats:
                 continue
-            print(_pretty(event) if fmt == "pretty" else json.dumps(event), flush=True)
+            print(_pretty(event) if fmt == "pretty" else json.dumps(event, default=repr), flush=True)
     except KeyboardInterrupt:
         pass
     except UserError as exc:
         fail(str(exc))
-    except Exception as exc:  # a bad endpoint string, for instance
+    except zmq.ZMQError as exc:  # a bad endpoint string, for instance
         fail(f"endpoint '{endpoint}': {exc}")
+    finally:
+        if subscriber.malformed:
+            print(f"roadwatch: warning: skipped {subscriber.malformed.total()} malformed message(s): "
+                  f"{_kinds(subscriber.malformed)}", file=sys.stderr, flush=True)
+
+
+_warned_kinds: set[str] = set()
+
+
+def _warn_once_per_kind(bad) -> None:
+    if bad.kind not in _warned_kinds:
+        _warned_kinds.add(bad.kind)
+        print(f"roadwatch: warning: skipped a message that is not an event ({bad}); later ones of this kind are "
+              "only counted", file=sys.stderr, flush=True)
+
+
+def _kinds(counts) -> str:
+    return ", ".join(f"{kind} {n}" for kind, n in counts.most_common())
 
 
 @app.command()
@@ -266,7 +290,16 @@ def broker(
 
 
 def _pretty(event: dict) -> str:
-    """One readable line: time, stream, type, then what matters for that type."""
+    """One readable line; an event whose fields are not as documented (the envelope was checked, the body
+    was not) is printed as JSON rather than ending the subscriber."""
+    try:
+        return _pretty_line(event)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return f"{event['type']} (fields not as documented) {json.dumps(event, default=repr)}"
+
+
+def _pretty_line(event: dict) -> str:
+    """Time, stream, type, then what matters for that type."""
     from roadwatch.events.schema import HEARTBEAT
 
     head = f"{event['ts']:.3f} {event.get('stream_id', '-'):<12} {event['type']:<14}"

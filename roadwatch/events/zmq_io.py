@@ -2,7 +2,7 @@
 
 Each message is two frames, [topic, payload]. The topic is "<type>/<stream_id>" ("heartbeat/" for
 heartbeats), so a subscription prefix selects by type ("track.", "zone.entered/") or by type and stream
-("track.ended/cam0"). The payload is the event as msgpack (default) or UTF-8 JSON; `decode` reads both.
+("track.ended/cam0"). The payload is the event as msgpack (default) or UTF-8 JSON (wire.py encodes and checks it).
 The publisher never blocks: a subscriber that stops reading only loses messages past its high-water mark,
 and sees the loss as a jump in `seq` (heartbeats carry the last `seq` sent, so even a quiet stream reveals
 it). The publisher counts each time that happens (`overflows`, reported in the heartbeat).
@@ -11,38 +11,22 @@ it). The publisher counts each time that happens (`overflows`, reported in the h
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgpack
-import orjson
 import zmq
 
 from roadwatch.errors import UserError
 from roadwatch.events.curve import secure_client, secure_server
 from roadwatch.events.schema import ALL_TYPES, HEARTBEAT, Event
+from roadwatch.events.wire import MAX_EVENT_BYTES, MalformedMessage, encode, read_message, topic_of
 
 FORMATS = ("msgpack", "json")
 _MORE, _LAST = int(zmq.SNDMORE | zmq.NOBLOCK), int(zmq.NOBLOCK)
 LOSSY_EPISODE = 256  # events sent without the full-queue check after an overflow, before checking again
-
-
-def topic_of(event: Event) -> bytes:
-    return f"{event['type']}/{event.get('stream_id', '')}".encode()
-
-
-def encode(event: Event, fmt: str = "msgpack") -> bytes:
-    if fmt == "json":
-        return orjson.dumps(event)
-    return msgpack.packb(event, use_bin_type=True)
-
-
-def decode(payload: bytes) -> Event:
-    """Either format: a JSON event starts with '{', which no msgpack map does."""
-    if payload[:1] == b"{":
-        return orjson.loads(payload)
-    return msgpack.unpackb(payload, raw=False)
 
 
 def topics_for(types: Iterable[str] | None = None, streams: Iterable[str] | None = None) -> list[str]:
@@ -172,7 +156,9 @@ class Subscriber:
 
     With no filter, every `seq` jump (seen on any event, heartbeats included) is recorded in `gaps`: the
     events a slow or late reader missed. Filtered subscriptions skip seq numbers by design, so they do
-    not record gaps.
+    not record gaps. A message that is not an event is skipped and counted in `malformed` by kind
+    (wire.py), and `on_malformed` hears of it; it never ends the iteration. Streams match whole ids (the
+    topic prefix "track.started/cam1" also lets "cam10" through, which is dropped here).
     """
 
     endpoint: str
@@ -182,12 +168,18 @@ class Subscriber:
     topics: Sequence[str] | None = None  # raw topic prefixes, instead of types and streams
     client_secret_key: Path | None = None  # CURVE: this client's NAME.key_secret...
     server_public_key: Path | None = None  # ...and the publisher's NAME.key
+    max_message_bytes: int = MAX_EVENT_BYTES  # larger payloads are skipped as "too large"
+    on_malformed: Callable[[MalformedMessage], None] | None = None
     gaps: list[Gap] = field(default_factory=list)
+    malformed: Counter[str] = field(default_factory=Counter)
 
     def __iter__(self) -> Iterator[Event]:
         context = zmq.Context()
         sock = context.socket(zmq.SUB)
+        # libzmq drops a connection whose message is larger still, before it is held in memory
+        sock.setsockopt(zmq.MAXMSGSIZE, 4 * self.max_message_bytes)
         track_gaps = not self.types and not self.streams and not self.topics
+        streams = set(self.streams) if self.streams and not self.topics else None
         last: dict[str, int] = {}
         try:
             if self.client_secret_key is not None:
@@ -199,8 +191,15 @@ class Subscriber:
             while True:
                 if not sock.poll(timeout_ms):
                     return
-                _topic, payload = sock.recv_multipart()
-                event = decode(payload)
+                try:
+                    event = read_message(sock.recv_multipart(), self.max_message_bytes)
+                except MalformedMessage as bad:
+                    self.malformed[bad.kind] += 1
+                    if self.on_malformed is not None:
+                        self.on_malformed(bad)
+                    continue
+                if streams is not None and event.get("stream_id") not in streams:
+                    continue
                 if track_gaps:
                     self._check(event, last)
                 yield event

@@ -9,7 +9,8 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from roadwatch.events.schema import EventFactory, EventType, fields_of, track_fields
-from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode, encode, topics_for
+from roadwatch.events.wire import decode, encode
+from roadwatch.events.zmq_io import EventPublisher, Subscriber, topics_for
 from roadwatch.trackers import TrackArrays, TrackView
 
 from support.helpers import SCHEMA, free_endpoint

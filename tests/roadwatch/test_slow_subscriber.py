@@ -11,7 +11,8 @@ import psutil
 import zmq
 
 from roadwatch.events.schema import EventFactory, EventType
-from roadwatch.events.zmq_io import EventPublisher, Subscriber, decode
+from roadwatch.events.wire import decode
+from roadwatch.events.zmq_io import EventPublisher, Subscriber
 
 from support.helpers import free_endpoint
 

@@ -7,7 +7,7 @@ import time
 
 import zmq
 
-from roadwatch.events.zmq_io import decode
+from roadwatch.events.wire import decode
 
 
 class EventTap(threading.Thread):
