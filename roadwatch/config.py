@@ -6,14 +6,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator,
+)
 
 from roadwatch.detector.categories import DEFAULT_CATEGORIES, CategoryMap
 from roadwatch.errors import ConfigError
-from roadwatch.streams import ReconnectPolicy
+from roadwatch.streams import ReconnectPolicy, check_stream_id
 from roadwatch.trackers import TrackerConfig
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+# Upper bounds where a huge number is a typo that would fail later, far from its cause: 1e300 ms as a
+# timeout overflows a thread wait, an imgsz of 1e8 asks the detector for petabytes.
+MAX_WAIT_S = 24 * 3600.0
+MAX_IMGSZ = 8192
 RECONNECT = ReconnectPolicy()  # the reconnect defaults live with the capture that applies them
 
 
@@ -27,22 +33,34 @@ class SourceConfig(Section):
     uri: str = Field(description="File, folder or glob, camera index, or rtsp/http URL")
     id: str | None = Field(None, description="Stream id carried by frames and events; derived from the uri if unset")
 
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _camera_index_as_text(cls, value):
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("id")
+    @classmethod
+    def _id_names_files(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_stream_id(value)
+        return value
+
 
 class StreamsConfig(Section):
-    live_buffer: int = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
-    file_buffer: int = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
-    open_timeout_s: float = Field(RECONNECT.open_timeout_s, gt=0, description="Longest wait to open a stream URL")
+    live_buffer: StrictInt = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
+    file_buffer: StrictInt = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
+    open_timeout_s: float = Field(RECONNECT.open_timeout_s, ge=0.001, le=MAX_WAIT_S, description="Longest wait to open a stream URL")
     stall_timeout_s: float = Field(
-        RECONNECT.stall_timeout_s, gt=0, description="A live source with no frame for this long is reconnected")
+        RECONNECT.stall_timeout_s, ge=0.001, le=MAX_WAIT_S, description="A live source with no frame for this long is reconnected")
     reconnect_base_s: float = Field(
-        RECONNECT.base_s, gt=0, description="First reconnect delay; doubles per failed attempt")
-    reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, description="Longest reconnect delay (before jitter)")
-    max_retries: int | None = Field(
+        RECONNECT.base_s, gt=0, le=MAX_WAIT_S, description="First reconnect delay; doubles per failed attempt")
+    reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, le=MAX_WAIT_S, description="Longest reconnect delay (before jitter)")
+    max_retries: StrictInt | None = Field(
         RECONNECT.max_retries, ge=0, description="Failed reconnects before a live source is given up; null: never")
-    decode_threads: int = Field(
+    decode_threads: StrictInt = Field(
         0, ge=0, description="FFmpeg decoder threads per stream; 0: FFmpeg's choice (about one per core)"
     )
-    max_open_files: int = Field(
+    max_open_files: StrictInt = Field(
         16, ge=1, description="Files decoded at once; the next starts as one ends (live sources always run)"
     )
     capture: Literal["thread", "process"] = Field(
@@ -64,28 +82,28 @@ class PlatesConfig(Section):
     """The licence-plate stage: a second model on vehicle crops; off unless `model` is set."""
 
     model: str | None = Field(None, description="Plate detection checkpoint; the stage is off if unset")
-    imgsz: int = Field(640, ge=32, description="Inference size for vehicle crops")
+    imgsz: StrictInt = Field(640, ge=32, le=MAX_IMGSZ, description="Inference size for vehicle crops")
     conf: Fraction = Field(0.25, description="Minimum plate detection confidence")
-    min_vehicle_px: int = Field(
+    min_vehicle_px: StrictInt = Field(
         96, ge=1, description="Vehicles narrower than this (pixels) are not searched: too few pixels to read"
     )
-    every_n_frames: int = Field(
+    every_n_frames: StrictInt = Field(
         5, ge=1, description="Search a vehicle track's box at most once per this many of its frames"
     )
     max_area_fraction: Fraction = Field(
         0.25, description="A plate box larger than this share of its vehicle box is rejected"
     )
-    ocr: bool = Field(False, description="Read the plate text (needs the `ocr` extra: rapidocr-onnxruntime)")
+    ocr: StrictBool = Field(False, description="Read the plate text (needs the `ocr` extra: rapidocr-onnxruntime)")
     ocr_min_confidence: Fraction = Field(0.5, description="Text readings below this score count as unread")
 
 
 class DetectorConfig(Section):
     model: str = Field("yolo11n.pt", description="Checkpoint path or official Ultralytics model name")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    imgsz: int = Field(640, ge=32, description="Inference size (longest side)")
+    imgsz: StrictInt = Field(640, ge=32, le=MAX_IMGSZ, description="Inference size (longest side)")
     conf: Fraction = Field(0.25, description="Minimum detection confidence")
     iou: Fraction = Field(0.7, description="NMS IoU threshold")
-    half: bool = Field(
+    half: StrictBool = Field(
         True, description="Reduced precision where the device has it: fp16 on CUDA; bf16 with backend openvino on "
         "CPUs with native bf16"
     )
@@ -93,21 +111,21 @@ class DetectorConfig(Section):
         "pytorch", description="Runtime: PyTorch, or an Ultralytics export run by ONNX Runtime, OpenVINO (CPU) or "
         "TensorRT (made once, beside the model)"
     )
-    trace: bool = Field(
+    trace: StrictBool = Field(
         True, description="Run the PyTorch network as one TorchScript call: the forward pass then holds the GIL "
         "twice per batch, not once per layer"
     )
-    agnostic_nms: bool = Field(
+    agnostic_nms: StrictBool = Field(
         True, description="NMS across classes: one box per object even if it looks like both car and truck"
     )
-    max_batch: int = Field(8, ge=1, description="Most frames per forward pass")
+    max_batch: StrictInt = Field(8, ge=1, le=1024, description="Most frames per forward pass")
     category_conf: dict[str, Fraction] = Field(
         default_factory=dict, description="Per-category minimum confidence; others use `conf`"
     )
-    min_box_px: float = Field(0.0, ge=0, description="Detections narrower or shorter than this (pixels) are dropped")
+    min_box_px: float = Field(0.0, ge=0, le=MAX_IMGSZ, description="Detections narrower or shorter than this (pixels) are dropped")
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
-    max_wait_ms: float = Field(20.0, ge=0, description="Longest wait to fill a batch after its first frame")
-    overlap: bool | None = Field(
+    max_wait_ms: float = Field(20.0, ge=0, le=60_000, description="Longest wait to fill a batch after its first frame")
+    overlap: StrictBool | None = Field(
         None, description="Detect the next batch in a thread while this one is tracked; null: on with CUDA only"
     )
     categories: dict[str, list[str]] = Field(
@@ -133,8 +151,8 @@ _T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
 
 
 class TrackerSettings(Section):
-    min_hits: int = Field(_T.min_hits, ge=1, description="Matches in a row before a track is confirmed (and started)")
-    max_age_s: float = Field(_T.max_age_s, gt=0, description="Seconds a confirmed track may go unseen before it ends")
+    min_hits: StrictInt = Field(_T.min_hits, ge=1, description="Matches in a row before a track is confirmed (and started)")
+    max_age_s: float = Field(_T.max_age_s, gt=0, le=MAX_WAIT_S, description="Seconds a confirmed track may go unseen before it ends")
     iou_threshold: Fraction = Field(
         _T.iou_threshold, description="Least IoU between prediction and confident detection"
     )
@@ -148,12 +166,12 @@ class TrackerSettings(Section):
     new_track_confidence: Fraction = Field(
         _T.new_track_confidence, description="Least confidence for a detection to start a track"
     )
-    update_interval_s: float = Field(1.0, ge=0, description="track.updated at most this often per track")
-    zone_min_frames: int = Field(
+    update_interval_s: float = Field(1.0, ge=0, le=MAX_WAIT_S, description="track.updated at most this often per track")
+    zone_min_frames: StrictInt = Field(
         3, ge=1, description="Frames a track must hold a new zone state or line side before it counts"
     )
-    prediction_horizon_s: float = Field(1.0, ge=0, description="How far ahead events' predicted_bbox looks")
-    camera_motion: bool = Field(False, description="Compensate camera motion (moving cameras, dashcams)")
+    prediction_horizon_s: float = Field(1.0, ge=0, le=60, description="How far ahead events' predicted_bbox looks")
+    camera_motion: StrictBool = Field(False, description="Compensate camera motion (moving cameras, dashcams)")
 
     def tracker_config(self) -> TrackerConfig:
         return TrackerConfig(
@@ -193,11 +211,11 @@ class MaskConfig(Section):
 
 class EventsConfig(Section):
     endpoint: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint the pipeline binds")
-    send_hwm: int = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
-    linger_ms: int = Field(2000, ge=0, description="How long queued events may take to leave at shutdown")
+    send_hwm: StrictInt = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
+    linger_ms: StrictInt = Field(2000, ge=0, le=600_000, description="How long queued events may take to leave at shutdown")
     format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
-    heartbeat_s: float = Field(1.0, gt=0, description="Seconds between heartbeats on ZeroMQ")
-    connect: bool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")
+    heartbeat_s: float = Field(1.0, gt=0, le=MAX_WAIT_S, description="Seconds between heartbeats on ZeroMQ")
+    connect: StrictBool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")
     snapshot_endpoint: str | None = Field(
         None, description="ROUTER endpoint serving the current state to late joiners; off if unset"
     )
@@ -219,12 +237,12 @@ class EventsConfig(Section):
 
 class OutputConfig(Section):
     dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
-    video: bool = Field(True, description="Write the annotated video")
+    video: StrictBool = Field(True, description="Write the annotated video")
     codec: str = Field("mp4v", min_length=4, max_length=4, description="FourCC of the annotated video")
     segment_s: float | None = Field(
         None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
         "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")
-    keep_segments: int | None = Field(
+    keep_segments: StrictInt | None = Field(
         None, ge=1, description="With segment_s: keep the newest this many of each, delete older ones; null: keep all")
 
     @model_validator(mode="after")
@@ -262,6 +280,8 @@ def load_config(path: str | Path | None) -> Config:
         raise ConfigError(f"config '{path}': no such file; pass --config PATH to a YAML file")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"config '{path}': nested too deeply to be a roadwatch config") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

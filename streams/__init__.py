@@ -8,10 +8,12 @@ from .capture_process import CaptureProcess
 from .frame import Frame, FrameAllocator
 from .manager import CaptureMode, StreamManager
 from .ring_buffer import BufferPolicy, RingBuffer
-from .sources import SourceError, SourceInfo, SourceKind, SourceSpec, classify, open_reader, probe, stream_ids_for
+from .sources import (
+    SourceError, SourceInfo, SourceKind, SourceSpec, check_stream_id, classify, open_reader, probe, stream_ids_for,
+)
 
 __all__ = [
     "ERROR_STATES", "BufferPolicy", "Capture", "CaptureMode", "CaptureProcess", "CaptureThread", "Frame",
     "FrameAllocator", "ReconnectPolicy", "RingBuffer", "SourceError", "SourceInfo", "SourceKind", "SourceSpec",
-    "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "classify", "open_reader", "probe", "stream_ids_for",
+    "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "check_stream_id", "classify", "open_reader", "probe", "stream_ids_for",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import math
 import os
 import re
 import time
@@ -127,8 +128,8 @@ class VideoReader:
                 spec.uri,
                 cv2.CAP_FFMPEG,
                 [
-                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                    int(read_timeout_s * 1000), *threads,
+                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, _ms(open_timeout_s), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                    _ms(read_timeout_s), *threads,
                 ],
             )
         elif threads:
@@ -232,6 +233,11 @@ class ImageFolderReader:
         self._paths = []
 
 
+def _ms(seconds: float) -> int:
+    """A timeout for OpenCV in whole milliseconds, never 0 (which OpenCV reads as no timeout at all)."""
+    return max(1, math.ceil(seconds * 1000))
+
+
 def _open_failure(spec: SourceSpec) -> str:
     if spec.kind is SourceKind.CAMERA:
         return f"source '{spec.shown}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
@@ -272,20 +278,35 @@ def probe(spec: SourceSpec) -> SourceInfo:
         reader.close()
 
 
+# Stream ids name files and folders (annotated_<id>.mp4, analyze's <out>/<id>/): no separators, no control
+# characters (NUL, newline), no leading dot (".", ".." and hidden names), at most 128 characters.
+SAFE_STREAM_ID = re.compile(r"(?!\.)[^/\\\x00-\x1f\x7f]{1,128}")
+
+
+def check_stream_id(stream_id: str) -> str:
+    """The id unchanged, or ValueError with one line saying why it cannot be one."""
+    if not SAFE_STREAM_ID.fullmatch(stream_id):
+        raise ValueError(
+            f"stream id {stream_id!r}: ids name files, so 1 to 128 characters without '/', '\\', control "
+            "characters or a leading '.'"
+        )
+    return stream_id
+
+
 def stream_ids_for(uris: list[str], given: list[str | None] | None = None, taken: set[str] | None = None) -> list[str]:
-    """Readable, unique stream ids: the given id, else a file's stem, else cam<N> / url<N>."""
+    """Readable, unique stream ids: the given id (checked), else a file's stem, else cam<N> / url<N>."""
     given = given or [None] * len(uris)
     ids: list[str] = []
     taken = set(taken or ())
     for i, (uri, explicit) in enumerate(zip(uris, given)):
         if explicit:
-            base = explicit
+            base = check_stream_id(explicit)
         elif uri.isdigit():
             base = f"cam{uri}"
         elif "://" in uri:
             base = f"url{i}"
-        else:
-            base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri.rstrip("/*")).stem) or f"src{i}"
+        else:  # "...mp4" has the stem "..": a file name never becomes a path out of the output folder
+            base = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(uri.rstrip("/*")).stem).lstrip(".")[:128] or f"src{i}"
         name, n = base, 1
         while name in ids or name in taken:
             n += 1

@@ -139,6 +139,23 @@ def test_a_folder_with_a_file_that_is_not_a_video(tmp_path, model_path, city_cli
     assert [item["path"] for item in top["skipped"]] == [str(folder / "notes.txt")]
 
 
+def test_files_named_with_dots_stay_inside_the_output_folder(tmp_path, model_path, city_clip):
+    """`...mp4` once had the stream id `..` (its outputs went to the parent of --output) and `..mp4` was a
+    traceback."""
+    footage, run = tmp_path / "footage", tmp_path / "run"
+    footage.mkdir()
+    run.mkdir()
+    for name in ("...mp4", "..mp4"):
+        shutil.copy(city_clip, footage / name)
+    out = run / "out"
+    proc = roadwatch("analyze", str(footage / "...mp4"), str(footage / "..mp4"), "--output", str(out),
+                     "--model", str(model_path), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in run.iterdir()] == ["out"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["src0", "src1"]
+    outputs_are_whole(out / "src0", city_clip)
+
+
 def test_nothing_readable_is_one_line_and_exit_2(tmp_path):
     (tmp_path / "notes.txt").write_text("not a video\n")
     proc = roadwatch(

@@ -29,9 +29,15 @@ def test_bundled_default_config_lists_every_key_with_its_default():
 
 def test_sources_may_be_plain_strings(tmp_path):
     p = tmp_path / "c.yaml"
-    p.write_text("sources: [a.mp4, {uri: '0', id: door}]\n")
+    p.write_text("sources: [a.mp4, {uri: '0', id: door}, 1, {uri: 2}]\n")
     cfg = load_config(p)
-    assert [(s.uri, s.id) for s in cfg.sources] == [("a.mp4", None), ("0", "door")]
+    assert [(s.uri, s.id) for s in cfg.sources] == [("a.mp4", None), ("0", "door"), ("1", None), ("2", None)]
+
+
+def test_ids_from_file_names_never_leave_the_output_folder():
+    from roadwatch.streams import stream_ids_for
+
+    assert stream_ids_for(["/v/...mp4", "/v/..mp4", "/v/.hidden.mp4", "/v/a b.mp4"]) == ["src0", "src1", "hidden", "a_b"]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +61,19 @@ def test_sources_may_be_plain_strings(tmp_path):
         ("masks:\n  - {id: m, polygon: [[0, 0], [1, 1]]}\n", "masks.0.polygon: List should have at least 3 items"),
         ("output: {keep_segments: 3}\n", "keep_segments deletes old segments: set segment_s too"),
         ("output: {segment_s: 0.5}\n", "output.segment_s: Input should be greater than or equal to 1"),
+        # found by outside testing: each was a traceback, or worse, before it was a line here
+        ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested too deeply to be a roadwatch config"),
+        ("detector: {max_wait_ms: 1e300}\n", "detector.max_wait_ms: Input should be less than or equal to 60000"),
+        ("detector: {imgsz: 100000000}\n", "detector.imgsz: Input should be less than or equal to 8192"),
+        ("detector: {imgsz: 1e8}\n", "detector.imgsz: Input should be a valid integer"),
+        ("detector: {max_batch: true}\n", "detector.max_batch: Input should be a valid integer"),
+        ("tracker: {prediction_horizon_s: 1e308}\n", "tracker.prediction_horizon_s: Input should be less than or equal"),
+        ("streams: {open_timeout_s: 0.0001}\n", "streams.open_timeout_s: Input should be greater than or equal to 0.001"),
+        ("streams: {stall_timeout_s: 1e300}\n", "streams.stall_timeout_s: Input should be less than or equal"),
+        ("sources: [{uri: a.mp4, id: 'a/b'}]\n", "sources.0.id: Value error, stream id 'a/b': ids name files"),
+        ("sources: [{uri: a.mp4, id: '..'}]\n", "stream id '..': ids name files"),
+        ("sources: [{uri: a.mp4, id: \"a\\nb\"}]\n", "stream id 'a\\nb': ids name files"),
+        ("sources: [{uri: a.mp4, id: \"a\\0b\"}]\n", "stream id 'a\\x00b': ids name files"),
     ],
 )
 def test_malformed_config_gives_one_line_saying_where(tmp_path, text, expected):
