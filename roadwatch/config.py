@@ -7,7 +7,14 @@ from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator, model_validator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
 )
 
 from roadwatch.detector.categories import DEFAULT_CATEGORIES, CategoryMap

@@ -9,7 +9,15 @@ from .frame import Frame, FrameAllocator
 from .manager import CaptureMode, StreamManager
 from .ring_buffer import BufferPolicy, RingBuffer
 from .sources import (
-    SourceError, SourceInfo, SourceKind, SourceSpec, check_stream_id, classify, open_reader, probe, stream_ids_for,
+    SourceError,
+    SourceInfo,
+    SourceKind,
+    SourceSpec,
+    check_stream_id,
+    classify,
+    open_reader,
+    probe,
+    stream_ids_for,
 )
 
 __all__ = [
