@@ -55,13 +55,17 @@ class SourceConfig(Section):
 
 class StreamsConfig(Section):
     live_buffer: StrictInt = Field(4, ge=1, description="Frames held per live source; older ones are dropped")
-    file_buffer: StrictInt = Field(64, ge=1, description="Frames read ahead per file source; the reader waits when full")
-    open_timeout_s: float = Field(RECONNECT.open_timeout_s, ge=0.001, le=MAX_WAIT_S, description="Longest wait to open a stream URL")
+    file_buffer: StrictInt = Field(64, ge=1,
+        description="Frames read ahead per file source; the reader waits when full")
+    open_timeout_s: float = Field(RECONNECT.open_timeout_s, ge=0.001, le=MAX_WAIT_S,
+        description="Longest wait to open a stream URL")
     stall_timeout_s: float = Field(
-        RECONNECT.stall_timeout_s, ge=0.001, le=MAX_WAIT_S, description="A live source with no frame for this long is reconnected")
+        RECONNECT.stall_timeout_s, ge=0.001, le=MAX_WAIT_S,
+        description="A live source with no frame for this long is reconnected")
     reconnect_base_s: float = Field(
         RECONNECT.base_s, gt=0, le=MAX_WAIT_S, description="First reconnect delay; doubles per failed attempt")
-    reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, le=MAX_WAIT_S, description="Longest reconnect delay (before jitter)")
+    reconnect_cap_s: float = Field(RECONNECT.cap_s, gt=0, le=MAX_WAIT_S,
+        description="Longest reconnect delay (before jitter)")
     max_retries: StrictInt | None = Field(
         RECONNECT.max_retries, ge=0, description="Failed reconnects before a live source is given up; null: never")
     decode_threads: StrictInt = Field(
@@ -129,7 +133,8 @@ class DetectorConfig(Section):
     category_conf: dict[str, Fraction] = Field(
         default_factory=dict, description="Per-category minimum confidence; others use `conf`"
     )
-    min_box_px: float = Field(0.0, ge=0, le=MAX_IMGSZ, description="Detections narrower or shorter than this (pixels) are dropped")
+    min_box_px: float = Field(0.0, ge=0, le=MAX_IMGSZ,
+        description="Detections narrower or shorter than this (pixels) are dropped")
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     max_wait_ms: float = Field(20.0, ge=0, le=60_000, description="Longest wait to fill a batch after its first frame")
     overlap: StrictBool | None = Field(
@@ -158,8 +163,10 @@ _T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
 
 
 class TrackerSettings(Section):
-    min_hits: StrictInt = Field(_T.min_hits, ge=1, description="Matches in a row before a track is confirmed (and started)")
-    max_age_s: float = Field(_T.max_age_s, gt=0, le=MAX_WAIT_S, description="Seconds a confirmed track may go unseen before it ends")
+    min_hits: StrictInt = Field(_T.min_hits, ge=1,
+        description="Matches in a row before a track is confirmed (and started)")
+    max_age_s: float = Field(_T.max_age_s, gt=0, le=MAX_WAIT_S,
+        description="Seconds a confirmed track may go unseen before it ends")
     iou_threshold: Fraction = Field(
         _T.iou_threshold, description="Least IoU between prediction and confident detection"
     )
@@ -219,7 +226,8 @@ class MaskConfig(Section):
 class EventsConfig(Section):
     endpoint: str = Field("tcp://127.0.0.1:5556", description="ZeroMQ PUB endpoint the pipeline binds")
     send_hwm: StrictInt = Field(10000, ge=1, description="Messages queued per subscriber before new ones are dropped")
-    linger_ms: StrictInt = Field(2000, ge=0, le=600_000, description="How long queued events may take to leave at shutdown")
+    linger_ms: StrictInt = Field(2000, ge=0, le=600_000,
+        description="How long queued events may take to leave at shutdown")
     format: Literal["msgpack", "json"] = Field("msgpack", description="Payload encoding on ZeroMQ")
     heartbeat_s: float = Field(1.0, gt=0, le=MAX_WAIT_S, description="Seconds between heartbeats on ZeroMQ")
     connect: StrictBool = Field(False, description="Connect to a broker's frontend at `endpoint` instead of binding it")

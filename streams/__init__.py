@@ -23,5 +23,6 @@ from .sources import (
 __all__ = [
     "ERROR_STATES", "BufferPolicy", "Capture", "CaptureMode", "CaptureProcess", "CaptureThread", "Frame",
     "FrameAllocator", "ReconnectPolicy", "RingBuffer", "SourceError", "SourceInfo", "SourceKind", "SourceSpec",
-    "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "check_stream_id", "classify", "open_reader", "probe", "stream_ids_for",
+    "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "check_stream_id", "classify", "open_reader",
+    "probe", "stream_ids_for",
 ]

@@ -37,7 +37,8 @@ def test_sources_may_be_plain_strings(tmp_path):
 def test_ids_from_file_names_never_leave_the_output_folder():
     from roadwatch.streams import stream_ids_for
 
-    assert stream_ids_for(["/v/...mp4", "/v/..mp4", "/v/.hidden.mp4", "/v/a b.mp4"]) == ["src0", "src1", "hidden", "a_b"]
+    ids = stream_ids_for(["/v/...mp4", "/v/..mp4", "/v/.hidden.mp4", "/v/a b.mp4"])
+    assert ids == ["src0", "src1", "hidden", "a_b"]
 
 
 @pytest.mark.parametrize(
@@ -67,8 +68,8 @@ def test_ids_from_file_names_never_leave_the_output_folder():
         ("detector: {imgsz: 100000000}\n", "detector.imgsz: Input should be less than or equal to 8192"),
         ("detector: {imgsz: 1e8}\n", "detector.imgsz: Input should be a valid integer"),
         ("detector: {max_batch: true}\n", "detector.max_batch: Input should be a valid integer"),
-        ("tracker: {prediction_horizon_s: 1e308}\n", "tracker.prediction_horizon_s: Input should be less than or equal"),
-        ("streams: {open_timeout_s: 0.0001}\n", "streams.open_timeout_s: Input should be greater than or equal to 0.001"),
+        ("tracker: {prediction_horizon_s: 1e308}\n", "tracker.prediction_horizon_s: Input should be less than"),
+        ("streams: {open_timeout_s: 0.0001}\n", "streams.open_timeout_s: Input should be greater than or equal"),
         ("streams: {stall_timeout_s: 1e300}\n", "streams.stall_timeout_s: Input should be less than or equal"),
         ("sources: [{uri: a.mp4, id: 'a/b'}]\n", "sources.0.id: Value error, stream id 'a/b': ids name files"),
         ("sources: [{uri: a.mp4, id: '..'}]\n", "stream id '..': ids name files"),
