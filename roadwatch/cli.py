@@ -248,12 +248,16 @@ def _kinds(counts) -> str:
 def keys(
     name: str = typer.Argument(..., help="Name of the key pair, e.g. the machine or program it is for"),
     folder: Path = typer.Option(Path("keys"), "--dir", help="Folder to write NAME.key and NAME.key_secret in"),
+    force: bool = typer.Option(False, "--force", help="Replace an existing pair of that name"),
 ) -> None:
     """Make a CURVE key pair: NAME.key (public: give it out, or put it in an allowlist folder) and
-    NAME.key_secret (keep it private)."""
+    NAME.key_secret (keep it private; written 0600)."""
     from roadwatch.events.curve import create_keys
 
-    public, secret = create_keys(folder, name)
+    try:
+        public, secret = create_keys(folder, name, force=force)
+    except UserError as exc:
+        fail(str(exc))
     print(f"public key: {public}\nsecret key: {secret}")
 
 
@@ -265,15 +269,20 @@ def broker(
     backend: str = typer.Option("tcp://127.0.0.1:5556", "--backend", help="Where subscribers connect"),
     secret_key: Path | None = typer.Option(None, "--secret-key", help="CURVE: the broker's NAME.key_secret"),
     allowed: Path | None = typer.Option(None, "--allowed", help="CURVE: folder of allowed subscriber public keys"),
+    producers: Path | None = typer.Option(
+        None, "--producers", help="CURVE: folder of the public keys of the pipelines allowed to publish"
+    ),
 ) -> None:
     """Fan-in: many pipelines publish into one place, many subscribers read from it (until Ctrl-C)."""
-    from roadwatch.events.zmq_io import Broker, CurveServerKeys
+    from roadwatch.events.broker import Broker
+    from roadwatch.events.curve import CurveServerKeys
 
-    if (secret_key is None) != (allowed is None):
-        fail("--secret-key and --allowed go together")
+    logging.basicConfig(level=logging.WARNING, format="roadwatch: %(levelname)s: %(message)s")
+    if len({secret_key is None, allowed is None, producers is None}) > 1:
+        fail("--secret-key, --allowed and --producers go together: with CURVE both sides need an allowlist")
     curve = CurveServerKeys(secret_key, allowed) if secret_key is not None else None
     try:
-        running = Broker(frontend, backend, curve).start()
+        running = Broker(frontend, backend, curve, producers).start()
     except UserError as exc:
         fail(str(exc))
     print(f"roadwatch broker: producers -> {frontend}, subscribers -> {backend}", file=sys.stderr, flush=True)

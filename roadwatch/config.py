@@ -235,18 +235,45 @@ class EventsConfig(Section):
         None, description="ROUTER endpoint serving the current state to late joiners; off if unset"
     )
     curve_secret_key: str | None = Field(
-        None, description="CURVE: this publisher's NAME.key_secret file; encryption on"
+        None, description="CURVE: this pipeline's NAME.key_secret file; encryption on for the events and snapshot "
+        "sockets"
     )
-    curve_allowed_clients: str | None = Field(None, description="CURVE: folder of the client public keys allowed in")
+    curve_allowed_clients: str | None = Field(
+        None, description="CURVE: folder of the client public keys allowed in (re-read when it changes)")
+    curve_server_key: str | None = Field(
+        None, description="CURVE with connect: true: the broker's public NAME.key")
+
+    @model_validator(mode="after")
+    def _curve_keys_that_go_together(self) -> EventsConfig:
+        if self.curve_secret_key is None:
+            if self.curve_allowed_clients is not None or self.curve_server_key is not None:
+                raise ValueError("CURVE needs curve_secret_key (this pipeline's NAME.key_secret) too")
+            return self
+        if self.connect and self.curve_server_key is None:
+            raise ValueError("connect: true with CURVE needs curve_server_key, the broker's public NAME.key")
+        if not self.connect and self.curve_allowed_clients is None:
+            raise ValueError("CURVE needs curve_allowed_clients, the folder of the public keys allowed in")
+        if self.connect and self.snapshot_endpoint and self.curve_allowed_clients is None:
+            raise ValueError("with CURVE, the snapshot endpoint needs curve_allowed_clients too: it is never "
+                             "served in plaintext")
+        return self
 
     def curve(self):
-        """The CURVE settings, or None when off (both keys are needed to turn it on)."""
-        from roadwatch.events.zmq_io import CurveServerKeys
+        """For the events socket: CURVE server keys (bound), client keys (connected to a broker), or None (off)."""
+        from roadwatch.events.curve import CurveClientKeys
 
-        if self.curve_secret_key is None and self.curve_allowed_clients is None:
+        if self.curve_secret_key is None:
             return None
-        if self.curve_secret_key is None or self.curve_allowed_clients is None:
-            raise ConfigError("events: curve_secret_key and curve_allowed_clients go together; set both or neither")
+        if self.connect:
+            return CurveClientKeys(Path(self.curve_secret_key), Path(self.curve_server_key))
+        return self.snapshot_curve()
+
+    def snapshot_curve(self):
+        """For the snapshot socket, always bound: CURVE server keys, or None (off)."""
+        from roadwatch.events.curve import CurveServerKeys
+
+        if self.curve_secret_key is None:
+            return None
         return CurveServerKeys(Path(self.curve_secret_key), Path(self.curve_allowed_clients))
 
 

@@ -101,7 +101,8 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
     infos = {spec.stream_id: probe(spec) for spec in specs}
     # only now the heavy imports (torch, Ultralytics): a bad config or source is reported without waiting for them
     from roadwatch.console import summary_table
-    from roadwatch.events.zmq_io import EventPublisher, SnapshotServer
+    from roadwatch.events.snapshots import SnapshotServer
+    from roadwatch.events.zmq_io import EventPublisher
     from roadwatch.pipeline import Pipeline
 
     console = Console(stderr=True)
@@ -112,7 +113,7 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
         detector, plates = load_models(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, plates=plates)
         if e.snapshot_endpoint:
-            snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint)
+            snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint, e.snapshot_curve())
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
             pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)

@@ -15,6 +15,7 @@ import orjson
 from roadwatch.events.schema import Event
 
 MAX_EVENT_BYTES = 1 << 20  # an event is about 1 KB; a payload of a MiB is not one
+MAX_TOPIC_BYTES = 256  # a subscription: "<type>/<stream_id>" with a stream id of at most 128 characters
 MALFORMED_KINDS = ("frames", "empty", "too large", "not msgpack", "not JSON", "not an event", "missing fields",
                    "wrong types")
 _ENVELOPE = {"type": str, "seq": int, "producer_id": str}

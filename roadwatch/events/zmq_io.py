@@ -10,23 +10,31 @@ it). The publisher counts each time that happens (`overflows`, reported in the h
 
 from __future__ import annotations
 
-import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import msgpack
 import zmq
 
 from roadwatch.errors import UserError
-from roadwatch.events.curve import secure_client, secure_server
+from roadwatch.events.curve import (
+    Allowlists,
+    CurveClientKeys,
+    CurveServerKeys,
+    secure_client,
+    secure_server,
+    warn_if_exposed,
+)
 from roadwatch.events.schema import ALL_TYPES, HEARTBEAT, Event
+from roadwatch.events.subscriptions import SubscriptionGate
 from roadwatch.events.wire import MAX_EVENT_BYTES, MalformedMessage, encode, read_message, topic_of
 
 FORMATS = ("msgpack", "json")
 _MORE, _LAST = int(zmq.SNDMORE | zmq.NOBLOCK), int(zmq.NOBLOCK)
 LOSSY_EPISODE = 256  # events sent without the full-queue check after an overflow, before checking again
+SUBSCRIPTIONS_EVERY_S = 0.01  # how often a publish also applies the subscriptions waiting (a clock read otherwise)
 
 
 def topics_for(types: Iterable[str] | None = None, streams: Iterable[str] | None = None) -> list[str]:
@@ -37,14 +45,6 @@ def topics_for(types: Iterable[str] | None = None, streams: Iterable[str] | None
         return types or [""]
     wanted = [t for t in ALL_TYPES if types is None or any(t.startswith(p) for p in types)]
     return [f"{t}/{s}" for t in wanted for s in streams]
-
-
-@dataclass(frozen=True)
-class CurveServerKeys:
-    """The publisher's (or broker's) secret key file and the folder of client public keys it accepts."""
-
-    secret_key_file: Path
-    allowed_clients_dir: Path
 
 
 class EventPublisher:
@@ -66,7 +66,7 @@ class EventPublisher:
         linger_ms: int = 2000,
         fmt: str = "msgpack",
         connect: bool = False,
-        curve: CurveServerKeys | None = None,
+        curve: CurveServerKeys | CurveClientKeys | None = None,
     ) -> None:
         if fmt not in FORMATS:
             raise UserError(f"events format '{fmt}': use one of {', '.join(FORMATS)}")
@@ -76,19 +76,28 @@ class EventPublisher:
         self.sent = 0
         self.overflows = 0  # overflow episodes: times a subscriber's queue was found full when an event was due
         self._lossy = 0  # events still to send in lossy mode in the current overflow episode
+        self._revoked = False  # set by the allowlist watcher: drop every connection at the next publish
+        self._connect = connect
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.XPUB)
         self._socket.setsockopt(zmq.SNDHWM, send_hwm)
         self._socket.setsockopt(zmq.XPUB_NODROP, 1)
-        self._authenticator = None
+        self.subscriptions = SubscriptionGate(self._socket)
+        self._next_take = 0.0  # when waiting subscriptions are next applied (monotonic)
+        self._allowlists: Allowlists | None = None
         try:
-            if curve is not None:
-                self._authenticator = secure_server(
-                    self._context, self._socket, curve.secret_key_file, curve.allowed_clients_dir
-                )
+            if connect and isinstance(curve, CurveServerKeys):
+                raise UserError("events: to connect to a broker with CURVE, set curve_server_key (the broker's "
+                                "public NAME.key) beside curve_secret_key")
+            if isinstance(curve, CurveClientKeys):
+                secure_client(self._socket, curve)
+            elif curve is not None:
+                self._allowlists = Allowlists(self._context)
+                secure_server(self._allowlists, self._socket, curve, "events", on_revoked=self._revoke)
             if connect:
                 self._socket.connect(endpoint)
             else:
+                warn_if_exposed(endpoint, curve is not None, "events endpoint")
                 self._socket.bind(endpoint)
         except (zmq.ZMQError, UserError) as exc:
             self._close(0)
@@ -96,9 +105,25 @@ class EventPublisher:
                 raise
             raise UserError(f"events endpoint '{endpoint}': cannot bind ({exc}); pass another --events") from exc
 
+    def _revoke(self) -> None:
+        self._revoked = True
+
+    def _drop_connections(self) -> None:
+        """A key left the allowlist: every connection is dropped (the socket unbound and bound again, in this,
+        the socket's own thread); allowed clients reconnect at once, the revoked one is refused by ZAP."""
+        self._revoked = False
+        self._socket.unbind(self.endpoint)
+        self._socket.bind(self.endpoint)
+
     def publish(self, event: Event) -> None:
         """Never blocks, never waits for a subscriber."""
         topic, payload = topic_of(event), encode(event, self.format)
+        if self._revoked:
+            self._drop_connections()
+        now = time.monotonic()
+        if now >= self._next_take:  # subscriptions are applied here, in the socket's thread (manual mode)
+            self._next_take = now + SUBSCRIPTIONS_EVERY_S
+            self.subscriptions.take_waiting()
         if self._lossy:  # within an overflow episode: sent in PUB's lossy mode, without a failed try first
             self._lossy -= 1
             if not self._lossy:
@@ -117,8 +142,6 @@ class EventPublisher:
             except zmq.Again:
                 return
         self.sent += 1
-        if not self.sent & 0xFF:
-            self._drain_subscriptions()
 
     def _send(self, topic: bytes, payload: bytes) -> None:
         """Two sends with the flags as plain ints (send_multipart's checks cost as much as a send). Only the
@@ -126,20 +149,14 @@ class EventPublisher:
         self._socket.send(topic, _MORE)
         self._socket.send(payload, _LAST)
 
-    def _drain_subscriptions(self) -> None:
-        """XPUB hands subscribe/unsubscribe messages up to the application; nobody here needs them, but
-        unread they would pile up, so they are read and dropped now and then."""
-        while self._socket.poll(0):
-            self._socket.recv()
-
     def close(self) -> None:
         """Give queued messages up to `linger_ms` to leave, then release the socket."""
         self._close(self.linger_ms)
 
     def _close(self, linger_ms: int) -> None:
         self._socket.close(linger=linger_ms)
-        if self._authenticator is not None:
-            self._authenticator.stop()
+        if self._allowlists is not None:
+            self._allowlists.stop()
         self._context.term()
 
 
@@ -183,7 +200,7 @@ class Subscriber:
         last: dict[str, int] = {}
         try:
             if self.client_secret_key is not None:
-                secure_client(sock, self.client_secret_key, self.server_public_key)
+                secure_client(sock, CurveClientKeys(self.client_secret_key, self.server_public_key))
             for topic in self.topics or topics_for(self.types, self.streams):
                 sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
             sock.connect(self.endpoint)
@@ -220,125 +237,3 @@ class Subscriber:
 def iter_events(endpoint: str, topics: Sequence[str] = ("",), timeout_s: float | None = None) -> Iterator[Event]:
     """Raw topic prefixes in, decoded events out (Subscriber filters by type and stream)."""
     yield from Subscriber(endpoint, timeout_s=timeout_s, topics=list(topics))
-
-
-class Broker:
-    """Fan-in: producers connect their PUB to `frontend` (XSUB), subscribers connect to `backend` (XPUB);
-    pyzmq's steerable proxy forwards events one way and subscriptions the other, in a thread of its own.
-    With `curve`, subscribers must be allowed. `start` binds (so a busy port is a UserError at once);
-    `stop` ends the proxy through its steering socket."""
-
-    def __init__(self, frontend: str, backend: str, curve: CurveServerKeys | None = None) -> None:
-        self.frontend, self.backend, self.curve = frontend, backend, curve
-        self._context = zmq.Context()
-        self._thread: threading.Thread | None = None
-        self._authenticator = None
-
-    def start(self) -> Broker:
-        xsub, xpub = self._context.socket(zmq.XSUB), self._context.socket(zmq.XPUB)
-        control, self._steer = self._context.socket(zmq.PAIR), self._context.socket(zmq.PAIR)
-        self._steer.bind(f"inproc://broker-steer-{id(self)}")
-        control.connect(f"inproc://broker-steer-{id(self)}")
-        try:
-            if self.curve is not None:
-                self._authenticator = secure_server(self._context, xpub, self.curve.secret_key_file,
-                                                    self.curve.allowed_clients_dir)
-            xsub.bind(self.frontend)
-            xpub.bind(self.backend)
-        except (zmq.ZMQError, UserError) as exc:
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
-            self.stop()
-            if isinstance(exc, UserError):
-                raise
-            raise UserError(f"broker: cannot bind {self.frontend} / {self.backend} ({exc})") from exc
-        self._thread = threading.Thread(target=self._proxy, args=(xsub, xpub, control), name="broker", daemon=True)
-        self._thread.start()  # the sockets now belong to that thread
-        return self
-
-    @staticmethod
-    def _proxy(xsub: zmq.Socket, xpub: zmq.Socket, control: zmq.Socket) -> None:
-        try:
-            zmq.proxy_steerable(xsub, xpub, None, control)
-        except zmq.ContextTerminated:
-            pass
-        finally:
-            for sock in (xsub, xpub, control):
-                sock.close(linger=0)
-
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        if self._thread is not None:
-            self._steer.send(b"TERMINATE")
-            self._thread.join(timeout_s)
-            self._thread = None
-        self._steer.close(linger=0)
-        if self._authenticator is not None:
-            self._authenticator.stop()
-        self._context.term()
-
-
-class SnapshotServer:
-    """A ROUTER socket answering b"SNAPSHOT" with the current LiveState (msgpack). Served from the
-    pipeline's own loop (`serve`), so the state and its `seq` are always consistent."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self._context = zmq.Context()
-        self._socket = self._context.socket(zmq.ROUTER)
-        try:
-            self._socket.bind(endpoint)
-        except zmq.ZMQError as exc:
-            self._socket.close(linger=0)
-            self._context.term()
-            raise UserError(
-                f"snapshot endpoint '{endpoint}': cannot bind ({exc}); set another events.snapshot_endpoint"
-            ) from exc
-
-    def serve(self, snapshot) -> int:
-        """Answer every request waiting now; `snapshot()` makes the reply. Returns how many were answered."""
-        answered = 0
-        while self._socket.poll(0):
-            identity, *_, request = self._socket.recv_multipart()
-            reply = msgpack.packb(snapshot(), use_bin_type=True) if request == b"SNAPSHOT" else b""
-            self._socket.send_multipart([identity, b"", reply])
-            answered += 1
-        return answered
-
-    def close(self) -> None:
-        self._socket.close(linger=0)
-        self._context.term()
-
-
-def request_snapshot(endpoint: str, timeout_s: float = 5.0) -> dict:
-    """The publisher's current state (LiveState.to_snapshot()); UserError if it does not answer in time."""
-    context = zmq.Context()
-    sock = context.socket(zmq.REQ)
-    try:
-        sock.connect(endpoint)
-        sock.send(b"SNAPSHOT")
-        if not sock.poll(int(timeout_s * 1000)):
-            raise UserError(f"snapshot endpoint '{endpoint}': no answer within {timeout_s:g} s")
-        return msgpack.unpackb(sock.recv(), raw=False)
-    finally:
-        sock.close(linger=0)
-        context.term()
-
-
-def late_join(endpoint: str, snapshot_endpoint: str, timeout_s: float | None = None):
-    """Join a running publisher late: yields (LiveState, event) for each new event after the snapshot;
-    the LiveState is the publisher's state as of that event. The SUB socket is connected before the
-    snapshot is asked for, so no event can fall between the two."""
-    from roadwatch.events.live_state import LiveState
-
-    subscriber = Subscriber(endpoint, timeout_s=timeout_s)
-    events = iter(subscriber)
-    first = next(events, None)  # connects, and waits for the subscription to be live (heartbeats flow)
-    state = LiveState.from_snapshot(request_snapshot(snapshot_endpoint))
-    if first is not None and state.apply(first):  # applied only if newer than the snapshot
-        yield state, first
-    for event in events:
-        if state.apply(event):
-            yield state, event

@@ -24,7 +24,8 @@ from roadwatch.detector.plates import PlateReader
 from roadwatch.detector.yolo import YoloDetector
 from roadwatch.events.live_state import LiveState
 from roadwatch.events.schema import Event, EventFactory, EventType
-from roadwatch.events.zmq_io import EventPublisher, SnapshotServer
+from roadwatch.events.snapshots import SnapshotServer
+from roadwatch.events.zmq_io import EventPublisher
 from roadwatch.outputs.run_outputs import RunOutputs
 from roadwatch.pipeline.detect_worker import END, DetectionWorker
 from roadwatch.pipeline.fanout import EventFanout

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from roadwatch.events.live_state import LiveState
-from roadwatch.events.zmq_io import Subscriber, late_join, request_snapshot
+from roadwatch.events.snapshots import late_join, request_snapshot
+from roadwatch.events.zmq_io import Subscriber
 
 from support.helpers import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
 

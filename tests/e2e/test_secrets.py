@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from roadwatch.events.zmq_io import request_snapshot
+from roadwatch.events.snapshots import request_snapshot
 from roadwatch.streams import SourceSpec
 from roadwatch.streams.redact import mask_uri, redact
 

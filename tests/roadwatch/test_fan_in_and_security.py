@@ -7,8 +7,10 @@ import threading
 import time
 from pathlib import Path
 
+from roadwatch.events.broker import Broker
+from roadwatch.events.curve import CurveServerKeys
 from roadwatch.events.schema import EventFactory, EventType
-from roadwatch.events.zmq_io import Broker, CurveServerKeys, EventPublisher, Subscriber
+from roadwatch.events.zmq_io import EventPublisher, Subscriber
 
 from support.helpers import free_endpoint, roadwatch, spawn_roadwatch
 
