@@ -57,6 +57,7 @@ class Broker:
     def _open(self) -> None:
         xsub, xpub = self._context.socket(zmq.XSUB), self._context.socket(zmq.XPUB)
         xsub.setsockopt(zmq.MAXMSGSIZE, MAX_EVENT_BYTES)
+        gate = SubscriptionGate(xpub)  # before the bind: a listener keeps the options it was bound with
         control, self._steer = self._context.socket(zmq.PAIR), self._context.socket(zmq.PAIR)
         self._steer.bind(f"inproc://broker-steer-{id(self)}-{self.restarts}")
         control.connect(f"inproc://broker-steer-{id(self)}-{self.restarts}")
@@ -73,14 +74,14 @@ class Broker:
             for sock in (xsub, xpub, control):
                 sock.close(linger=0)
             raise
-        self._thread = threading.Thread(target=self._proxy, args=(xsub, xpub, control), name="broker", daemon=True)
+        self._thread = threading.Thread(target=self._proxy, args=(xsub, gate, control), name="broker", daemon=True)
         self._thread.start()  # the sockets now belong to that thread
 
     @staticmethod
-    def _proxy(xsub: zmq.Socket, xpub: zmq.Socket, control: zmq.Socket) -> None:
+    def _proxy(xsub: zmq.Socket, gate: SubscriptionGate, control: zmq.Socket) -> None:
         """Events from producers to subscribers, subscriptions the other way through the gate, until TERMINATE
         (a loop of our own rather than zmq.proxy: that one would apply every subscription unchecked)."""
-        gate = SubscriptionGate(xpub)
+        xpub = gate.socket
         poller = zmq.Poller()
         for sock in (xsub, xpub, control):
             poller.register(sock, zmq.POLLIN)

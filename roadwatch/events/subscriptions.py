@@ -1,11 +1,16 @@
 """Bounded subscriptions on an XPUB socket (the pipeline's publisher, the broker's subscriber side).
 
 libzmq keeps every subscription a peer sends in a trie with a node per character: one 32 MB subscription took
-a pipeline from 962 MB to 2.4 GB, 300,000 of 1 KB past 13.9 GB. Here the socket is in manual mode, so each
-subscription reaches the application first and is applied only if it is a topic roadwatch could send
-(at most MAX_TOPIC_BYTES: "<type>/<stream_id>") and the socket holds fewer than MAX_TOPICS distinct ones;
-others are refused and counted. A message larger than MAX_MESSAGE_BYTES drops its peer inside libzmq before it
-is held (CURVE's handshake needs a few hundred bytes, so that limit cannot be the topic's).
+a pipeline from 962 MB to 2.4 GB, 300,000 of 1 KB past 13.9 GB. Two bounds here:
+- MAXMSGSIZE: a message over MAX_MESSAGE_BYTES drops its peer inside libzmq before it is held. CURVE's
+  handshake needs about 300 bytes, so the limit is 512, not the topic's 256.
+- Manual mode: each subscription reaches the application, and is applied only if it is a topic roadwatch
+  could send (at most MAX_TOPIC_BYTES: "<type>/<stream_id>") while the socket holds fewer than MAX_TOPICS
+  distinct ones; others are refused and counted.
+What remains: libzmq also records, per peer, every subscription it passes up in manual mode, and no socket
+option bounds their number (peers cannot be told apart at this level). A peer sending tens of thousands of
+distinct short subscriptions still costs memory; on a network you do not trust, turn CURVE on, so that only
+allowed keys connect at all (docs/events.md, threat model).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import zmq
 from roadwatch.events.wire import MAX_TOPIC_BYTES
 
 MAX_TOPICS = 10_000  # distinct topics: every event type for hundreds of streams, and then some
-MAX_MESSAGE_BYTES = 4096
+MAX_MESSAGE_BYTES = 512
 SUBSCRIBE, UNSUBSCRIBE = b"\x01", b"\x00"
 
 

@@ -73,3 +73,67 @@ def test_snapshot_endpoint_that_nobody_serves_is_a_clear_error():
 
     with pytest.raises(UserError, match="no answer within 0.5 s"):
         request_snapshot(free_endpoint(), timeout_s=0.5)
+
+
+def test_a_snapshot_flood_leaves_the_pipeline_its_pace_and_heartbeats(tmp_path, model_path):
+    """Four clients asking for snapshots as fast as the socket lets them, for 8 s, against a live camera run:
+    once, one `serve()` answered a 25 s flood inside the loop (no heartbeat for 24.5 s, one frame)."""
+    import statistics
+
+    import zmq
+
+    from support.event_tap import EventTap
+
+    endpoint, snapshot_endpoint = free_endpoint(), free_endpoint()
+    config = tmp_path / "flood.yaml"
+    config.write_text(
+        f"sources:\n  - {{uri: 'replay:{require(CITY)}', id: cam}}\ndetector: {{imgsz: 320}}\n"
+        f"events: {{snapshot_endpoint: '{snapshot_endpoint}', heartbeat_s: 0.5}}\n"
+    )
+    tap = EventTap.listening(endpoint)
+    proc = spawn_roadwatch("run", "--config", str(config), "--model", str(model_path), "--events", endpoint,
+                           "--device", "cpu", "--output", str(tmp_path / "out"))
+    beats = lambda: [e for e in tap.events if e["type"] == "heartbeat"]  # noqa: E731
+    answered = [0]
+
+    def flood(until: float) -> None:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.SNDTIMEO, 100)
+        sock.connect(snapshot_endpoint)
+        while time.monotonic() < until:
+            try:
+                sock.send_multipart([b"", b"SNAPSHOT"])  # blocks (up to 100 ms) once the queues are full
+            except zmq.Again:
+                pass
+            while sock.poll(0):
+                sock.recv_multipart()
+                answered[0] += 1
+        sock.close(linger=0)
+        ctx.term()
+
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(beats()) < 12:  # 6 s of steady running first
+            time.sleep(0.1)
+        assert len(beats()) >= 12, "the pipeline did not start"
+        before = [b["fps"] for b in beats()[-6:]]
+        start = time.time()
+        until = time.monotonic() + 8
+        flooders = [threading.Thread(target=flood, args=(until,)) for _ in range(4)]
+        for thread in flooders:
+            thread.start()
+        for thread in flooders:
+            thread.join(30)
+        during = [b for b in beats() if b["ts"] >= start]
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        tap.stop()
+    assert proc.returncode == 0
+    assert answered[0] > 0
+    times = [start] + [b["ts"] for b in during]
+    assert len(during) >= 12 and max(b - a for a, b in zip(times, times[1:])) < 2.0, "a heartbeat came late"
+    assert statistics.median(b["fps"] for b in during) >= 0.8 * statistics.median(before), (before, during)
