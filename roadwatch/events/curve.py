@@ -15,6 +15,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,7 @@ class Allowlists:
         self.authenticator.start()
         self._folders: dict[str, tuple[Path, Callable[[], None] | None]] = {}
         self._seen: dict[str, dict[str, tuple[int, int]]] = {}
+        self.reloads = 0  # allowlist changes applied so far
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="allowlists", daemon=True)
         self._watcher.start()
@@ -117,6 +119,7 @@ class Allowlists:
                     continue
                 self._seen[domain] = now
                 self.authenticator.configure_curve(domain=domain, location=str(folder))
+                self.reloads += 1
                 revoked = any(now.get(name) != stamp for name, stamp in before.items())
                 if revoked and on_revoked is not None:
                     on_revoked()
@@ -132,6 +135,21 @@ def warn_if_exposed(endpoint: str, secured: bool, what: str) -> None:
         return
     log.warning("%s %s is bound beyond this machine without CURVE: anyone who can reach it can read it "
                 "(set a CURVE key and allowlist, or bind 127.0.0.1)", what, endpoint)
+
+
+def rebind(socket: zmq.Socket, endpoint: str) -> None:
+    """Drop every connection of a bound socket: unbind, and bind again as soon as the port is free (libzmq
+    closes the listener in its I/O thread, a moment later). Allowed peers reconnect by themselves."""
+    socket.unbind(endpoint)
+    for _ in range(200):
+        try:
+            socket.bind(endpoint)
+            return
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE:
+                raise
+            time.sleep(0.005)
+    socket.bind(endpoint)
 
 
 def secure_server(

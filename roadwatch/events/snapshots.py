@@ -25,6 +25,7 @@ from roadwatch.events.curve import (
     Allowlists,
     CurveClientKeys,
     CurveServerKeys,
+    rebind,
     secure_client,
     secure_server,
     warn_if_exposed,
@@ -103,8 +104,7 @@ class SnapshotServer:
         while not self._stop.is_set():
             if self._revoked:
                 self._revoked = False
-                self._socket.unbind(self.endpoint)
-                self._socket.bind(self.endpoint)
+                rebind(self._socket, self.endpoint)
             now = time.monotonic()
             if now >= next_read and self._socket.poll(20):
                 identity, *_, request = self._socket.recv_multipart()

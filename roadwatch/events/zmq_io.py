@@ -23,6 +23,7 @@ from roadwatch.events.curve import (
     Allowlists,
     CurveClientKeys,
     CurveServerKeys,
+    rebind,
     secure_client,
     secure_server,
     warn_if_exposed,
@@ -84,7 +85,7 @@ class EventPublisher:
         self._socket.setsockopt(zmq.XPUB_NODROP, 1)
         self.subscriptions = SubscriptionGate(self._socket)
         self._next_take = 0.0  # when waiting subscriptions are next applied (monotonic)
-        self._allowlists: Allowlists | None = None
+        self.allowlists: Allowlists | None = None
         try:
             if connect and isinstance(curve, CurveServerKeys):
                 raise UserError("events: to connect to a broker with CURVE, set curve_server_key (the broker's "
@@ -92,8 +93,8 @@ class EventPublisher:
             if isinstance(curve, CurveClientKeys):
                 secure_client(self._socket, curve)
             elif curve is not None:
-                self._allowlists = Allowlists(self._context)
-                secure_server(self._allowlists, self._socket, curve, "events", on_revoked=self._revoke)
+                self.allowlists = Allowlists(self._context)
+                secure_server(self.allowlists, self._socket, curve, "events", on_revoked=self._revoke)
             if connect:
                 self._socket.connect(endpoint)
             else:
@@ -112,8 +113,7 @@ class EventPublisher:
         """A key left the allowlist: every connection is dropped (the socket unbound and bound again, in this,
         the socket's own thread); allowed clients reconnect at once, the revoked one is refused by ZAP."""
         self._revoked = False
-        self._socket.unbind(self.endpoint)
-        self._socket.bind(self.endpoint)
+        rebind(self._socket, self.endpoint)
 
     def publish(self, event: Event) -> None:
         """Never blocks, never waits for a subscriber."""
@@ -155,8 +155,8 @@ class EventPublisher:
 
     def _close(self, linger_ms: int) -> None:
         self._socket.close(linger=linger_ms)
-        if self._allowlists is not None:
-            self._allowlists.stop()
+        if self.allowlists is not None:
+            self.allowlists.stop()
         self._context.term()
 
 

@@ -19,7 +19,7 @@ import zmq
 
 from roadwatch.errors import UserError
 from roadwatch.events.broker import Broker
-from roadwatch.events.curve import CurveClientKeys, CurveServerKeys, create_keys
+from roadwatch.events.curve import CurveClientKeys, CurveServerKeys, create_keys, secure_client
 from roadwatch.events.schema import EventFactory, EventType
 from roadwatch.events.snapshots import SnapshotServer, request_snapshot
 from roadwatch.events.wire import encode, topic_of
@@ -267,3 +267,58 @@ def test_a_snapshot_flood_never_holds_the_loop():
     assert answered[0] > 0
     assert max(batch_gaps) < 0.5, f"a batch waited {max(batch_gaps):.2f} s"
     assert built[0] <= len(batch_gaps) and server.answered <= 6 * server.max_per_s + 10
+
+
+def test_an_allowlist_change_takes_effect_without_a_restart(tmp_path, keys):
+    """A key added is let in; a key removed is cut off, its open connection included (it once kept receiving)."""
+    endpoint = free_endpoint()
+    publisher = EventPublisher(endpoint, curve=CurveServerKeys(keys / "server.key_secret", tmp_path / "allowed"))
+    factory = EventFactory("p")
+    received: dict[str, list] = {"alice": [], "mallory": []}
+    stop = threading.Event()
+
+    def read(name: str) -> None:
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.SUB)
+        secure_client(sock, CurveClientKeys(keys / f"{name}.key_secret", keys / "server.key"))
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        sock.connect(endpoint)
+        while not stop.is_set():
+            if sock.poll(50):
+                received[name].append(msgpack.unpackb(sock.recv_multipart()[1])["seq"])
+        sock.close(linger=0)
+        ctx.term()
+
+    readers = {name: threading.Thread(target=read, args=(name,)) for name in received}
+    readers["alice"].start()
+
+    def beat() -> int:
+        event = factory.make(EventType.STREAM_UP, "cam1", 0, time.time(), 0.0, source="x", status="up", reason="r")
+        publisher.publish(event)
+        time.sleep(0.02)
+        return event["seq"]
+
+    try:
+        wait_for(lambda: beat() and bool(received["alice"]), 20, "alice to hear the publisher")
+        (tmp_path / "allowed" / "mallory.key").write_bytes((keys / "mallory.key").read_bytes())
+        wait_for(lambda: publisher.allowlists.reloads == 1, 10, "the allowlist to be re-read")
+        readers["mallory"].start()  # after the change: libzmq does not retry a connection refused once
+        wait_for(lambda: beat() and bool(received["mallory"]), 20, "mallory to be let in once listed")
+        (tmp_path / "allowed" / "alice.key").unlink()
+        wait_for(lambda: beat() and received["mallory"][-1] > received["alice"][-1] + 50, 20,
+                 "alice to be cut off while mallory goes on")
+    finally:
+        stop.set()
+        for thread in readers.values():
+            if thread.is_alive():
+                thread.join(10)
+        publisher.close()
+
+
+def test_binding_beyond_loopback_without_curve_is_one_warning(caplog):
+    port = free_endpoint().rsplit(":", 1)[1]
+    with caplog.at_level("WARNING"):
+        EventPublisher(f"tcp://127.0.0.1:{port}").close()
+        assert not caplog.records
+        EventPublisher(f"tcp://0.0.0.0:{port}").close()
+    assert len(caplog.records) == 1 and "bound beyond this machine without CURVE" in caplog.records[0].getMessage()
