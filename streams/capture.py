@@ -190,12 +190,8 @@ class CaptureThread(Capture):
                 continue
             self.failed_opens = 0
             self.info = reader.info
-            if self.status is not StreamStatus.STARTING:
-                self.reconnects += 1
-            self._set(StreamStatus.UP, "connected")
-            last_frame_at = time.monotonic()
             try:
-                last_frame_at = self._read_until_end(reader)
+                last_frame_at = self._read_until_end(reader, live=True)
             finally:
                 reader.close()
             if self._stop_event.is_set():
@@ -209,19 +205,33 @@ class CaptureThread(Capture):
             self._stop_event.wait(delay)
         self._set(StreamStatus.STOPPED, "stopped")
 
-    def _read_until_end(self, reader: FrameReader) -> float:
+    def _read_until_end(self, reader: FrameReader, live: bool = False) -> float:
         """Push frames until the reader ends or a stop is requested; returns when the last frame came.
+
+        Live: the stream is `up` at its first frame, not when it opened (a server can accept and send nothing),
+        and a frame that comes `stall_timeout_s` or more after the one before ends the connection as stalled
+        instead of reaching the buffer: when a feed stops with its connection open, FFmpeg's read timeout
+        releases the few frames still in its buffers one per timeout, each seconds late.
 
         With `allocate`, each frame is decoded into an array from it, shaped as the previous frame (a frame
         of another size gets the reader's own array instead)."""
         last_frame_at = time.monotonic()
         info = reader.info
         shape = (info.height, info.width, 3) if info.height > 0 and info.width > 0 else None
+        first = True
         while not self._stop_event.is_set():
             got = reader.read(self.allocate(shape) if self.allocate is not None and shape is not None else None)
             if got is None:
                 break
-            last_frame_at = time.monotonic()
+            now = time.monotonic()
+            if live and now - last_frame_at >= self.policy.stall_timeout_s:
+                break  # stale: the caller reports the stall, measured from the last frame that was on time
+            last_frame_at = now
+            if live and first:
+                first = False
+                if self.status is not StreamStatus.STARTING:
+                    self.reconnects += 1
+                self._set(StreamStatus.UP, "frames are coming")
             image, pts = got
             shape = image.shape
             frame = Frame(
@@ -236,7 +246,7 @@ class CaptureThread(Capture):
     def _set(self, status: StreamStatus, reason: str, retry_in_s: float | None = None) -> None:
         """Record a state and report it, once per change: a camera that stays down is not reported every retry."""
         reason = self.spec.redact(reason)  # an exception's text may quote the URI
-        changed = status is not self.status or (status is StreamStatus.DOWN and reason != self.error)
+        changed = status is not self.status  # one event per change: a drop is one `down`, whatever follows
         self.status = status
         if status in ERROR_STATES:
             self.error = reason

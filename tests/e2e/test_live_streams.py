@@ -174,6 +174,60 @@ def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture
     assert capture.reconnects >= 1
 
 
+@pytest.mark.parametrize("capture", ["thread", "process"])
+def test_a_feed_paused_with_its_connection_open_is_stalled_on_time_and_its_late_frames_dropped(servers, capture):
+    """The server goes on answering (RTSP, RTCP) but sends no media: FFmpeg's read timeout then released the
+    frames left in its buffers one per timeout, seconds late, and the stall came only after three timeouts."""
+    server = servers(CITY)
+    changes: list = []
+    stall_s = 2.0
+    manager = StreamManager(
+        policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=stall_s),
+        on_status=changes.append, capture=capture,
+    )
+    cam = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    statuses = lambda: [c.status for c in changes]  # noqa: E731
+    delivered: list[float] = []  # capture times of the frames that reached the buffer
+    try:
+        wait_until(lambda: cam.frames_read >= 10, 20, "frames from the camera")
+        paused_at = time.time()
+        server.pause_media()
+        took = wait_until(lambda: StreamStatus.STALLED in statuses(), 15, "stream.stalled")
+        while (frame := cam.buffer.get(timeout=0.01)) is not None:
+            delivered.append(frame.captured_at)
+        stalled = changes[statuses().index(StreamStatus.STALLED)]
+        assert took < stall_s + 1.0 and stalled.at - paused_at < stall_s + 1.0
+        late = [t - paused_at for t in delivered if t > paused_at + 0.5]  # after what was already on its way
+        assert not late, f"frames delivered {late} s after the pause"
+        server.resume_media()
+        wait_until(lambda: statuses().count(StreamStatus.UP) >= 2, 20, "the camera to come back")
+    finally:
+        manager.stop_all()
+    assert cam.reconnects >= 1
+
+
+def test_a_server_that_accepts_and_never_sends_is_never_up_and_a_drop_is_one_down(servers):
+    server = servers(CITY)
+    changes: list = []
+    manager = StreamManager(policy=FAST_RETRY, on_status=changes.append)
+    first = manager.add(SourceSpec.from_uri(server.url, "first"))
+    of = lambda sid, status: [c for c in changes if c.stream_id == sid and c.status is status]  # noqa: E731
+    try:
+        wait_until(lambda: first.frames_read >= 10, 20, "frames from the camera")
+        server.pause_media()  # the shared media stays paused: a client that joins now is answered, gets nothing
+        silent = manager.add(SourceSpec.from_uri(server.url, "silent"))
+        wait_until(lambda: of("silent", StreamStatus.STALLED), 15, "the silent one to be stalled")
+        wait_until(lambda: silent.reconnects == 0 and len(of("silent", StreamStatus.STALLED)) == 1
+                   and silent.failed_opens == 0 and first.status is StreamStatus.STALLED, 10, "both stalled")
+        server.kill()  # now a drop: every attempt to reopen fails too
+        wait_until(lambda: first.failed_opens >= 3 and silent.failed_opens >= 3, 30, "three failed reopens each")
+    finally:
+        manager.stop_all()
+    assert of("silent", StreamStatus.UP) == []
+    assert len(of("first", StreamStatus.DOWN)) == 1 and len(of("silent", StreamStatus.DOWN)) == 1
+    assert first.error and "cannot open" in first.error  # the latest reason is kept for the summary
+
+
 def test_http_mjpeg_camera_reads_and_reports_an_outage(rtsp_ok):
     server = MjpegServer(require(VIDEOS / "dashcam_a_640x360.mp4")).start()
     changes = []

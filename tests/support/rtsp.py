@@ -64,6 +64,13 @@ class RtspServer:
     def pause(self) -> None:
         os.kill(self._proc.pid, signal.SIGSTOP)
 
+    def pause_media(self) -> None:
+        """The media stops, the server does not: RTSP and RTCP go on, the connection stays open."""
+        os.kill(self._proc.pid, signal.SIGUSR1)
+
+    def resume_media(self) -> None:
+        os.kill(self._proc.pid, signal.SIGUSR2)
+
     def resume(self) -> None:
         os.kill(self._proc.pid, signal.SIGCONT)
 

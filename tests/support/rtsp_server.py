@@ -3,8 +3,12 @@
 run by the system python3 with python3-gi) serving an H.264 MP4 clip at its own frame rate.
 
 usage: rtsp_server.py PORT MOUNT CLIP       prints "ready" once it listens on rtsp://127.0.0.1:PORT/MOUNT
+
+SIGUSR1 pauses the media (the server goes on answering RTSP and RTCP, connections stay open: a camera whose
+encoder stopped), SIGUSR2 plays it again.
 """
 
+import signal
 import sys
 
 import gi
@@ -25,6 +29,16 @@ def main() -> None:
         f'( filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
     )
     factory.set_shared(True)
+    medias = []
+    factory.connect("media-configure", lambda _factory, media: medias.append(media))
+
+    def set_state(state) -> bool:
+        for media in medias:
+            media.set_pipeline_state(state)
+        return True  # keep the handler
+
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGUSR1, set_state, Gst.State.PAUSED)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGUSR2, set_state, Gst.State.PLAYING)
     server.get_mount_points().add_factory(f"/{mount}", factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{port}", file=sys.stderr, flush=True)
