@@ -74,9 +74,14 @@ class StreamsConfig(Section):
     max_open_files: StrictInt = Field(
         16, ge=1, description="Files decoded at once; the next starts as one ends (live sources always run)"
     )
-    capture: Literal["thread", "process"] = Field(
-        "thread", description="Decode each source in a thread of this process, or in a process of its own "
-        "(frames cross through shared memory)"
+    capture: Literal["auto", "thread", "process"] = Field(
+        "auto", description="Decode each source in a thread of this process, or in a process of its own (frames "
+        "cross through shared memory); auto: URLs in a process each (an open that hangs holds only its own "
+        "process: OpenCV opens one stream at a time per process), files, folders and cameras in threads"
+    )
+    rtsp_transport: Literal["auto", "tcp", "udp"] = Field(
+        "auto", description="RTSP over TCP or UDP; auto: TCP, then UDP when the server refuses TCP (said in the "
+        "stream.up reason)"
     )
 
     def reconnect_policy(self) -> ReconnectPolicy:
@@ -86,6 +91,7 @@ class StreamsConfig(Section):
             open_timeout_s=self.open_timeout_s,
             stall_timeout_s=self.stall_timeout_s,
             max_retries=self.max_retries,
+            rtsp_transport=self.rtsp_transport,
         )
 
 

@@ -6,18 +6,22 @@ import glob
 import math
 import os
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 # FFmpeg and OpenCV print their own diagnostics ("moov atom not found") on stderr; roadwatch reports
 # sources' problems itself, in one line. Set these variables beforehand to see them again.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # AV_LOG_QUIET
 os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
-# RTSP over TCP: UDP loses packets under load and shows grey, smeared frames; most NVRs default to TCP too.
-os.environ.setdefault("OPENCV_FFMPEG_CAPTURE_OPTIONS", "rtsp_transport;tcp")
+# RTSP over TCP first: UDP loses packets under load and shows grey, smeared frames; most NVRs default to TCP
+# too. OpenCV reads its FFmpeg options from this variable at each open, so the transport of an rtsp:// source
+# is set there just before it opens (streams.rtsp_transport), unless the user set the variable themselves.
+USER_FFMPEG_OPTIONS = os.environ.get("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+_OPTIONS_LOCK = threading.Lock()  # the variable is the process's; OpenCV opens one stream at a time anyway
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -44,6 +48,7 @@ class SourceKind(str, Enum):
 
 
 LIVE_KINDS = {SourceKind.CAMERA, SourceKind.URL, SourceKind.REPLAY}
+RtspTransport = Literal["auto", "tcp", "udp"]
 REPLAY_PREFIX = "replay:"
 
 
@@ -115,30 +120,27 @@ class VideoReader:
     time.monotonic() value), so it keeps increasing across reconnects.
     """
 
+    note = ""  # what the status should add to "frames are coming" (the transport RTSP fell back to)
+
     def __init__(
         self, spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0,
-        clock_origin: float | None = None, decode_threads: int = 0,
+        clock_origin: float | None = None, decode_threads: int = 0, rtsp_transport: RtspTransport = "auto",
     ) -> None:
         self._spec = spec
         threads = [cv2.CAP_PROP_N_THREADS, decode_threads] if decode_threads > 0 else []
         if spec.kind is SourceKind.CAMERA:
             self._cap = cv2.VideoCapture(int(spec.uri))
         elif spec.kind is SourceKind.URL:
-            self._cap = cv2.VideoCapture(
-                spec.uri,
-                cv2.CAP_FFMPEG,
-                [
-                    cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, _ms(open_timeout_s), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-                    _ms(read_timeout_s), *threads,
-                ],
-            )
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, _ms(open_timeout_s), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                      _ms(read_timeout_s), *threads]
+            self._cap = self._open_url(spec, params, open_timeout_s, rtsp_transport)
         elif threads:
             self._cap = cv2.VideoCapture(spec.uri, cv2.CAP_FFMPEG, threads)
         else:
             self._cap = cv2.VideoCapture(spec.uri)
         if not self._cap.isOpened():
             self._cap.release()
-            raise SourceError(_open_failure(spec))
+            raise SourceError(_open_failure(spec, rtsp_transport))
         fps = self._cap.get(cv2.CAP_PROP_FPS)
         self.info = SourceInfo(
             width=int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), height=int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
@@ -148,6 +150,26 @@ class VideoReader:
         self._index = 0
         self._last_pts = -1.0
         self._clock_origin = time.monotonic() if clock_origin is None else clock_origin
+
+    def _open_url(self, spec: SourceSpec, params: list[int], open_timeout_s: float, transport: RtspTransport):
+        """An rtsp:// URL over the configured transport; with "auto", TCP and then UDP, for servers that refuse
+        TCP (VLC answers 461, others 400), unless TCP only timed out (then the host is unreachable or silent,
+        and UDP would only double the wait)."""
+        if not spec.uri.lower().startswith(("rtsp://", "rtsps://")) or USER_FFMPEG_OPTIONS is not None:
+            return cv2.VideoCapture(spec.uri, cv2.CAP_FFMPEG, params)
+        for attempt in ("tcp", "udp") if transport == "auto" else (transport,):
+            started = time.monotonic()
+            with _OPTIONS_LOCK:
+                os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{attempt}"
+                cap = cv2.VideoCapture(spec.uri, cv2.CAP_FFMPEG, params)
+            if cap.isOpened():
+                if transport == "auto" and attempt == "udp":
+                    self.note = " over UDP (the server refused RTSP over TCP)"
+                return cap
+            cap.release()
+            if time.monotonic() - started >= 0.9 * open_timeout_s:
+                break
+        return cap
 
     def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
         ok, image = self._cap.read(out) if out is not None else self._cap.read()
@@ -238,17 +260,22 @@ def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
-def _open_failure(spec: SourceSpec) -> str:
+def _open_failure(spec: SourceSpec, transport: RtspTransport = "auto") -> str:
     if spec.kind is SourceKind.CAMERA:
         return f"source '{spec.shown}': camera index {spec.uri} cannot be opened (no such device, or it is busy)"
     if spec.kind is SourceKind.URL:
-        return f"source '{spec.shown}': cannot open the stream (host unreachable or silent, bad URL or credentials)"
+        over = ""
+        if spec.uri.lower().startswith(("rtsp://", "rtsps://")) and USER_FFMPEG_OPTIONS is None:
+            over = {"auto": " over TCP or UDP", "tcp": " over TCP (streams.rtsp_transport: tcp; a server that "
+                    "refuses TCP needs udp or auto)", "udp": " over UDP (streams.rtsp_transport: udp)"}[transport]
+        return (f"source '{spec.shown}': cannot open the stream{over} (host unreachable or silent, bad URL or "
+                "credentials)")
     return f"source '{spec.shown}': cannot open it as video (not a video file, or corrupt)"
 
 
 def open_reader(
     spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0, clock_origin: float | None = None,
-    decode_threads: int = 0,
+    decode_threads: int = 0, rtsp_transport: RtspTransport = "auto",
 ) -> FrameReader:
     """Open a source for reading; raises SourceError with a one-line reason. `decode_threads` > 0 caps
     FFmpeg's decoder threads per stream (0: FFmpeg's choice, about one per core)."""
@@ -258,7 +285,7 @@ def open_reader(
         return ReplayReader(spec, clock_origin, decode_threads)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():
         raise SourceError(f"source '{spec.shown}': no such file; check the path given to --source")
-    return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin, decode_threads)
+    return VideoReader(spec, open_timeout_s, read_timeout_s, clock_origin, decode_threads, rtsp_transport)
 
 
 def probe(spec: SourceSpec) -> SourceInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -12,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus
+from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
 
 from support.helpers import CITY, VIDEOS, assert_valid_events, free_endpoint, require
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
@@ -402,3 +403,53 @@ def test_sighup_reloads_the_config_sources_without_restarting_the_others(tmp_pat
     assert summary["streams"]["clip"]["frames"] == 40
     assert summary["streams"]["door"]["frames"] > 0 and summary["streams"]["door"].get("reconnects") == 0
     assert "reloaded sources: clip, door" in stderr
+
+
+def test_a_server_that_refuses_tcp_is_read_over_udp_and_the_reason_says_so(rtsp_ok):
+    """VLC's RTSP server answers 461 Unsupported transport to TCP; roadwatch once retried TCP forever."""
+    server = RtspServer(require(CITY), udp_only=True).start()
+    changes: list = []
+    try:
+        auto = StreamManager(policy=FAST_RETRY, on_status=changes.append)
+        cam = auto.add(SourceSpec.from_uri(server.url, "auto"))
+        tcp = StreamManager(policy=dataclasses.replace(FAST_RETRY, rtsp_transport="tcp"),
+                            on_status=changes.append)
+        tcp_only = tcp.add(SourceSpec.from_uri(server.url, "tcp"))
+        wait_until(lambda: cam.frames_read >= 10, 30, "frames over UDP")
+        wait_until(lambda: tcp_only.failed_opens >= 2, 30, "TCP-only to be refused twice")
+        auto.stop_all()
+        tcp.stop_all()
+    finally:
+        server.kill()
+    up = next(c for c in changes if c.stream_id == "auto" and c.status is StreamStatus.UP)
+    assert "over UDP (the server refused RTSP over TCP)" in up.reason
+    assert tcp_only.frames_read == 0
+    assert "cannot open the stream over TCP (streams.rtsp_transport: tcp" in tcp_only.error
+
+
+def test_a_file_opens_in_its_own_time_beside_four_silent_urls(rtsp_ok):
+    """In threads, OpenCV opens one stream at a time per process: beside four URLs that accept and never
+    answer, a local file took 11.5 s to its first frame (red team: 30-39 s). `capture: auto` puts URLs in
+    processes of their own."""
+    silent = [socket.create_server(("127.0.0.1", 0)) for _ in range(4)]
+    policy = ReconnectPolicy(base_s=0.1, cap_s=0.2, open_timeout_s=3.0, stall_timeout_s=3.0)
+    manager = StreamManager(policy=policy, capture="auto")
+    try:
+        for i, sock in enumerate(silent):
+            manager.add(SourceSpec.from_uri(f"rtsp://127.0.0.1:{sock.getsockname()[1]}/cam", f"silent{i}"))
+        wait_until(lambda: all(manager.get(f"silent{i}").process is not None for i in range(4)), 10,
+                   "the four URLs' processes to start")
+        alone = time.monotonic()
+        probe_reader = open_reader(SourceSpec.from_uri(str(require(CITY)), "probe"))
+        probe_reader.read()
+        probe_reader.close()
+        own_time = time.monotonic() - alone
+        clip = manager.add(SourceSpec.from_uri(str(require(CITY)), "file"))
+        took = wait_until(lambda: clip.frames_read > 0, 20, "the file's first frame")
+        stopping = time.monotonic()
+    finally:
+        manager.stop_all(timeout_s=10)
+        for sock in silent:
+            sock.close()
+    assert took < own_time + 1.0, f"{took:.2f} s to the first frame, {own_time:.2f} s alone"
+    assert time.monotonic() - stopping < 5.0, "stopping five sources did not overlap"

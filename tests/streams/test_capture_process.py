@@ -176,7 +176,7 @@ def test_a_stop_before_start_reports_stopped():
 
 
 def test_an_unknown_capture_mode_is_refused():
-    with pytest.raises(ValueError, match="capture must be 'thread' or 'process'"):
+    with pytest.raises(ValueError, match="capture must be 'auto', 'thread' or 'process'"):
         StreamManager(capture="fork")  # type: ignore[arg-type]
 
 

@@ -48,9 +48,10 @@ class RtspServer:
     """One server process serving one clip at rtsp://127.0.0.1:PORT/cam; can be killed and restarted on
     the same port, or paused (SIGSTOP: connections stay open, no data flows) to make a real stall."""
 
-    def __init__(self, clip: Path, mount: str = "cam") -> None:
+    def __init__(self, clip: Path, mount: str = "cam", udp_only: bool = False) -> None:
         self.clip = clip
         self.mount = mount
+        self.udp_only = udp_only  # refuses RTSP over TCP, as VLC's server does
         self.port = free_port()
         self._proc: subprocess.Popen | None = None
 
@@ -59,7 +60,8 @@ class RtspServer:
         return f"rtsp://127.0.0.1:{self.port}/{self.mount}"
 
     def command(self) -> list[str]:
-        return [SYSTEM_PYTHON, str(SERVER), str(self.port), self.mount, str(self.clip)]
+        udp = ["udp"] if self.udp_only else []
+        return [SYSTEM_PYTHON, str(SERVER), str(self.port), self.mount, str(self.clip), *udp]
 
     def pause(self) -> None:
         os.kill(self._proc.pid, signal.SIGSTOP)

@@ -2,7 +2,8 @@
 """A real RTSP server on loopback for the tests: gst-rtsp-server (Debian's gir1.2-gst-rtsp-server-1.0,
 run by the system python3 with python3-gi) serving an H.264 MP4 clip at its own frame rate.
 
-usage: rtsp_server.py PORT MOUNT CLIP       prints "ready" once it listens on rtsp://127.0.0.1:PORT/MOUNT
+usage: rtsp_server.py PORT MOUNT CLIP [udp]  prints "ready" once it listens on rtsp://127.0.0.1:PORT/MOUNT
+                                            with "udp", refuses RTSP over TCP (461), as VLC's server does
 
 SIGUSR1 pauses the media (the server goes on answering RTSP and RTCP, connections stay open: a camera whose
 encoder stopped), SIGUSR2 plays it again.
@@ -15,7 +16,8 @@ import gi
 
 gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
-from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
+gi.require_version("GstRtsp", "1.0")
+from gi.repository import GLib, Gst, GstRtsp, GstRtspServer  # noqa: E402
 
 
 def main() -> None:
@@ -29,6 +31,8 @@ def main() -> None:
         f'( filesrc location="{clip}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
     )
     factory.set_shared(True)
+    if sys.argv[4:] == ["udp"]:
+        factory.set_protocols(GstRtsp.RTSPLowerTrans.UDP)
     medias = []
     factory.connect("media-configure", lambda _factory, media: medias.append(media))
 
