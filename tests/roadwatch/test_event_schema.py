@@ -22,6 +22,23 @@ def track_event(factory: EventFactory, type_=EventType.TRACK_STARTED, stream="ca
     return factory.track(type_, stream, 7, time.time(), 0.28, fields_of(TRACK, (640, 360)), "vehicle", "car", **extra)
 
 
+def test_schema_passes_ajv_in_strict_mode():
+    """Strict consumers compile the schema with Ajv's strict mode: a `required` naming properties its own schema
+    object does not define once failed it (strictRequired)."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    ajv = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "roadwatch-tests" / "ajv" / "node_modules"
+    if shutil.which("node") is None or not (ajv / "ajv").is_dir():
+        pytest.skip(f"needs node and ajv 8 in {ajv} (tests/support/install_test_packages.sh installs them from npm)")
+    script = Path(__file__).parents[1] / "support" / "ajv_strict.js"
+    proc = subprocess.run(["node", str(script), str(SCHEMA)], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "NODE_PATH": str(ajv)})
+    assert proc.stdout.strip() == "ok", proc.stdout + proc.stderr
+
+
 def test_schema_is_a_2020_12_schema_and_has_teeth():
     schema = json.loads(SCHEMA.read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -13,6 +13,14 @@ rtsp_usable() {
 browser_usable() { command -v chromium >/dev/null; }
 all_usable() { rtsp_usable && browser_usable; }
 
+# Ajv 8 (the strict JSON Schema validator Node.js subscribers use), from the npm registry into a cache folder,
+# where node and npm exist; the schema test skips, saying so, where they do not.
+AJV_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/roadwatch-tests/ajv"
+if command -v node >/dev/null && command -v npm >/dev/null && [ ! -d "$AJV_DIR/node_modules/ajv" ]; then
+    mkdir -p "$AJV_DIR" && (cd "$AJV_DIR" && timeout 300 npm install --silent --no-audit --no-fund ajv@8 >/dev/null 2>&1) \
+        || echo "note: could not install ajv from npm; the strict schema test will skip"
+fi
+
 all_usable && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     missing=""
