@@ -79,6 +79,9 @@ class StreamsConfig(Section):
         "cross through shared memory); auto: URLs in a process each (an open that hangs holds only its own "
         "process: OpenCV opens one stream at a time per process), files, folders and cameras in threads"
     )
+    max_image_pixels: StrictInt = Field(
+        50_000_000, ge=1, description="Image folders: an image whose header claims more pixels is skipped (with a "
+        "warning) before it is decoded")
     rtsp_transport: Literal["auto", "tcp", "udp"] = Field(
         "auto", description="RTSP over TCP or UDP; auto: TCP, then UDP when the server refuses TCP (said in the "
         "stream.up reason)"
@@ -92,6 +95,7 @@ class StreamsConfig(Section):
             stall_timeout_s=self.stall_timeout_s,
             max_retries=self.max_retries,
             rtsp_transport=self.rtsp_transport,
+            max_image_pixels=self.max_image_pixels,
         )
 
 

@@ -18,7 +18,7 @@ from enum import Enum
 
 from .frame import Frame, FrameAllocator
 from .ring_buffer import BufferPolicy, RingBuffer
-from .sources import FrameReader, RtspTransport, SourceError, SourceInfo, SourceSpec, open_reader
+from .sources import MAX_IMAGE_PIXELS, FrameReader, RtspTransport, SourceError, SourceInfo, SourceSpec, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,9 @@ ERROR_STATES = (StreamStatus.DOWN, StreamStatus.STALLED, StreamStatus.FAILED)  #
 
 @dataclass(frozen=True)
 class ReconnectPolicy:
-    """How live sources are opened and come back. The n-th retry waits min(cap, base * 2**n) scaled by a random
-    factor in [0.5, 1], so cameras that dropped together do not all reconnect in the same instant."""
+    """How sources are opened and read, and how live ones come back. The n-th retry waits
+    min(cap, base * 2**n) scaled by a random factor in [0.5, 1], so cameras that dropped together do not all
+    reconnect in the same instant."""
 
     base_s: float = 0.5
     cap_s: float = 30.0
@@ -47,6 +48,7 @@ class ReconnectPolicy:
     stall_timeout_s: float = 5.0
     max_retries: int | None = None  # None: forever, as a 24/7 monitor wants
     rtsp_transport: RtspTransport = "auto"  # auto: TCP, then UDP when the server refuses TCP
+    max_image_pixels: int = MAX_IMAGE_PIXELS  # an image of a folder claiming more is skipped, never decoded
 
     def delay(self, attempt: int, rng: random.Random) -> float:
         # The exponent is bounded: a camera down for a night is past attempt 1024, where 2.0**attempt overflows.
@@ -150,7 +152,7 @@ class CaptureThread(Capture):
     def _open(self) -> FrameReader:
         return open_reader(
             self.spec, self.policy.open_timeout_s, self.policy.stall_timeout_s, self._clock_origin, self.decode_threads,
-            self.policy.rtsp_transport,
+            self.policy.rtsp_transport, self.policy.max_image_pixels,
         )
 
     def _run_once(self) -> None:

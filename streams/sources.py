@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import math
 import os
 import re
@@ -25,13 +26,18 @@ _OPTIONS_LOCK = threading.Lock()  # the variable is the process's; OpenCV opens 
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+Image.MAX_IMAGE_PIXELS = None  # the size check is ours (streams.max_image_pixels), made before any decode
 
 from .redact import mask_uri, redact  # noqa: E402
 
 if os.environ["OPENCV_LOG_LEVEL"] == "SILENT":
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
+log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+MAX_IMAGE_PIXELS = 50_000_000  # per image of a folder: 50 MP decodes to 150 MB; larger is a bomb or a mistake
 GLOB_CHARS = set("*?[")
 
 
@@ -226,30 +232,57 @@ class ReplayReader:
 
 
 class ImageFolderReader:
-    """Every image of a folder or glob pattern, in name order, as a stream at a nominal frame rate."""
+    """Every image of a folder or glob pattern, in name order, as a stream at a nominal frame rate.
 
-    def __init__(self, spec: SourceSpec, fps: float = 10.0) -> None:
+    An image that cannot be read, or whose header claims more than `max_pixels`, is skipped with a warning
+    wherever it is in the folder (the first included). The size is read from the header (Pillow opens lazily)
+    before anything is decoded: a 389 KB PNG of 20000x20000 once took 6.7 GB to decode, and a header claiming
+    60000x60000 made OpenCV raise and end the whole folder."""
+
+    def __init__(self, spec: SourceSpec, fps: float = 10.0, max_pixels: int = MAX_IMAGE_PIXELS) -> None:
         pattern = str(Path(spec.uri) / "*") if Path(spec.uri).is_dir() else spec.uri
         self._paths = sorted(p for p in glob.glob(pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
         if not self._paths:
             raise SourceError(f"source '{spec.shown}': no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found there")
-        first = cv2.imread(self._paths[0])
-        if first is None:
-            raise SourceError(f"source '{spec.shown}': cannot decode image '{self._paths[0]}'")
-        self.info = SourceInfo(width=first.shape[1], height=first.shape[0], fps=fps, frame_count=len(self._paths))
+        self._spec = spec
+        self._max_pixels = max_pixels
         self.skipped: list[str] = []
         self._next = 0
         self._fps = fps
+        first = self.read()
+        if first is None:
+            raise SourceError(f"source '{spec.shown}': none of its {len(self._paths)} images could be decoded")
+        self._first = first
+        image = first[0]
+        self.info = SourceInfo(width=image.shape[1], height=image.shape[0], fps=fps, frame_count=len(self._paths))
 
     def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
+        if getattr(self, "_first", None) is not None:  # decoded by the constructor, for the stream's size
+            first, self._first = self._first, None
+            return first
         while self._next < len(self._paths):  # `out` is ignored: images are decoded whole by imread
             path = self._paths[self._next]
             self._next += 1
-            image = cv2.imread(path)
+            image, why = self._decode(path)
             if image is not None:
                 return image, (self._next - 1) / self._fps
             self.skipped.append(path)
+            log.warning("source '%s': skipped image '%s': %s", self._spec.shown, path, why)
         return None
+
+    def _decode(self, path: str) -> tuple[np.ndarray | None, str]:
+        try:
+            with Image.open(path) as header:
+                width, height = header.size
+        except Exception:  # noqa: BLE001  (not an image Pillow knows: OpenCV may still read it)
+            width = height = 0
+        if width * height > self._max_pixels:
+            return None, f"{width}x{height} is over streams.max_image_pixels ({self._max_pixels})"
+        try:
+            image = cv2.imread(path)
+        except cv2.error as exc:
+            return None, f"cannot decode it ({str(exc).strip().splitlines()[-1]})"
+        return (image, "") if image is not None else (None, "cannot decode it (empty, damaged or not an image)")
 
     def close(self) -> None:
         self._paths = []
@@ -275,12 +308,12 @@ def _open_failure(spec: SourceSpec, transport: RtspTransport = "auto") -> str:
 
 def open_reader(
     spec: SourceSpec, open_timeout_s: float = 5.0, read_timeout_s: float = 5.0, clock_origin: float | None = None,
-    decode_threads: int = 0, rtsp_transport: RtspTransport = "auto",
+    decode_threads: int = 0, rtsp_transport: RtspTransport = "auto", max_image_pixels: int = MAX_IMAGE_PIXELS,
 ) -> FrameReader:
     """Open a source for reading; raises SourceError with a one-line reason. `decode_threads` > 0 caps
     FFmpeg's decoder threads per stream (0: FFmpeg's choice, about one per core)."""
     if spec.kind is SourceKind.FOLDER:
-        return ImageFolderReader(spec)
+        return ImageFolderReader(spec, max_pixels=max_image_pixels)
     if spec.kind is SourceKind.REPLAY:
         return ReplayReader(spec, clock_origin, decode_threads)
     if spec.kind is SourceKind.FILE and not Path(spec.uri).is_file():

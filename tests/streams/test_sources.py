@@ -84,6 +84,41 @@ def test_image_folder_source(tmp_path):
     assert [int(f.image[0, 0, 0]) for f in frames] == [0, 40, 80]
 
 
+def png(width: int, height: int, rows: int | None = None) -> bytes:
+    """A grey PNG claiming width x height, with `rows` rows of data (all of them by default): written row by row,
+    so a bomb costs a few MB here, not its decoded size."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer, row = zlib.compressobj(9), b"\x00" * (width + 1)
+    data = b"".join(packer.compress(row) for _ in range(height if rows is None else rows)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def test_image_folders_skip_unreadable_and_oversized_images_anywhere_before_decoding_them(tmp_path, caplog):
+    """Red team: a zero-byte first image rejected the folder, a header claiming 60000x60000 ended it after 4
+    frames, 20000x20000 PNG bombs of 389 KB each peaked at 6.7 GB."""
+    (tmp_path / "000.png").write_bytes(b"")
+    cv2.imwrite(str(tmp_path / "001.png"), np.full((24, 32, 3), 40, np.uint8))
+    (tmp_path / "002.png").write_bytes(png(60000, 60000, rows=4))
+    (tmp_path / "003.png").write_bytes(png(8000, 8000))  # 64 MP: a whole, valid image over the 50 MP limit
+    (tmp_path / "004.png").write_bytes(b"\x89PNG\r\n\x1a\n damaged")
+    cv2.imwrite(str(tmp_path / "005.png"), np.full((24, 32, 3), 80, np.uint8))
+    with caplog.at_level("WARNING"):
+        capture, frames = drain(SourceSpec.from_uri(str(tmp_path), "imgs"))
+    assert capture.status is StreamStatus.ENDED
+    assert [int(f.image[0, 0, 0]) for f in frames] == [40, 80]
+    warned = [r.getMessage() for r in caplog.records if "skipped image" in r.getMessage()]
+    assert [w.split("skipped image '")[1].split("'")[0][-7:] for w in warned] == [
+        "000.png", "002.png", "003.png", "004.png"]
+    assert "60000x60000 is over streams.max_image_pixels" in warned[1]
+    assert "8000x8000 is over streams.max_image_pixels (50000000)" in warned[2]
+
+
 def test_stop_ends_a_blocked_file_reader_promptly(city_clip):
     spec = SourceSpec.from_uri(str(city_clip), "city")
     buffer = buffer_for(spec, 2, 2)
