@@ -44,6 +44,12 @@ def load_settings(config_path, model, device, output):
     return cfg, out_dir
 
 
+def beside(pipeline) -> str:
+    """How the start line says that this run's files carry a count beside an earlier run's."""
+    suffix = pipeline.outputs.suffix
+    return f" (beside an earlier run's files: this run's names end in {suffix})" if suffix else ""
+
+
 def load_models(cfg, console: Console):
     """The detector and, when configured, the plate stage; both load before any frame is read."""
     from roadwatch.detector import CategoryMap
@@ -119,7 +125,7 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
             pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)
             signals.reload_with(pipeline.request_reload)
         console.print(
-            f"roadwatch: {len(specs)} source(s) -> {out_dir}/, events on {cfg.events.endpoint}, "
+            f"roadwatch: {len(specs)} source(s) -> {out_dir}/{beside(pipeline)}, events on {cfg.events.endpoint}, "
             f"model {cfg.detector.model} on {detector.device}"
         )
         summary = process(pipeline, specs, infos, console, overall=len(specs) > 1, stop=signals.stop)
@@ -183,7 +189,7 @@ def _analyze(cfg, out_dir: Path, paths, events, camera_motion, parallel, signals
         detector, plates = load_models(cfg, console)
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, per_stream_outputs=True,
                             thumbnails=True, plates=plates)
-        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/, "
+        console.print(f"roadwatch: analysing {len(specs)} file(s) -> {out_dir}/{beside(pipeline)}, "
                       f"model {cfg.detector.model} on {detector.device}")
         summary = process(pipeline, specs, infos, console, overall=True, stop=signals.stop)
     finally:
@@ -198,7 +204,8 @@ def _analyze(cfg, out_dir: Path, paths, events, camera_motion, parallel, signals
         except OSError as exc:
             summary["output_errors"].append(f"cannot write '{path}': {exc.strerror or exc}")
 
-    attempt(out_dir / "summary.json", write_json_atomic, out_dir / "summary.json", summary)
+    summary_path = pipeline.outputs.summary_path
+    attempt(summary_path, write_json_atomic, summary_path, summary)
     for stream_id, state in pipeline.streams.items():
         folder = pipeline.outputs.folder_of(stream_id)
         attempt(folder / "report.html", write_report, folder, state.thumbnails)
@@ -206,5 +213,5 @@ def _analyze(cfg, out_dir: Path, paths, events, camera_motion, parallel, signals
     for stream_id, entry in summary["streams"].items():
         if entry.get("warning"):
             print(f"roadwatch: warning: {entry['warning']}", file=sys.stderr)
-        print(f"roadwatch: {stream_id}: {out_dir / stream_id / 'report.html'}")
+        print(f"roadwatch: {stream_id}: {pipeline.outputs.folder_of(stream_id) / 'report.html'}")
     return summary

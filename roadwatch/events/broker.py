@@ -16,7 +16,8 @@ from pathlib import Path
 import zmq
 
 from roadwatch.errors import UserError
-from roadwatch.events.curve import Allowlists, CurveServerKeys, secure_server, warn_if_exposed
+from roadwatch.events.curve import Allowlists, CurveServerKeys, secure_server
+from roadwatch.events.endpoints import check_bind
 from roadwatch.events.subscriptions import SubscriptionGate
 from roadwatch.events.wire import MAX_EVENT_BYTES
 
@@ -66,8 +67,8 @@ class Broker:
                 producers = CurveServerKeys(self.curve.secret_key_file, self.producers_dir)
                 secure_server(self._allowlists, xpub, self.curve, "subscribers", on_revoked=self._restart)
                 secure_server(self._allowlists, xsub, producers, "producers", on_revoked=self._restart)
-            warn_if_exposed(self.frontend, self.curve is not None, "broker frontend (producers)")
-            warn_if_exposed(self.backend, self.curve is not None, "broker backend (subscribers)")
+            check_bind(self.frontend, self.curve is not None, "broker frontend (producers)")
+            check_bind(self.backend, self.curve is not None, "broker backend (subscribers)")
             xsub.bind(self.frontend)
             xpub.bind(self.backend)
         except (zmq.ZMQError, UserError):

@@ -11,7 +11,6 @@ connection (`on_revoked`), so the revoked client is out and the others reconnect
 
 from __future__ import annotations
 
-import logging
 import os
 import stat
 import threading
@@ -26,7 +25,6 @@ from zmq.auth.thread import ThreadAuthenticator
 
 from roadwatch.errors import UserError
 
-log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 1.0
 
 
@@ -123,18 +121,6 @@ class Allowlists:
                 revoked = any(now.get(name) != stamp for name, stamp in before.items())
                 if revoked and on_revoked is not None:
                     on_revoked()
-
-
-def warn_if_exposed(endpoint: str, secured: bool, what: str) -> None:
-    """One warning line when a socket is bound beyond this machine without CURVE: anyone who can reach the
-    port can read (or, on a broker's producer side, write) every event."""
-    if secured or not endpoint.startswith("tcp://"):
-        return
-    host = endpoint[len("tcp://"):].rsplit(":", 1)[0].strip("[]")
-    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
-        return
-    log.warning("%s %s is bound beyond this machine without CURVE: anyone who can reach it can read it "
-                "(set a CURVE key and allowlist, or bind 127.0.0.1)", what, endpoint)
 
 
 def rebind(socket: zmq.Socket, endpoint: str) -> None:

@@ -28,8 +28,8 @@ from roadwatch.events.curve import (
     rebind,
     secure_client,
     secure_server,
-    warn_if_exposed,
 )
+from roadwatch.events.endpoints import check_bind
 
 REQUEST = b"SNAPSHOT"
 MAX_PENDING = 256  # requests waiting for the loop; more are refused at once
@@ -55,7 +55,7 @@ class SnapshotServer:
             if curve is not None:
                 self._allowlists = Allowlists(self._context)
                 secure_server(self._allowlists, self._socket, curve, "snapshots", on_revoked=self._revoke)
-            warn_if_exposed(endpoint, curve is not None, "snapshot endpoint")
+            check_bind(endpoint, curve is not None, "snapshot endpoint")
             self._socket.bind(endpoint)
         except (zmq.ZMQError, UserError) as exc:
             self._close()

@@ -26,8 +26,8 @@ from roadwatch.events.curve import (
     rebind,
     secure_client,
     secure_server,
-    warn_if_exposed,
 )
+from roadwatch.events.endpoints import check_bind
 from roadwatch.events.schema import ALL_TYPES, HEARTBEAT, Event
 from roadwatch.events.subscriptions import SubscriptionGate
 from roadwatch.events.wire import MAX_EVENT_BYTES, MalformedMessage, encode, read_message, topic_of
@@ -98,7 +98,7 @@ class EventPublisher:
             if connect:
                 self._socket.connect(endpoint)
             else:
-                warn_if_exposed(endpoint, curve is not None, "events endpoint")
+                check_bind(endpoint, curve is not None, "events endpoint")
                 self._socket.bind(endpoint)
         except (zmq.ZMQError, UserError) as exc:
             self._close(0)

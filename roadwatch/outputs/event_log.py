@@ -11,6 +11,7 @@ from typing import BinaryIO
 import orjson
 
 from roadwatch.events.schema import Event
+from roadwatch.outputs.names import open_new
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,19 @@ class EventLog:
     def __init__(self, path: Path, lazy: bool = False) -> None:
         self.path = path
         self.error: str | None = None
-        self._file: BinaryIO | None = None if lazy else open(path, "wb")
+        self._file: BinaryIO | None = None
+        if not lazy:
+            try:
+                self._file = open_new(path)
+            except OSError as exc:
+                self._fail(exc)
 
     def write(self, event: Event) -> None:
         if self.error is not None:
             return
         try:
             if self._file is None:
-                self._file = open(self.path, "wb")
+                self._file = open_new(self.path)
             self._file.write(orjson.dumps(event, option=orjson.OPT_APPEND_NEWLINE))
         except OSError as exc:
             self._fail(exc)
@@ -54,7 +60,7 @@ class EventLog:
             return
         try:
             if self._file is None:
-                self._file = open(self.path, "wb")  # no event: an empty events.jsonl, as documented
+                self._file = open_new(self.path)  # no event: an empty events.jsonl, as documented
             if self._file.closed:
                 return
             self._file.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,14 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write to a temporary file then rename, so a reader never sees half a file; a write that fails (a full
-    disk) leaves the previous file, if any, and no temporary behind."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    disk) leaves the previous file, if any, and no temporary behind. The temporary is created new (never a
+    name planted beforehand, a link included), and the rename replaces a link at `path`, never its target."""
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(name)
     try:
-        tmp.write_text(text, encoding="utf-8")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except OSError:
         tmp.unlink(missing_ok=True)

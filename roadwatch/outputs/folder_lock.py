@@ -41,8 +41,11 @@ class OutputFolderLock:
                 f"output folder '{self.folder}' is in use by another roadwatch run (pid {owner}); "
                 "pass another --output, or stop that run first"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # the owner's pid, for the message another run gets; a full disk only loses that
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass
         self._fd = fd
         return self
 

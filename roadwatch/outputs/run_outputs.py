@@ -20,6 +20,7 @@ from roadwatch.config import OutputConfig
 from roadwatch.events.schema import Event
 from roadwatch.outputs.event_log import EventLog
 from roadwatch.outputs.files import write_json_atomic
+from roadwatch.outputs.names import run_suffix
 from roadwatch.outputs.segments import prune, segment_path, segment_start
 from roadwatch.outputs.summary import RunSummary
 from roadwatch.outputs.video import AnnotatedVideo
@@ -60,7 +61,12 @@ class RunOutputs:
         # footage analysis writes one of each per input; 24/7 runs may cut theirs on the clock (segments.py)
         self.segment_s = None if per_stream else config.segment_s
         self.segment = segment_start(clock(), self.segment_s) if self.segment_s else 0.0
-        self.event_log = None if per_stream else EventLog(self._output_path(out_dir / "events.jsonl"))
+        # an earlier run's files stay as they are: this run's names carry a count where they would clash (names.py)
+        self.suffix = run_suffix(out_dir, per_stream, segmented=bool(self.segment_s))
+        self._file_suffix = "" if self.segment_s else self.suffix  # segments are named by their start instead
+        self.events_series = out_dir / f"events{self._file_suffix}.jsonl"
+        self.summary_path = out_dir / f"summary{self.suffix}.json"
+        self.event_log = None if per_stream else EventLog(self._output_path(self.events_series))
         self.summary = RunSummary()
         self.streams: dict[str, StreamOutputs] = {}
 
@@ -68,7 +74,7 @@ class RunOutputs:
 
     def add_stream(self, stream_id: str, uri: str, fps: float, zones: Sequence[Zone], lines: Sequence[Line]) -> None:
         """A stream starts (or starts again after removal: a fresh video, a fresh summary entry)."""
-        folder = self.out_dir / stream_id if self.per_stream else None
+        folder = self.out_dir / f"{stream_id}{self.suffix}" if self.per_stream else None
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
         video = self._new_video(stream_id, fps, zones, lines, folder) if self.config.video else None
@@ -135,7 +141,7 @@ class RunOutputs:
         if self.event_log is not None:
             self.event_log.close()
             self._note_errors(self.event_log)
-            self.event_log = EventLog(self._output_path(self.out_dir / "events.jsonl"), lazy=True)
+            self.event_log = EventLog(self._output_path(self.events_series), lazy=True)
         for outputs in self.streams.values():
             if outputs.video is not None and not outputs.closed:
                 old = outputs.video
@@ -145,7 +151,7 @@ class RunOutputs:
                                                self.category_names, old.zone_specs, old.line_specs, series=old.series)
         keep = self.config.keep_segments
         if keep is not None:  # the new segments' files appear with their first write: they are the keep-th
-            prune(self.out_dir / "events.jsonl", keep - 1)
+            prune(self.events_series, keep - 1)
             for series in {o.video.series for o in self.streams.values() if o.video is not None}:
                 prune(series, keep - 1)
 
@@ -157,7 +163,7 @@ class RunOutputs:
         for outputs in self.streams.values():
             if outputs.summary is not None:
                 self._write_summary(outputs.folder / "summary.json", outputs.summary, elapsed_s)
-        return self._write_summary(self.out_dir / "summary.json", self.summary, elapsed_s)
+        return self._write_summary(self.summary_path, self.summary, elapsed_s)
 
     # --- helpers -----------------------------------------------------------------------------------
 
@@ -170,7 +176,8 @@ class RunOutputs:
         if folder is not None:
             series = folder / "annotated.mp4"
         else:
-            series = self.out_dir / ("annotated.mp4" if self.single_stream else f"annotated_{stream_id}.mp4")
+            name = "annotated" if self.single_stream else f"annotated_{stream_id}"
+            series = self.out_dir / f"{name}{self._file_suffix}.mp4"
         return AnnotatedVideo(self._output_path(series), fps, self.config.codec, self.category_names, zones, lines,
                               series=series)
 

@@ -9,6 +9,7 @@ many seconds of UTC time and a new one begun, named by its start (`events_202612
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
 from pathlib import Path
@@ -29,7 +30,7 @@ def segment_path(series: Path, start: float) -> Path:
     wrote there: an existing name gets a count, `events_20261201T120000Z-1.jsonl`."""
     base = f"{series.stem}_{time.strftime(STAMP, time.gmtime(start))}"
     path, n = series.with_name(base + series.suffix), 0
-    while path.exists():
+    while os.path.lexists(path):  # a dangling link planted there counts as taken too
         n += 1
         path = series.with_name(f"{base}-{n}{series.suffix}")
     return path

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import supervision as sv
 
+from roadwatch.outputs.names import refuse_link
 from roadwatch.outputs.palette import CATEGORY_HEX
 from roadwatch.trackers import TrackView
 
@@ -109,6 +110,7 @@ class AnnotatedVideo:
 
     def _open(self, image: np.ndarray) -> None:
         self._size = (image.shape[1], image.shape[0])
+        refuse_link(self.path)  # OpenCV opens by name, following links: refused before it does
         self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self._size)
         if not self._writer.isOpened():
             self._writer = None

@@ -322,3 +322,17 @@ def test_binding_beyond_loopback_without_curve_is_one_warning(caplog):
         assert not caplog.records
         EventPublisher(f"tcp://0.0.0.0:{port}").close()
     assert len(caplog.records) == 1 and "bound beyond this machine without CURVE" in caplog.records[0].getMessage()
+
+
+def test_an_ipc_endpoint_never_deletes_a_file_that_is_not_a_socket(tmp_path):
+    precious = tmp_path / "notes.txt"
+    precious.write_text("keep me\n")
+    with pytest.raises(UserError, match="exists and is not a socket; roadwatch will not delete it"):
+        EventPublisher(f"ipc://{precious}")
+    with pytest.raises(UserError, match="exists and is not a socket"):
+        SnapshotServer(f"ipc://{precious}")
+    assert precious.read_text() == "keep me\n"
+    socket_path = tmp_path / "events.sock"
+    first = EventPublisher(f"ipc://{socket_path}")  # a socket left by an earlier run may be replaced
+    first.close()
+    EventPublisher(f"ipc://{socket_path}").close()

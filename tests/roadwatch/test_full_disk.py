@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections import Counter
 from pathlib import Path
 
 import cv2
@@ -91,26 +90,49 @@ def test_an_annotated_video_with_room_is_checked_and_kept(tmp_path):
     assert video.error is None and count_frames(path) == 120
 
 
-def test_run_with_a_full_disk_for_its_events_file_publishes_every_event_and_exits_1(tmp_path, model_path, city_clip):
-    out = tmp_path / "out"
+def test_run_with_a_full_disk_for_its_events_file_publishes_every_event_and_exits_1(
+    small_disk, tmp_path, model_path, city_clip
+):
+    """The events file fills its disk at once (video off: the events file and the summary are all it writes)."""
+    out = small_disk("64k") / "out"
     out.mkdir()
-    (out / "events.jsonl").symlink_to("/dev/full")  # every write to it: ENOSPC
+    (out.parent / "ballast").write_bytes(b"\0" * (60 << 10))  # room for the lock file's pid, and a little more
+    config = tmp_path / "novideo.yaml"
+    config.write_text("output: {video: false}\n")
     endpoint = free_endpoint()
     tap = EventTap.listening(endpoint)
     proc = roadwatch(
         "run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out), "--events", endpoint,
-        "--device", "cpu",
+        "--device", "cpu", "--config", str(config),
     )
     tap.stop()
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("roadwatch: error: cannot write") and "events.jsonl" in last and NO_SPACE in last
-    summary = json.loads((out / "summary.json").read_text())
-    assert len(summary["output_errors"]) == 1 and NO_SPACE in summary["output_errors"][0]
-    heard = Counter(e["type"] for e in tap.events if e["type"] != "heartbeat")
-    assert heard == Counter(summary["events"]) and heard["track.started"] > 0  # no event lost to subscribers
-    assert count_frames(out / "annotated.mp4") == count_frames(city_clip)  # the other outputs unharmed
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("roadwatch: error: cannot write")]
+    assert any("events.jsonl" in line and NO_SPACE in line for line in errors), proc.stderr
+    heard = [e for e in tap.events if e["type"] != "heartbeat"]
+    final = [e for e in tap.events if e["type"] == "heartbeat"][-1]
+    assert [e["seq"] for e in heard] == list(range(1, len(heard) + 1)) and final["seq"] == len(heard)
+    assert sum(e["type"] == "track.started" for e in heard) > 0  # no event lost to subscribers
+
+
+def test_a_link_planted_under_an_output_name_is_never_written_through(tmp_path, model_path, city_clip):
+    """A symbolic link where events.jsonl would go (here to /dev/full, where a write fails loudly) is left
+    alone: the run writes its own events-1.jsonl beside it (names.py), and its target is never opened."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "events.jsonl").symlink_to("/dev/full")
+    target = tmp_path / "victim.txt"
+    target.write_text("precious\n")
+    (out / "summary.json").symlink_to(target)
+    proc = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
+                     "--events", free_endpoint(), "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert target.read_text() == "precious\n"
+    assert (out / "events.jsonl").is_symlink() and (out / "summary.json").is_symlink()
+    summary = json.loads((out / "summary-1.json").read_text())
+    assert summary["streams"]["city40"]["frames"] == 40 and (out / "events-1.jsonl").stat().st_size > 0
+    assert count_frames(out / "annotated-1.mp4") == count_frames(city_clip)
 
 
 def test_analyze_on_a_full_disk_leaves_no_half_written_output(small_disk, model_path):

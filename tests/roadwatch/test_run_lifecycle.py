@@ -95,3 +95,36 @@ def test_signals_while_the_run_starts_are_a_reload_and_a_clean_stop(tmp_path, mo
     assert proc.returncode == 0, stderr
     summary = json.loads((early / "summary.json").read_text())
     assert summary["streams"]["cam"]["status"] == "stopped"
+
+
+def test_a_restart_after_kill_9_never_truncates_or_replaces_the_killed_runs_files(tmp_path, model_path, city_clip):
+    out = tmp_path / "out"
+    killed = live_run(tmp_path, model_path, out)
+    try:
+        wait_for(lambda: (out / "events.jsonl").exists() and len(read_jsonl(out / "events.jsonl")) >= 3, 90,
+                 "the first run's events")
+        killed.kill()  # kill -9: no clean end, no summary
+        killed.wait(30)
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".roadwatch.lock"}
+    again = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
+                      "--events", free_endpoint(), "--device", "cpu")
+    assert again.returncode == 0, again.stderr
+    assert "beside an earlier run's files: this run's names end in -1" in " ".join(again.stderr.split())
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in before} == before  # untouched
+    assert json.loads((out / "summary-1.json").read_text())["streams"]["city40"]["frames"] == 40
+    assert read_jsonl(out / "events-1.jsonl") and (out / "annotated-1.mp4").stat().st_size > 0
+
+
+def test_analysing_into_a_folder_twice_keeps_both_analyses(tmp_path, model_path, city_clip):
+    out = tmp_path / "out"
+    for _ in range(2):
+        proc = roadwatch("analyze", str(city_clip), "--output", str(out), "--model", str(model_path),
+                         "--device", "cpu")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "city40", "city40-1", "summary-1.json", "summary.json"]
+    assert f"{out / 'city40-1' / 'report.html'}" in proc.stdout
+    assert (out / "city40" / "report.html").is_file() and (out / "city40-1" / "events.jsonl").is_file()
