@@ -16,6 +16,7 @@ from roadwatch.trackers import TrackView
 
 log = logging.getLogger(__name__)
 
+MAX_HOLD_S = 10.0  # the longest gap in a live stream filled by holding its last frame
 GROWTH_CHECK_S = 10.0  # of video, between checks that the annotated video's file still grows
 FULL_BELOW_BYTES = 1 << 20  # free space under which a file that does not grow is taken as failing
 CATEGORY_PALETTE = sv.ColorPalette.from_hex(list(CATEGORY_HEX))
@@ -26,6 +27,11 @@ class AnnotatedVideo:
 
     Opened on the first frame, so its size is the source's real size; later frames of another size
     (an image folder) are resized to it. Boxes are coloured by category.
+
+    A live stream's frames are placed by their time (`at`, the frame's media time): where frames were dropped
+    the last one is held, so a minute of camera is a minute of video (written at the processed rate, 75.8 s of
+    a live camera once became a 2.44 s time-lapse). A gap over MAX_HOLD_S (an outage) is cut rather than
+    filled with a still frame; a frame more than two frames ahead of its time is left out.
     """
 
     def __init__(
@@ -47,13 +53,29 @@ class AnnotatedVideo:
         self._bytes_at_check = 0
         self._writer: cv2.VideoWriter | None = None
         self._size: tuple[int, int] | None = None
+        self._start: float | None = None  # media time of frame 0, for frames placed by time
+        self._last: np.ndarray | None = None  # the last frame written, held over a live stream's drops
         self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
         self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4, smart_position=True)
         self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
 
-    def write(self, image: np.ndarray, tracks: list[TrackView], class_names: list[str]) -> None:
+    def write(
+        self, image: np.ndarray, tracks: list[TrackView], class_names: list[str], at: float | None = None
+    ) -> None:
+        """One processed frame; `at` (seconds, a live stream's media time) places it in time."""
         if self.error is not None:
             return
+        holds = 0
+        if at is not None:
+            if self._start is None:
+                self._start = at
+            due = round((at - self._start) * self.fps)  # the index this frame belongs at
+            if due < self.frames_written - 2:
+                return
+            holds = due - self.frames_written
+            if holds > self.fps * MAX_HOLD_S:  # an outage: cut, and count time from here
+                self._start, holds = at - self.frames_written / self.fps, 0
+            holds = max(0, holds) if self._last is not None else 0
         if self._writer is None:
             try:
                 self._open(image)
@@ -90,6 +112,15 @@ class AnnotatedVideo:
             canvas = self._labels.annotate(canvas, detections, labels=labels)
         if (canvas.shape[1], canvas.shape[0]) != self._size:
             canvas = cv2.resize(canvas, self._size)
+        for _ in range(holds):
+            self._put(self._last)
+        self._put(canvas)
+        if at is not None:
+            self._last = canvas
+
+    def _put(self, canvas: np.ndarray) -> None:
+        if self._writer is None:  # given up (a full disk) by the growth check of an earlier frame
+            return
         self._writer.write(canvas)
         self.frames_written += 1
         if self.frames_written % self._growth_check_frames == 0:

@@ -259,7 +259,8 @@ class Pipeline:
             visible[i] = self.track_events.frame(frame, state, step)
             video = self.outputs.video(frame.stream_id)
             if video is not None:
-                video.write(frame.image, visible[i], self.track_events.labels(visible[i], state))
+                at = frame.pts if state.spec.live else None  # a live stream's video keeps its time (video.py)
+                video.write(frame.image, visible[i], self.track_events.labels(visible[i], state), at)
             state.frames += 1
             state.last_frame = frame
         return visible

@@ -10,12 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import psutil
 import pytest
 
 from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
 
-from support.helpers import CITY, VIDEOS, assert_valid_events, free_endpoint, require
+from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
@@ -453,3 +454,34 @@ def test_a_file_opens_in_its_own_time_beside_four_silent_urls(rtsp_ok):
             sock.close()
     assert took < own_time + 1.0, f"{took:.2f} s to the first frame, {own_time:.2f} s alone"
     assert time.monotonic() - stopping < 5.0, "stopping five sources did not overlap"
+
+
+def test_a_live_cameras_annotated_video_lasts_as_long_as_the_camera_ran(tmp_path, model_path, city_clip):
+    """Frames are dropped on a CPU (here most of them: the detector at 1280 px is far slower than 25 frames/s),
+    yet 20 s of camera is 20 s of video: frames placed by their time, the last one held over the drops.
+    Written at the processed rate, 75.8 s of a live camera once became a 2.44 s time-lapse."""
+    from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
+    from roadwatch.pipeline import Pipeline
+
+    slow = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=1280)
+    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": True}})
+    spec = SourceSpec.from_uri(f"replay:{city_clip}", "cam")
+    pipeline = Pipeline(cfg, [spec], {}, slow, None, tmp_path)
+    running = Running(pipeline)
+    try:
+        wait_until(lambda: pipeline.streams["cam"].frames > 0, 60, "the camera's first frame")
+        first = pipeline.streams["cam"].last_frame.pts
+        wait_until(lambda: pipeline.streams["cam"].last_frame.pts - first >= 20.0, 60, "20 s of camera")
+    finally:
+        summary = running.end()
+    video = tmp_path / "annotated.mp4"
+    cap = cv2.VideoCapture(str(video))
+    frames, fps = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert count_frames(video) == frames  # it decodes, every frame
+    camera_s = pipeline.streams["cam"].last_frame.pts - first
+    assert summary["streams"]["cam"]["frames"] < camera_s * 25 / 2  # most frames were dropped
+    assert camera_s >= 20.0
+    assert abs(frames / fps - camera_s) <= 1.0, f"{frames / fps:.1f} s of video for {camera_s:.1f} s of camera"
