@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from roadwatch.pipeline.plate_schedule import PlateSchedule
-from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec
+from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec, StreamStatus
 from roadwatch.trackers import CameraMotionEstimator, ZoneLineMonitor
 
 
@@ -29,7 +29,10 @@ class StreamState:
     def summary_entry(self) -> dict:
         """Its line in summary.json: frames processed, drops, status, and what went wrong."""
         capture = self.capture
-        entry = {"frames": self.frames, "dropped": capture.buffer.dropped, "status": capture.status.value}
+        status = capture.status.value
+        if capture.status is StreamStatus.ENDED and not self.spec.live and self.frames < capture.frames_read:
+            status = StreamStatus.STOPPED.value  # read to its end, not processed to it: the run was stopped first
+        entry = {"frames": self.frames, "dropped": capture.buffer.dropped, "status": status}
         if self.spec.live:
             entry["reconnects"] = capture.reconnects
         if capture.status in ERROR_STATES and capture.error:

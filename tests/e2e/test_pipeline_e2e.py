@@ -181,6 +181,35 @@ def test_a_signal_stops_cleanly_with_playable_video_and_closed_tracks(tmp_path, 
     assert "shutdown" in {e.get("reason") for e in events}
 
 
+def test_a_file_stopped_before_its_read_ahead_frames_were_processed_is_stopped_not_ended(
+    tmp_path, model_path, city_clip
+):
+    """The reader had reached the end of the 40-frame clip (its frames read ahead into the buffer) when the run
+    was stopped: the summary once said `ended`, with fewer frames than the file has."""
+    import threading
+
+    from roadwatch.config import Config
+    from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
+    from roadwatch.detector.yolo import YoloDetector
+    from roadwatch.pipeline import Pipeline
+    from roadwatch.streams import SourceSpec, probe
+
+    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
+    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": False}, "detector": {"max_batch": 1}})
+    spec = SourceSpec.from_uri(str(city_clip), "clip")
+    pipeline = Pipeline(cfg, [spec], {"clip": probe(spec)}, detector, None, tmp_path)
+    stop = threading.Event()
+
+    def on_batch(_counts) -> None:
+        if pipeline.streams["clip"].capture.frames_read == 40:  # the whole file is read: stop before it is done
+            stop.set()
+
+    summary = pipeline.run(stop, on_batch=on_batch)
+    entry = summary["streams"]["clip"]
+    assert entry["frames"] < 40
+    assert entry["status"] == "stopped"
+
+
 def no_retries(tmp_path: Path) -> str:
     cfg = tmp_path / "no_retries.yaml"
     cfg.write_text("streams:\n  max_retries: 0\n")
