@@ -12,7 +12,16 @@ from roadwatch.events.live_state import LiveState
 from roadwatch.events.snapshots import late_join, request_snapshot
 from roadwatch.events.zmq_io import Subscriber
 
-from support.helpers import CITY, assert_valid_events, free_endpoint, require, spawn_roadwatch
+from support.helpers import (
+    CITY,
+    assert_valid_events,
+    free_endpoint,
+    require,
+    spawn_roadwatch,
+    spawned,
+    stop,
+    wait_until,
+)
 
 
 def test_late_subscriber_reconstructs_the_active_tracks(tmp_path, model_path):
@@ -91,8 +100,6 @@ def test_a_snapshot_flood_leaves_the_pipeline_its_pace_and_heartbeats(tmp_path, 
         f"events: {{snapshot_endpoint: '{snapshot_endpoint}', heartbeat_s: 0.5}}\n"
     )
     tap = EventTap.listening(endpoint)
-    proc = spawn_roadwatch("run", "--config", str(config), "--model", str(model_path), "--events", endpoint,
-                           "--device", "cpu", "--output", str(tmp_path / "out"))
     beats = lambda: [e for e in tap.events if e["type"] == "heartbeat"]  # noqa: E731
     answered = [0]
 
@@ -116,24 +123,20 @@ def test_a_snapshot_flood_leaves_the_pipeline_its_pace_and_heartbeats(tmp_path, 
         ctx.term()
 
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(beats()) < 12:  # 6 s of steady running first
-            time.sleep(0.1)
-        assert len(beats()) >= 12, "the pipeline did not start"
-        before = [b["fps"] for b in beats()[-6:]]
-        start = time.time()
-        until = time.monotonic() + 8
-        flooders = [threading.Thread(target=flood, args=(until,)) for _ in range(4)]
-        for thread in flooders:
-            thread.start()
-        for thread in flooders:
-            thread.join(30)
-        during = [b for b in beats() if b["ts"] >= start]
-        proc.send_signal(signal.SIGTERM)
-        proc.communicate(timeout=60)
+        with spawned("run", "--config", str(config), "--model", str(model_path), "--events", endpoint, "--device",
+                     "cpu", "--output", str(tmp_path / "out")) as proc:
+            wait_until(lambda: len(beats()) >= 12, 120, "6 s of steady running")
+            before = [b["fps"] for b in beats()[-6:]]
+            start = time.time()
+            until = time.monotonic() + 8
+            flooders = [threading.Thread(target=flood, args=(until,)) for _ in range(4)]
+            for thread in flooders:
+                thread.start()
+            for thread in flooders:
+                thread.join(30)
+            during = [b for b in beats() if b["ts"] >= start]
+            stop(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         tap.stop()
     assert proc.returncode == 0
     assert answered[0] > 0

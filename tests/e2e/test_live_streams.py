@@ -16,7 +16,7 @@ import pytest
 
 from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
 
-from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require
+from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require, wait_until
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
@@ -42,15 +42,6 @@ def servers(rtsp_ok):
     for server in started:
         server.kill()
 
-
-def wait_until(predicate, timeout_s: float, what: str) -> float:
-    """Seconds it took for `predicate` to hold; fails the test if it never did."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout_s:
-        if predicate():
-            return time.monotonic() - t0
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def open_sockets() -> int:

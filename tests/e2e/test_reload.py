@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import time
 
 import psutil
 import pytest
@@ -14,7 +13,7 @@ from roadwatch.config import Config
 from roadwatch.pipeline import Pipeline
 from roadwatch.streams import SourceSpec
 
-from support.helpers import CITY, TRUCKS_DAMAGED, require
+from support.helpers import CITY, TRUCKS_DAMAGED, require, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +24,6 @@ def small_detector(model_path):
 
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
 
-
-def wait_until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
 class Running:

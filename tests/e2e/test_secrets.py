@@ -4,8 +4,6 @@ source can show up read back and searched for the secrets."""
 from __future__ import annotations
 
 import json
-import signal
-import time
 from pathlib import Path
 
 import msgpack
@@ -16,7 +14,7 @@ from roadwatch.streams import SourceSpec
 from roadwatch.streams.redact import mask_uri, redact
 
 from support.event_tap import EventTap
-from support.helpers import CITY, free_endpoint, read_jsonl, require, spawn_roadwatch
+from support.helpers import CITY, free_endpoint, read_jsonl, require, spawned, stop, wait_until
 from support.rtsp import RtspServer, free_port, unavailable_reason
 
 SECRETS = ("Sup3rSecretPw", "0therPassw0rd", "QueryT0kenXyz")
@@ -46,14 +44,6 @@ def rtsp_server():
     server.kill()
 
 
-def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-
 
 def test_a_password_in_a_source_uri_appears_nowhere_outside_the_process(tmp_path, rtsp_server, model_path):
     """Up, down and failing sources with secrets, an events socket, a snapshot, stdout, stderr and every file."""
@@ -70,24 +60,20 @@ def test_a_password_in_a_source_uri_appears_nowhere_outside_the_process(tmp_path
     )
     out = tmp_path / "out"
     tap = EventTap.listening(events_ep)
-    proc = spawn_roadwatch(
-        "run", "--config", str(cfg), "--model", str(model_path), "--output", str(out), "--events", events_ep,
-        "--device", "cpu",
-    )
     raw_payloads: list[bytes] = []
     try:
-        seen = lambda kind: {e["stream_id"] for e in tap.events if e["type"] == kind}  # noqa: E731
-        wait_for(lambda: "door" in seen("stream.up") and {"gate", "yard"} <= seen("stream.down"), 90,
-                 "the served camera up and the other two down")
-        wait_for(lambda: any(e["type"] == "track.started" for e in tap.events), 60, "a track on the served camera")
-        snapshot = request_snapshot(snapshot_ep)
-        raw_payloads.append(msgpack.packb(snapshot, use_bin_type=True))
-        assert {s["stream_id"] for s in snapshot["streams"]} == {"door", "gate", "yard"}
-        proc.send_signal(signal.SIGTERM)
-        stdout, stderr = proc.communicate(timeout=60)
+        with spawned("run", "--config", str(cfg), "--model", str(model_path), "--output", str(out), "--events",
+                     events_ep, "--device", "cpu") as proc:
+            seen = lambda kind: {e["stream_id"] for e in tap.events if e["type"] == kind}  # noqa: E731
+            wait_until(lambda: "door" in seen("stream.up") and {"gate", "yard"} <= seen("stream.down"), 90,
+                       "the served camera up and the other two down")
+            wait_until(lambda: any(e["type"] == "track.started" for e in tap.events), 60,
+                       "a track on the served camera")
+            snapshot = request_snapshot(snapshot_ep)
+            raw_payloads.append(msgpack.packb(snapshot, use_bin_type=True))
+            assert {s["stream_id"] for s in snapshot["streams"]} == {"door", "gate", "yard"}
+            stdout, stderr = stop(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
         tap.stop()
     assert proc.returncode == 0, stderr
 

@@ -25,7 +25,7 @@ from roadwatch.events.snapshots import SnapshotServer, request_snapshot
 from roadwatch.events.wire import encode, topic_of
 from roadwatch.events.zmq_io import EventPublisher, Subscriber
 
-from support.helpers import free_endpoint, roadwatch
+from support.helpers import free_endpoint, roadwatch, wait_until
 
 
 @pytest.fixture
@@ -54,14 +54,6 @@ def listen(subscriber: Subscriber) -> tuple[threading.Thread, list]:
     thread.start()
     return thread, out
 
-
-def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
 
 
 def test_key_files_are_private_and_never_overwritten(tmp_path):
@@ -121,7 +113,7 @@ def test_with_curve_only_allowed_producers_reach_the_broker_and_a_pipeline_conne
     plain.connect(frontend)
     try:
         probe = EventFactory("probe")
-        wait_for(lambda: pipeline.publish(probe.heartbeat(interval_s=1, fps=0, events_sent=0, streams={}))
+        wait_until(lambda: pipeline.publish(probe.heartbeat(interval_s=1, fps=0, events_sent=0, streams={}))
                  or bool(received), 20, "the allowed pipeline's heartbeat to reach alice")
         forged = events("pipeline", 30)  # a spoofed producer_id, as the red team sent
         for event in forged:
@@ -200,7 +192,7 @@ def test_huge_or_many_subscriptions_leave_publisher_and_broker_memory_flat():
         assert publisher.subscriptions.refused == 100  # the long ones; larger messages dropped their peers
         heard = Subscriber(endpoint, timeout_s=0.2)
         thread, got = listen(heard)
-        wait_for(lambda: publisher.publish(factory.heartbeat(interval_s=1, fps=0, events_sent=0, streams={}))
+        wait_until(lambda: publisher.publish(factory.heartbeat(interval_s=1, fps=0, events_sent=0, streams={}))
                  or bool(got), 20, "a normal subscriber to hear the publisher")
         thread.join(10)
     finally:
@@ -299,13 +291,13 @@ def test_an_allowlist_change_takes_effect_without_a_restart(tmp_path, keys):
         return event["seq"]
 
     try:
-        wait_for(lambda: beat() and bool(received["alice"]), 20, "alice to hear the publisher")
+        wait_until(lambda: beat() and bool(received["alice"]), 20, "alice to hear the publisher")
         (tmp_path / "allowed" / "mallory.key").write_bytes((keys / "mallory.key").read_bytes())
-        wait_for(lambda: publisher.allowlists.reloads == 1, 10, "the allowlist to be re-read")
+        wait_until(lambda: publisher.allowlists.reloads == 1, 10, "the allowlist to be re-read")
         readers["mallory"].start()  # after the change: libzmq does not retry a connection refused once
-        wait_for(lambda: beat() and bool(received["mallory"]), 20, "mallory to be let in once listed")
+        wait_until(lambda: beat() and bool(received["mallory"]), 20, "mallory to be let in once listed")
         (tmp_path / "allowed" / "alice.key").unlink()
-        wait_for(lambda: beat() and received["mallory"][-1] > received["alice"][-1] + 50, 20,
+        wait_until(lambda: beat() and received["mallory"][-1] > received["alice"][-1] + 50, 20,
                  "alice to be cut off while mallory goes on")
     finally:
         stop.set()

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from support.helpers import CITY, free_endpoint, read_jsonl, require, roadwatch, spawn_roadwatch
-
-
-def wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+from support.helpers import CITY, free_endpoint, read_jsonl, require, roadwatch, spawned, stop, wait_until
 
 
 def one_line_error(proc) -> str:
@@ -28,28 +18,23 @@ def one_line_error(proc) -> str:
     return lines[0]
 
 
-def live_run(tmp_path: Path, model_path: Path, out: Path, *extra: str):
+def live_run(tmp_path: Path, model_path: Path, out: Path):
     """`roadwatch run` on a replayed camera (it runs until stopped), driven by a config file."""
     cfg = tmp_path / "cam.yaml"
     cfg.write_text(f"sources:\n  - {{uri: 'replay:{require(CITY)}', id: cam}}\n")
-    return spawn_roadwatch("run", "--config", str(cfg), "--model", str(model_path), "--output", str(out),
-                           "--events", free_endpoint(), "--device", "cpu", *extra)
+    return spawned("run", "--config", str(cfg), "--model", str(model_path), "--output", str(out),
+                   "--events", free_endpoint(), "--device", "cpu")
 
 
 def test_an_output_folder_belongs_to_one_run_at_a_time(tmp_path, model_path, city_clip):
     out = tmp_path / "out"
-    first = live_run(tmp_path, model_path, out)
-    try:
-        wait_for(lambda: (out / "events.jsonl").exists() and (out / "events.jsonl").stat().st_size > 0, 90,
+    with live_run(tmp_path, model_path, out) as first:
+        wait_until(lambda: (out / "events.jsonl").exists() and (out / "events.jsonl").stat().st_size > 0, 90,
                  "the first run to write events")
         second = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
                            "--events", free_endpoint(), "--device", "cpu")
         assert f"in use by another roadwatch run (pid {first.pid})" in one_line_error(second)
-        first.send_signal(signal.SIGTERM)
-        _, stderr = first.communicate(timeout=60)
-    finally:
-        if first.poll() is None:
-            first.kill()
+        _, stderr = stop(first)
     assert first.returncode == 0, stderr
     events = read_jsonl(out / "events.jsonl")  # the first run's file, whole and only its own
     assert len({e["producer_id"] for e in events}) == 1
@@ -69,29 +54,19 @@ def test_an_output_folder_that_cannot_be_written_is_one_line_before_the_model_lo
 def test_signals_while_the_run_starts_are_a_reload_and_a_clean_stop(tmp_path, model_path):
     """SIGHUP while the model loads once ended the process silently (129), and SIGTERM then ended it with 143."""
     out = tmp_path / "out"
-    proc = live_run(tmp_path, model_path, out)
-    try:
-        wait_for(lambda: (out / ".roadwatch.lock").exists(), 60, "the run to claim its output folder")
+    with live_run(tmp_path, model_path, out) as proc:
+        wait_until(lambda: (out / ".roadwatch.lock").exists(), 60, "the run to claim its output folder")
         proc.send_signal(signal.SIGHUP)  # the model is loading now (torch alone takes seconds)
-        wait_for(lambda: (out / "events.jsonl").exists() and any(
+        wait_until(lambda: (out / "events.jsonl").exists() and any(
             e["type"] == "stream.up" for e in read_jsonl(out / "events.jsonl")), 90, "the camera to come up")
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+        _, stderr = stop(proc)
     assert proc.returncode == 0, stderr
     assert "reloaded sources: cam" in stderr  # the SIGHUP was applied once the pipeline was ready
 
     early = tmp_path / "early"
-    proc = live_run(tmp_path, model_path, early)
-    try:
-        wait_for(lambda: (early / ".roadwatch.lock").exists(), 60, "the second run to claim its output folder")
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=90)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    with live_run(tmp_path, model_path, early) as proc:
+        wait_until(lambda: (early / ".roadwatch.lock").exists(), 60, "the second run to claim its output folder")
+        _, stderr = stop(proc, timeout_s=90)
     assert proc.returncode == 0, stderr
     summary = json.loads((early / "summary.json").read_text())
     assert summary["streams"]["cam"]["status"] == "stopped"
@@ -99,15 +74,11 @@ def test_signals_while_the_run_starts_are_a_reload_and_a_clean_stop(tmp_path, mo
 
 def test_a_restart_after_kill_9_never_truncates_or_replaces_the_killed_runs_files(tmp_path, model_path, city_clip):
     out = tmp_path / "out"
-    killed = live_run(tmp_path, model_path, out)
-    try:
-        wait_for(lambda: (out / "events.jsonl").exists() and len(read_jsonl(out / "events.jsonl")) >= 3, 90,
-                 "the first run's events")
+    with live_run(tmp_path, model_path, out) as killed:
+        wait_until(lambda: (out / "events.jsonl").exists() and len(read_jsonl(out / "events.jsonl")) >= 3, 90,
+                   "the first run's events")
         killed.kill()  # kill -9: no clean end, no summary
         killed.wait(30)
-    finally:
-        if killed.poll() is None:
-            killed.kill()
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file() and p.name != ".roadwatch.lock"}
     again = roadwatch("run", "--source", str(city_clip), "--model", str(model_path), "--output", str(out),
                       "--events", free_endpoint(), "--device", "cpu")

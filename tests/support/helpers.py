@@ -3,12 +3,16 @@ run as a user would, and the checks every events file must pass."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -49,6 +53,16 @@ def count_frames(path: Path) -> int:
     return n
 
 
+def wait_until(predicate, timeout_s: float, what: str) -> float:
+    """Seconds it took for `predicate` to hold (polled every 20 ms); fails the test if it never did."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout_s:
+        if predicate():
+            return time.monotonic() - t0
+        time.sleep(0.02)
+    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+
+
 def free_endpoint() -> str:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,6 +74,25 @@ def spawn_roadwatch(*args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "roadwatch", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+@contextlib.contextmanager
+def spawned(*args: str) -> Iterator[subprocess.Popen]:
+    """The real CLI in a child process for the length of the block; killed after it if it still runs (a test
+    that failed half-way leaves nothing behind)."""
+    proc = spawn_roadwatch(*args)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def stop(proc: subprocess.Popen, timeout_s: float = 60) -> tuple[str, str]:
+    """SIGTERM, as an operator stops a run; its stdout and stderr once it has ended."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=timeout_s)
 
 
 def roadwatch(*args: str, **kwargs) -> subprocess.CompletedProcess:
