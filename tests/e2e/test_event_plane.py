@@ -4,12 +4,10 @@ broker got 0 of its events without an error."""
 
 from __future__ import annotations
 
-import threading
-
 from roadwatch.events.broker import Broker
-from roadwatch.events.curve import CurveServerKeys, create_keys
-from roadwatch.events.zmq_io import Subscriber
+from roadwatch.events.curve import CurveClientKeys, CurveServerKeys, create_keys
 
+from support.event_tap import EventTap
 from support.helpers import free_endpoint, read_jsonl, roadwatch
 
 
@@ -23,19 +21,7 @@ def test_a_pipeline_publishes_every_event_through_a_curve_broker(tmp_path, model
     frontend, backend = free_endpoint(), free_endpoint()
     broker = Broker(frontend, backend, CurveServerKeys(keys / "broker.key_secret", tmp_path / "subscribers"),
                     producers_dir=tmp_path / "producers").start()
-    received: list[dict] = []
-    alice = Subscriber(backend, timeout_s=60.0, client_secret_key=keys / "alice.key_secret",
-                       server_public_key=keys / "broker.key")
-
-    def read() -> None:
-        for event in alice:
-            received.append(event)
-            if event["type"] == "heartbeat" and event["streams"].get("city40", {}).get("status") in ("ended",
-                                                                                                      "stopped"):
-                return  # the final heartbeat: every event was sent before it
-
-    reader = threading.Thread(target=read)
-    reader.start()
+    alice = EventTap.listening(backend, CurveClientKeys(keys / "alice.key_secret", keys / "broker.key"))
     config = tmp_path / "edge.yaml"
     config.write_text(
         f"events: {{connect: true, curve_secret_key: '{keys / 'pipeline.key_secret'}', "
@@ -44,9 +30,10 @@ def test_a_pipeline_publishes_every_event_through_a_curve_broker(tmp_path, model
     try:
         proc = roadwatch("run", "--source", str(city_clip), "--config", str(config), "--model", str(model_path),
                          "--events", frontend, "--output", str(tmp_path / "out"), "--device", "cpu", timeout=180)
-        reader.join(60)
+        alice.stop()  # takes what is still on its way through the broker, then closes
     finally:
         broker.stop()
+    received = alice.events
     assert proc.returncode == 0, proc.stderr
     logged = read_jsonl(tmp_path / "out" / "events.jsonl")
     published = [e for e in received if e["type"] != "heartbeat"]

@@ -7,24 +7,26 @@ import time
 
 import zmq
 
+from roadwatch.events.curve import CurveClientKeys, secure_client
 from roadwatch.events.wire import decode
 
 
 class EventTap(threading.Thread):
     """A real SUB socket on the event endpoint, connected before the pipeline starts."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, curve: CurveClientKeys | None = None) -> None:
         super().__init__(daemon=True)
         self.events: list[dict] = []
         self.topics: list[bytes] = []
         self.done = threading.Event()
         self.ready = threading.Event()
         self.endpoint = endpoint
+        self.curve = curve
 
     @classmethod
-    def listening(cls, endpoint: str) -> EventTap:
+    def listening(cls, endpoint: str, curve: CurveClientKeys | None = None) -> EventTap:
         """A tap already connected, so a pipeline started next loses none of its first events."""
-        tap = cls(endpoint)
+        tap = cls(endpoint, curve)
         tap.start()
         tap.ready.wait(5)
         return tap
@@ -37,6 +39,8 @@ class EventTap(threading.Thread):
     def run(self) -> None:
         ctx = zmq.Context()
         sock = ctx.socket(zmq.SUB)
+        if self.curve is not None:
+            secure_client(sock, self.curve)
         sock.setsockopt(zmq.SUBSCRIBE, b"")
         sock.connect(self.endpoint)
         self.ready.set()
