@@ -249,6 +249,7 @@ class ImageFolderReader:
         self.skipped: list[str] = []
         self._next = 0
         self._fps = fps
+        self._first: tuple[np.ndarray, float] | None = None
         first = self.read()
         if first is None:
             raise SourceError(f"source '{spec.shown}': none of its {len(self._paths)} images could be decoded")
@@ -257,7 +258,7 @@ class ImageFolderReader:
         self.info = SourceInfo(width=image.shape[1], height=image.shape[0], fps=fps, frame_count=len(self._paths))
 
     def read(self, out: np.ndarray | None = None) -> tuple[np.ndarray, float] | None:
-        if getattr(self, "_first", None) is not None:  # decoded by the constructor, for the stream's size
+        if self._first is not None:  # decoded by the constructor, for the stream's size
             first, self._first = self._first, None
             return first
         while self._next < len(self._paths):  # `out` is ignored: images are decoded whole by imread

@@ -131,11 +131,10 @@ class Broker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         with self._lock:
-            self._terminate(timeout_s)
-            self._end()
+            self._end(timeout_s)
 
-    def _end(self) -> None:
-        self._terminate()
+    def _end(self, timeout_s: float = 5.0) -> None:
+        self._terminate(timeout_s)
         if self._allowlists is not None:
             self._allowlists.stop()
             self._allowlists = None
