@@ -63,8 +63,10 @@ class DeviceLetterbox:
         self.resize_with_opencv = device.type == "cpu"
         self._staging: dict[tuple[int, ...], torch.Tensor] = {}  # reused pinned host buffers, per frame-group shape
 
-    def places(self, frames: list[np.ndarray]) -> list[Placement]:
-        return [placement(f.shape[0], f.shape[1], self.imgsz, self.stride) for f in frames]
+    def places(self, frames: list[np.ndarray], sizes: list[int] | None = None) -> list[Placement]:
+        """Each frame's placement at `imgsz`, or at `sizes[i]` where given."""
+        sizes = sizes or [self.imgsz] * len(frames)
+        return [placement(f.shape[0], f.shape[1], size, self.stride) for f, size in zip(frames, sizes)]
 
     def __call__(
         self, frames: list[np.ndarray], places: list[Placement] | None = None
@@ -76,11 +78,11 @@ class DeviceLetterbox:
         if self.resize_with_opencv:
             return self._on_host(frames, places, height, width), places
         batch = torch.full((len(frames), 3, height, width), PAD_VALUE, dtype=self.dtype, device=self.device)
-        groups: dict[tuple[int, int], list[int]] = {}
-        for i, frame in enumerate(frames):
-            groups.setdefault(frame.shape[:2], []).append(i)
-        for (h, w), indices in groups.items():
-            p = places[indices[0]]
+        groups: dict[Placement, list[int]] = {}  # frames of one size placed alike (regions may differ in scale)
+        for i, p in enumerate(places):
+            groups.setdefault(p, []).append(i)
+        for p, indices in groups.items():
+            h, w = p.height, p.width
             images = self._upload([frames[i] for i in indices]).permute(0, 3, 1, 2)  # (n, 3, h, w) uint8 BGR
             if (p.new_h, p.new_w) != (h, w):
                 # cv2.INTER_LINEAR samples at half-pixel centres without antialiasing, as this does, and rounds

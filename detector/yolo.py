@@ -153,11 +153,16 @@ class YoloDetector:
         GPU, see DeviceLetterbox.allocate_frame); ordinary numpy memory on a CPU."""
         return self.letterbox.allocate_frame(shape)
 
-    def detect(self, images: list[np.ndarray], masks: list[ExclusionMask | None] | None = None) -> list[sv.Detections]:
-        """Detections for each image; `masks[i]`, when given, drops detections centred in its excluded regions."""
+    def detect(
+        self, images: list[np.ndarray], masks: list[ExclusionMask | None] | None = None,
+        sizes: list[int] | None = None,
+    ) -> list[sv.Detections]:
+        """Detections for each image; `masks[i]`, when given, drops detections centred in its excluded regions.
+        `sizes[i]` letterboxes image i to that longest side instead of `imgsz` (a region of a frame, at the
+        frame's own scale: regions.py)."""
         if not images:
             return []
-        xyxy, rows, image = self._infer(images)
+        xyxy, rows, image = self._infer(images, sizes)
         counts = np.bincount(image, minlength=len(images))
         out = []
         for i, (start, end) in enumerate(zip(np.r_[0, np.cumsum(counts)[:-1]], np.cumsum(counts))):
@@ -165,14 +170,14 @@ class YoloDetector:
             out.append(self.filters(detections, images[i].shape, masks[i] if masks else None))
         return out
 
-    def _infer(self, images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _infer(self, images: list[np.ndarray], sizes: list[int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (frame pixels), (score, class) rows and image index of every kept detection, by image.
 
         Frames whose letterboxes have the same shape (every 16:9 camera at any resolution shares one) go
         through one forward; a batch mixing aspect ratios runs one forward per letterbox shape, because
         extra padding around a frame shifts the network's scores and would break parity with `predict`.
         """
-        places = self.letterbox.places(images)
+        places = self.letterbox.places(images, sizes)
         shapes: dict[tuple[int, int], list[int]] = {}
         for i, p in enumerate(places):
             shapes.setdefault((p.canvas_h, p.canvas_w), []).append(i)

@@ -141,6 +141,7 @@ class MultiStreamTracker:
         self.kf = KalmanBoxFilter(self.config.kalman)
         self._next_id = np.ones(0, dtype=np.int64)  # per stream
         self._clock = np.zeros(0)  # per stream: media time of its last frame (nan before its first)
+        self._last_detection = np.zeros(0)  # per stream: media time of its last detected frame
         self.stream = np.zeros(0, dtype=np.int64)
         self.ids = np.zeros(0, dtype=np.int64)  # 0 while tentative
         self.mean = np.zeros((0, 8))
@@ -158,9 +159,15 @@ class MultiStreamTracker:
     def update(
         self, streams: list[int] | np.ndarray, t: list[float] | np.ndarray, xyxy: list[np.ndarray],
         confidence: list[np.ndarray], class_id: list[np.ndarray], category: list[np.ndarray],
+        detected: list[bool] | np.ndarray | None = None,
     ) -> list[TrackerStep]:
         """One frame from each of `streams` (distinct small non-negative ints): advance each stream to its media
-        time `t[i]` (seconds) and match that frame's detections. Returns one TrackerStep per frame, in order."""
+        time `t[i]` (seconds) and match that frame's detections. Returns one TrackerStep per frame, in order.
+
+        `detected[i]` False says frame i went through no detector at all (a pipeline detecting at a lower rate
+        than the camera's): its tracks are only predicted to `t[i]`, none is matched, and none is counted as
+        missed; the tracks seen at the stream's last detection are visible at their predicted boxes, so video
+        and events stay smooth between detections. Confirmed tracks still end after `max_age_s` unseen."""
         streams = np.asarray(streams, dtype=np.int64).reshape(-1)
         n_frames = len(streams)
         if not n_frames:
@@ -177,9 +184,13 @@ class MultiStreamTracker:
         det_class = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in class_id])
         det_category = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in category])
 
+        detected = np.ones(n_frames, dtype=bool) if detected is None else np.asarray(detected, dtype=bool)
+        if (counts[~detected] > 0).any():
+            raise ValueError("a frame that went through no detector has no detections")
         previous = self._clock[streams]
         dt = np.where(np.isnan(previous), 0.0, np.maximum(0.0, t - previous))
         self._clock[streams] = t
+        self._last_detection[streams[detected]] = t[detected]
         frame_of_stream = np.full(len(self._next_id), -1, dtype=np.int64)
         frame_of_stream[streams] = np.arange(n_frames)
         row_frame = frame_of_stream[self.stream]  # -1: the track's stream has no frame in this batch
@@ -220,7 +231,8 @@ class MultiStreamTracker:
         # ones may coast for max_age_s of their stream's time.
         was_confirmed = self.ids > 0
         age = np.where(active, t[row_frame] - self.last_seen, 0.0)
-        expired = active & ((~was_confirmed & ~matched) | (was_confirmed & (age > self.config.max_age_s)))
+        judged = active & detected[np.maximum(row_frame, 0)]  # only a detection can miss a tentative track
+        expired = (judged & ~was_confirmed & ~matched) | (active & was_confirmed & (age > self.config.max_age_s))
         newly_confirmed = active & ~was_confirmed & matched & (self.hits >= self.config.min_hits)
         started = [[] for _ in range(n_frames)]
         if newly_confirmed.any():
@@ -236,13 +248,19 @@ class MultiStreamTracker:
         if expired.any():
             self._keep(~expired)
             matched, row_frame = matched[~expired], row_frame[~expired]
-        # Tracks seen now were just matched, so their box is the one stored at that match.
-        visible = np.flatnonzero(matched & (self.ids > 0))
+        # Tracks seen now were just matched, so their box is the one stored at that match; between detections,
+        # the tracks seen at the last one are shown where the filter predicts them.
+        frame_detected = detected[np.maximum(row_frame, 0)]
+        predicted = (row_frame >= 0) & ~frame_detected & (self.ids > 0)
+        if predicted.any():
+            predicted &= self.last_seen == self._last_detection[self.stream]
+        visible = np.flatnonzero((matched & (self.ids > 0)) | predicted)
+        if n_frames > 1:
+            visible = visible[np.argsort(row_frame[visible], kind="stable")]
+        tracks = self._arrays(visible, predicted[visible])
         if n_frames == 1:
-            return [TrackerStep(self._arrays(visible), started[0], ended[0])]
-        visible = visible[np.argsort(row_frame[visible], kind="stable")]
+            return [TrackerStep(tracks, started[0], ended[0])]
         bounds = np.cumsum(np.bincount(row_frame[visible], minlength=n_frames)).tolist()
-        tracks = self._arrays(visible)
         return [
             TrackerStep(tracks.rows(lo, hi), started[f], ended[f])
             for f, (lo, hi) in enumerate(zip([0] + bounds, bounds))
@@ -275,6 +293,7 @@ class MultiStreamTracker:
         self._keep(~mine)
         if stream < len(self._clock):
             self._clock[stream] = np.nan
+            self._last_detection[stream] = np.nan
         return ended
 
     def _add_streams(self, count: int) -> None:
@@ -282,6 +301,7 @@ class MultiStreamTracker:
         if extra > 0:
             self._next_id = np.concatenate([self._next_id, np.ones(extra, dtype=np.int64)])
             self._clock = np.concatenate([self._clock, np.full(extra, np.nan)])
+            self._last_detection = np.concatenate([self._last_detection, np.full(extra, np.nan)])
 
     def _new_ids(self, streams: np.ndarray) -> np.ndarray:
         """Ids for newly confirmed tracks (in row order), counting on from each stream's next id."""
@@ -368,11 +388,15 @@ class MultiStreamTracker:
             out[f].append(view)
         return out
 
-    def _arrays(self, rows: np.ndarray) -> TrackArrays:
+    def _arrays(self, rows: np.ndarray, predicted: np.ndarray | None = None) -> TrackArrays:
         """The given rows with the filtered box of their last match: for tracks seen now, their current box;
-        for ended ones, where they were last seen rather than where they coasted to."""
+        for ended ones, where they were last seen rather than where they coasted to. Rows flagged `predicted`
+        (a frame between detections) get the filter's current prediction instead."""
+        xyxy = self.last_box[rows]
+        if predicted is not None and predicted.any():
+            xyxy[predicted] = cxcywh_to_xyxy(self.mean[rows[predicted], :4])
         return TrackArrays(
-            track_id=self.ids[rows], xyxy=self.last_box[rows], confidence=self.confidence[rows],
+            track_id=self.ids[rows], xyxy=xyxy, confidence=self.confidence[rows],
             class_id=self.class_id[rows], category=self.category[rows], velocity=self.mean[rows, 4:6],
             last_seen=self.last_seen[rows], size_velocity=self.mean[rows, 6:8],
         )
@@ -389,10 +413,12 @@ class Tracker:
         return len(self._tracks)
 
     def update(
-        self, t: float, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, category: np.ndarray
+        self, t: float, xyxy: np.ndarray, confidence: np.ndarray, class_id: np.ndarray, category: np.ndarray,
+        detected: bool = True,
     ) -> TrackerStep:
-        """Advance to media time `t` (seconds) and match this frame's detections."""
-        return self._tracks.update([0], [t], [xyxy], [confidence], [class_id], [category])[0]
+        """Advance to media time `t` (seconds) and match this frame's detections (`detected` False: a frame
+        that went through no detector, see MultiStreamTracker.update)."""
+        return self._tracks.update([0], [t], [xyxy], [confidence], [class_id], [category], [detected])[0]
 
     def apply_camera_motion(self, affine: np.ndarray) -> None:
         self._tracks.apply_camera_motion(0, affine)

@@ -217,3 +217,50 @@ def test_a_stream_may_appear_only_once_in_an_update():
     one = (np.array([box(10)]), np.array([0.9]), np.array([2]), np.array([0]))
     with pytest.raises(ValueError):
         tracker.update([3, 3], [0.0, 0.04], *[[part, part] for part in one])
+
+
+def predict_only(tracker, t):
+    """A frame that went through no detector."""
+    empty = np.zeros((0, 4))
+    return tracker.update(t, empty, np.zeros(0), np.zeros(0), np.zeros(0), False)
+
+
+def test_between_detections_tracks_are_predicted_not_missed_and_keep_their_ids():
+    """Detection on every 3rd frame of a 30 frames/s camera: the frames between only advance the filter, so a
+    tentative track is not dropped for them, and a confirmed one is shown where it is, not where it was."""
+    tracker = Tracker(TrackerConfig(min_hits=2))
+    speed = 150.0  # px/s
+    shown = []
+    for k in range(60):
+        t = k / 30
+        if k % 3 == 0:
+            s = step(tracker, t, [box(10 + speed * t, w=60)])  # 15 px a detection: still overlaps its last box
+        else:
+            s = predict_only(tracker, t)
+        shown.append((k, t, [(v.track_id, v.xyxy) for v in s.tracks]))
+    assert all(ids == [] for _, _, ids in shown[:3])  # tentative until its 2nd detection (frame 3)
+    ids = {tid for _, _, tracks in shown[3:] for tid, _ in tracks}
+    assert ids == {1}
+    assert all(len(tracks) == 1 for _, _, tracks in shown[3:])  # visible on every frame, detected or not
+    for k, t, tracks in shown[30:]:
+        x1 = tracks[0][1][0]
+        assert abs(x1 - (10 + speed * t)) < 3, (k, x1)  # the prediction follows the object between detections
+
+
+def test_a_frame_without_a_detector_pass_cannot_carry_detections():
+    tracker = Tracker()
+    with pytest.raises(ValueError):
+        tracker.update(0.0, np.array([box(0)]), np.array([0.9]), np.array([2]), np.array([VEHICLE]), False)
+
+
+def test_a_track_unseen_for_max_age_ends_even_when_no_frame_is_detected():
+    tracker = Tracker(TrackerConfig(min_hits=1, max_age_s=1.0))
+    step(tracker, 0.0, [box(10)])
+    ended_at = None
+    for k in range(1, 60):
+        s = predict_only(tracker, k / 30)
+        if s.ended:
+            ended_at = k / 30
+            break
+        assert [v.track_id for v in s.tracks] == [1]
+    assert ended_at is not None and 1.0 < ended_at <= 1.0 + 1 / 30 + 1e-9
