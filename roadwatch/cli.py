@@ -20,6 +20,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 MODEL_HELP = "YOLO checkpoint path or official name [config: detector.model]"
 CONFIG_HELP = "YAML config file"
 DEVICE_HELP = "auto, cpu, cuda or cuda:N [config: detector.device]"
+DETECT_FPS_HELP = ("Detections a second per source; the frames between are tracked by prediction "
+                   "[config: schedule.live_detect_fps, 5; schedule.file_detect_fps, every frame]")
+MOTION_HELP = ("Detect only where the picture moves or a track is, and not at all when nothing does "
+               "[config: schedule.live_motion, on; schedule.file_motion, off]")
 
 
 def fail(message: str) -> None:
@@ -65,9 +69,11 @@ def run(
         None, "--events", "-e", help="ZeroMQ endpoint to publish on [config: events.endpoint]"
     ),
     device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
+    detect_fps: float | None = typer.Option(None, "--detect-fps", min=0.001, help=DETECT_FPS_HELP),
+    motion: bool | None = typer.Option(None, "--motion/--no-motion", help=MOTION_HELP),
 ) -> None:
     """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
-    summary = _user_errors(lambda: jobs.run_job(source, model, config, output, events, device))
+    summary = _user_errors(lambda: jobs.run_job(source, model, config, output, events, device, detect_fps, motion))
     _exit_status(summary)
 
 
@@ -86,11 +92,13 @@ def analyze(
         None, "--parallel", "-j", min=1,
         help="Files analysed at once; the others wait their turn [config: streams.max_open_files, 16]"
     ),
+    detect_fps: float | None = typer.Option(None, "--detect-fps", min=0.001, help=DETECT_FPS_HELP),
+    motion: bool | None = typer.Option(None, "--motion/--no-motion", help=MOTION_HELP),
 ) -> None:
-    """Analyse recorded footage, every frame, several files at once: annotated video, events, summary
-    and an HTML report per input."""
-    summary = _user_errors(
-        lambda: jobs.analyze_job(paths, output, model, config, device, events, camera_motion, parallel))
+    """Analyse recorded footage, every frame by default, several files at once: annotated video, events,
+    summary and an HTML report per input. --detect-fps and --motion trade accuracy for speed."""
+    summary = _user_errors(lambda: jobs.analyze_job(
+        paths, output, model, config, device, events, camera_motion, parallel, detect_fps, motion))
     _exit_status(summary)
 
 

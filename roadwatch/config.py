@@ -36,9 +36,17 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+DetectFps = Annotated[float, Field(gt=0, le=1000)]
+
+
 class SourceConfig(Section):
     uri: str = Field(description="File, folder or glob, camera index, or rtsp/http URL")
     id: str | None = Field(None, description="Stream id carried by frames and events; derived from the uri if unset")
+    detect_fps: DetectFps | None = Field(
+        None, description="This source's detections a second; unset: the `schedule` default for its kind")
+    every_frame: StrictBool = Field(False, description="Detect every frame of this source (overrides detect_fps)")
+    motion: StrictBool | None = Field(
+        None, description="Gate this source's detections on motion; unset: the `schedule` default for its kind")
 
     @field_validator("uri", mode="before")
     @classmethod
@@ -167,6 +175,34 @@ class DetectorConfig(Section):
         if unknown:
             raise ValueError(f"category_conf names unknown categories: {', '.join(unknown)}")
         return self
+
+
+class ScheduleConfig(Section):
+    """When and where the detector looks at each stream. Between detections the tracker predicts every frame,
+    so tracks, events and videos stay smooth; see docs/performance.md for what each setting costs and buys."""
+
+    live_detect_fps: DetectFps | None = Field(
+        5.0, description="Detections a second per live source (cameras, RTSP/HTTP); null: every frame. 5 holds "
+        "several 720p30 cameras on 2 CPU cores; a new object waits up to 1/rate for its first detection")
+    file_detect_fps: DetectFps | None = Field(
+        None, description="Detections a second per file or folder; null: every frame (footage analysis: accuracy "
+        "first)")
+    live_motion: StrictBool = Field(
+        True, description="Live sources: detect only where the picture moved or a track is (regions), and not at "
+        "all when nothing moves and nothing is tracked")
+    file_motion: StrictBool = Field(False, description="Files: the same motion gating (off: every detection is "
+        "on the whole frame)")
+    full_frame_s: float = Field(
+        5.0, gt=0, le=MAX_WAIT_S, description="With motion gating, a whole-frame detection at least this often, "
+        "so objects that stand still are found too")
+    max_region_share: Fraction = Field(
+        0.5, description="When a frame's regions would cover more than this share of it, the whole frame is "
+        "detected instead (about as cheap, and nothing is cut)")
+    motion_threshold: StrictInt = Field(
+        25, ge=1, le=255, description="Grey levels of change that count as motion (higher: less sensitive to "
+        "noise, rain, lighting)")
+    motion_min_area: Fraction = Field(
+        0.0004, description="Least share of the frame a moving blob must cover (leaves, compression noise)")
 
 
 _T = TrackerConfig()  # the tracker's own defaults, so the two never drift apart
@@ -309,6 +345,7 @@ class Config(Section):
     streams: StreamsConfig = Field(default_factory=StreamsConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     zones: list[ZoneConfig] = Field(default_factory=list)

@@ -26,10 +26,14 @@ def specs_from_config(sources) -> list:
     return specs_for([s.uri for s in sources], [s.id for s in sources])
 
 
-def load_settings(config_path, model, device, output):
+def load_settings(config_path, model, device, output, detect_fps=None, motion=None):
     from roadwatch.config import load_config
 
     cfg = load_config(config_path)
+    if detect_fps is not None:  # the command line's rate is every source's default, live or file
+        cfg.schedule.live_detect_fps = cfg.schedule.file_detect_fps = detect_fps
+    if motion is not None:
+        cfg.schedule.live_motion = cfg.schedule.file_motion = motion
     if model:
         cfg.detector.model = model
     if device:
@@ -84,9 +88,9 @@ def process(pipeline, specs, infos, console: Console, overall: bool, stop: threa
         return pipeline.run(stop, on_batch=progress.advance, on_end=progress.end)
 
 
-def run_job(source, model, config_path, output, events, device) -> dict:
+def run_job(source, model, config_path, output, events, device, detect_fps=None, motion=None) -> dict:
     signals = JobSignals()  # before anything slow: a signal while the model loads is a clean stop or a reload
-    cfg, out_dir = load_settings(config_path, model, device, output)
+    cfg, out_dir = load_settings(config_path, model, device, output, detect_fps, motion)
     with OutputFolderLock(out_dir):
         return _run(cfg, out_dir, source, config_path, events, signals)
 
@@ -151,9 +155,10 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
     return files, skipped
 
 
-def analyze_job(paths, output, model, config_path, device, events, camera_motion, parallel=None) -> dict:
+def analyze_job(paths, output, model, config_path, device, events, camera_motion, parallel=None, detect_fps=None,
+                motion=None) -> dict:
     signals = JobSignals()
-    cfg, out_dir = load_settings(config_path, model, device, output)
+    cfg, out_dir = load_settings(config_path, model, device, output, detect_fps, motion)
     with OutputFolderLock(out_dir):
         return _analyze(cfg, out_dir, paths, events, camera_motion, parallel, signals)
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import supervision as sv
 
 from roadwatch.detector import Batcher
-from roadwatch.detector.filters import ExclusionMask
+from roadwatch.detector.region_detect import RegionPass, detect_planned
 from roadwatch.detector.yolo import YoloDetector
+from roadwatch.pipeline.detect_plan import DetectPlanner
 from roadwatch.streams import Frame
 
 END = "end"  # stop was set: the worker takes no more batches
+_NOTHING = sv.Detections.empty()  # a frame that went through no detector
 
 
 @dataclass
@@ -33,6 +34,8 @@ class DetectedBatch:
     frames: list[Frame]
     detections: list[sv.Detections]
     ended: list[str] = field(default_factory=list)
+    detected: list[bool] = field(default_factory=list)  # per frame: went through the network (else: predicted)
+    cost: RegionPass = field(default_factory=RegionPass)  # images through the network: whole frames, regions
     collect_s: float = 0.0  # spent waiting for frames to fill it (the batcher): high when decoding is the bottleneck
     detect_s: float = 0.0
     # CPU time the detecting thread itself used for it (torch's own CPU worker threads not counted): on a GPU,
@@ -53,17 +56,17 @@ class DetectionWorker:
         self,
         batcher: Batcher[Frame],
         detector: YoloDetector,
-        mask_of: Callable[[str], ExclusionMask | None],
-        threaded: bool,
+        planner: DetectPlanner,
+        overlap: bool | None = None,
         depth: int = 2,
     ) -> None:
         self.batcher = batcher
         self.detector = detector
-        self.mask_of = mask_of
-        self.threaded = threaded
+        self.planner = planner
+        self.threaded = detector.device.startswith("cuda") if overlap is None else overlap  # see the class doc
         self.stop = threading.Event()
         self._out: queue.Queue[DetectedBatch | str | BaseException] = queue.Queue(maxsize=depth)
-        self._thread = threading.Thread(target=self._run, name="detect", daemon=True) if threaded else None
+        self._thread = threading.Thread(target=self._run, name="detect", daemon=True) if self.threaded else None
 
     def start(self) -> None:
         if self._thread is not None:
@@ -98,9 +101,19 @@ class DetectionWorker:
             frames = []  # every buffer exhausted: the pipeline's roster of sources decides whether the run is over
         ended = self.batcher.exhausted_keys()  # after the poll: their last frames are in hand
         t1, cpu = time.perf_counter(), time.thread_time()
-        masks = [self.mask_of(frame.stream_id) for frame in frames]
-        detections = self.detector.detect([frame.image for frame in frames], masks=masks) if frames else []
-        return DetectedBatch(frames, detections, ended, t1 - t0, time.perf_counter() - t1, time.thread_time() - cpu)
+        plans = [self.planner.plan(frame) for frame in frames]
+        todo = [i for i, plan in enumerate(plans) if plan.detect]
+        detections = [_NOTHING] * len(frames)
+        cost = RegionPass()
+        if todo:
+            found, cost = detect_planned(
+                self.detector, [frames[i].image for i in todo], [plans[i].regions for i in todo],
+                [self.planner.mask_of(frames[i].stream_id) for i in todo],
+            )
+            for i, dets in zip(todo, found):
+                detections[i] = dets
+        return DetectedBatch(frames, detections, ended, [plan.detect for plan in plans], cost, t1 - t0,
+                             time.perf_counter() - t1, time.thread_time() - cpu)
 
     def _run(self) -> None:
         try:

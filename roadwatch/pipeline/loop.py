@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from roadwatch.config import Config
+from roadwatch.config import Config, SourceConfig
 from roadwatch.detector import Batcher
 from roadwatch.detector.filters import ExclusionMask
 from roadwatch.detector.plates import PlateReader
@@ -27,6 +27,7 @@ from roadwatch.events.schema import Event, EventFactory, EventType
 from roadwatch.events.snapshots import SnapshotServer
 from roadwatch.events.zmq_io import EventPublisher
 from roadwatch.outputs.run_outputs import RunOutputs
+from roadwatch.pipeline.detect_plan import DetectPlanner, StreamRate
 from roadwatch.pipeline.detect_worker import END, DetectionWorker
 from roadwatch.pipeline.fanout import EventFanout
 from roadwatch.pipeline.heartbeat import Heartbeat
@@ -62,6 +63,12 @@ def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
     )
 
 
+def source_configs(config: Config) -> dict[tuple[str, str], SourceConfig]:
+    """The config's sources by (uri, stream id), so a source's own settings (detect_fps, motion) find it."""
+    ids = stream_ids_for([s.uri for s in config.sources], [s.id for s in config.sources])
+    return {(s.uri.removeprefix("file://"), sid): s for s, sid in zip(config.sources, ids)}
+
+
 def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
     polygons = [np.array(m.polygon) for m in config.masks if _applies(m, stream_id)]
     return ExclusionMask(polygons) if polygons else None
@@ -78,8 +85,11 @@ def status_event(factory: EventFactory, change: StatusChange, state: StreamState
                         source=state.spec.shown, status=change.status.value, reason=change.reason, **extra)
 
 
-def track(tracker: MultiStreamTracker, frames: list[Frame], detections: list, states: list[StreamState]) -> list:
-    """One tracker update for frames of different streams, after each one's camera motion where it is estimated."""
+def track(
+    tracker: MultiStreamTracker, frames: list[Frame], detections: list, detected: list[bool], states: list[StreamState]
+) -> list:
+    """One tracker update for frames of different streams, after each one's camera motion where it is estimated;
+    a frame that was not `detected` only advances its stream's tracks."""
     for frame, state in zip(frames, states):
         if state.camera is not None:
             tracker.apply_camera_motion(state.slot, state.camera.estimate(frame.image))
@@ -90,22 +100,38 @@ def track(tracker: MultiStreamTracker, frames: list[Frame], detections: list, st
         [d.confidence for d in detections],
         [d.class_id for d in detections],
         [d.data.get("category_id", np.zeros(len(d), dtype=np.int64)) for d in detections],
+        detected,
     )
 
 
-def rounds(frames: list[Frame], detections: list) -> list[tuple[list[Frame], list]]:
+def rounds(
+    frames: list[Frame], detections: list, detected: list[bool] | None = None
+) -> list[tuple[list[Frame], list, list[bool]]]:
     """A batch split into rounds of at most one frame per stream, each stream's frames in order: the tracker
-    updates every stream of a round at once, and a stream's next frame must wait for its previous one."""
-    out: list[tuple[list[Frame], list]] = []
+    updates every stream of a round at once, and a stream's next frame must wait for its previous one. Each
+    round: its frames, their detections, whether each went through the detector."""
+    out: list[tuple[list[Frame], list, list[bool]]] = []
     taken: dict[str, int] = {}
-    for frame, dets in zip(frames, detections):
+    for frame, dets, seen in zip(frames, detections, detected or [True] * len(frames)):
         k = taken.get(frame.stream_id, 0)
         taken[frame.stream_id] = k + 1
         if k == len(out):
-            out.append(([], []))
+            out.append(([], [], []))
         out[k][0].append(frame)
         out[k][1].append(dets)
+        out[k][2].append(seen)
     return out
+
+
+def wanted_sources(hook: Callable[[], list[SourceSpec]] | None) -> dict[str, SourceSpec] | None:
+    """The source list a reload asks for, by stream id; None (logged) when there is no hook or it fails."""
+    if hook is None:
+        return None
+    try:
+        return {spec.stream_id: spec for spec in hook()}
+    except Exception as exc:  # a bad edit must not stop the sources that are running
+        log.error("reload ignored: %s", exc)
+        return None
 
 
 class Pipeline:
@@ -115,15 +141,8 @@ class Pipeline:
     """
 
     def __init__(
-        self,
-        config: Config,
-        specs: list[SourceSpec],
-        infos: dict[str, SourceInfo],
-        detector: YoloDetector,
-        publisher: EventPublisher | None,
-        out_dir: Path,
-        per_stream_outputs: bool = False,
-        thumbnails: bool = False,
+        self, config: Config, specs: list[SourceSpec], infos: dict[str, SourceInfo], detector: YoloDetector,
+        publisher: EventPublisher | None, out_dir: Path, per_stream_outputs: bool = False, thumbnails: bool = False,
         plates: PlateReader | None = None,
     ) -> None:
         self.config = config
@@ -138,6 +157,7 @@ class Pipeline:
         self.roster = SourceRoster(config.streams, self.batcher, specs, self.mailbox.post_status,
                                    detector.allocate_frame)
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
+        self.planner = DetectPlanner(config.schedule, detector.imgsz, detector.letterbox.stride)  # which frames, where
         self.live = LiveState()  # what a late subscriber gets as a snapshot
         self.fanout = EventFanout(self.live, self.outputs, publisher)
         self.track_events = TrackEvents(
@@ -148,8 +168,8 @@ class Pipeline:
         self.clock = StageClock()  # where the loop's time goes, for benchmarks and profiling
         self.snapshots: SnapshotServer | None = None
         self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
-        self._masks: dict[str, ExclusionMask | None] = {}  # per stream, read by the detection thread
         self._infos = dict(infos)
+        self._source_configs = source_configs(config)
         self._running = False
         self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
         self.started_at = 0.0
@@ -197,9 +217,7 @@ class Pipeline:
         self.heartbeat.restart()
         self._running = True
         self.roster.start_all()
-        overlap = self.config.detector.overlap
-        threaded = self.detector.device.startswith("cuda") if overlap is None else overlap
-        worker = DetectionWorker(self.batcher, self.detector, lambda sid: self._masks.get(sid), threaded)
+        worker = DetectionWorker(self.batcher, self.detector, self.planner, self.config.detector.overlap)
         worker.start()
         clock = self.clock
         try:
@@ -216,11 +234,12 @@ class Pipeline:
                 self._emit_status_changes()
                 counts: dict[str, int] = {}
                 if item is not None:
-                    clock.count_batch(item, threaded)
+                    clock.count_batch(item, worker.threaded)
                     searches: list[Search] = []
-                    for frames, detections in rounds(item.frames, item.detections):
-                        for frame, visible in zip(frames, self.process_frames(frames, detections)):
-                            if self.plates is not None:
+                    for frames, detections, detected in rounds(item.frames, item.detections, item.detected):
+                        for frame, visible, seen in zip(frames, self.process_frames(frames, detections, detected),
+                                                        detected):
+                            if self.plates is not None and seen:  # a plate is searched in what was just seen
                                 searches += self.plates.searches(frame, visible, self.streams[frame.stream_id])
                             counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
                     t = clock.lap("track_and_publish", t)
@@ -247,16 +266,23 @@ class Pipeline:
             summary = self._shutdown()
         return summary
 
-    def process_frames(self, frames: list[Frame], detections: list) -> list[list[TrackView]]:
+    def process_frames(
+        self, frames: list[Frame], detections: list, detected: list[bool] | None = None
+    ) -> list[list[TrackView]]:
         """Track frames of different streams (at most one each) in one tracker update, then emit what changed
-        in each and draw its video frame; returns the tracks visible in each frame."""
+        in each and draw its video frame; returns the tracks visible in each frame. `detected[i]` False: frame
+        i went through no detector (its tracks are predicted)."""
+        detected = [True] * len(frames) if detected is None else detected
         todo = [i for i, frame in enumerate(frames) if not self.streams[frame.stream_id].finished]  # not removed
         states = [self.streams[frames[i].stream_id] for i in todo]
-        steps = track(self.tracker, [frames[i] for i in todo], [detections[i] for i in todo], states)
+        steps = track(self.tracker, [frames[i] for i in todo], [detections[i] for i in todo],
+                      [detected[i] for i in todo], states)
         visible: list[list[TrackView]] = [[] for _ in frames]
         for i, state, step in zip(todo, states, steps):
             frame = frames[i]
             visible[i] = self.track_events.frame(frame, state, step)
+            self.planner.tracks_seen(frame.stream_id, frame.pts, step.tracks)
+            state.detected += detected[i]
             video = self.outputs.video(frame.stream_id)
             if video is not None:
                 at = frame.pts if state.spec.live else None  # a live stream's video keeps its time (video.py)
@@ -281,7 +307,8 @@ class Pipeline:
             plates=self.plates.schedule() if self.plates is not None else None,
             thumbnails={} if self.thumbnails else None,
         )
-        self._masks[sid] = mask_for(self.config, sid)
+        rate = StreamRate.of(self.config.schedule, spec.live, self._source_configs.get((spec.uri, sid)))
+        self.planner.add(sid, rate, mask_for(self.config, sid))
         if start:
             self.roster.start_or_wait(state)
 
@@ -294,15 +321,11 @@ class Pipeline:
         self.roster.forget(stream_id)  # its capture stopped and joined, its state (last frame included) dropped
         self._emit_status_changes()
         self.outputs.update_stream(stream_id, **state.summary_entry())  # summary.json keeps the run's record
-        self._masks.pop(stream_id, None)
+        self.planner.remove(stream_id)
 
     def _reload(self) -> None:
-        if self.reload_sources_hook is None:
-            return
-        try:
-            wanted = {spec.stream_id: spec for spec in self.reload_sources_hook()}
-        except Exception as exc:  # a bad edit must not stop the sources that are running
-            log.error("reload ignored: %s", exc)
+        wanted = wanted_sources(self.reload_sources_hook)
+        if wanted is None:
             return
         gone, new = self.roster.changes(wanted)
         for sid in gone:

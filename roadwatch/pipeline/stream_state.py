@@ -21,6 +21,7 @@ class StreamState:
     plates: PlateSchedule | None = None  # with the plate stage on
     thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG (footage analysis' report)
     frames: int = 0
+    detected: int = 0  # of its frames, those that went through the detector (the others were predicted)
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
@@ -32,7 +33,7 @@ class StreamState:
         status = capture.status.value
         if capture.status is StreamStatus.ENDED and not self.spec.live and self.frames < capture.frames_read:
             status = StreamStatus.STOPPED.value  # read to its end, not processed to it: the run was stopped first
-        entry = {"frames": self.frames, "dropped": capture.buffer.dropped, "status": status}
+        entry = {"frames": self.frames, "detected": self.detected, "dropped": capture.buffer.dropped, "status": status}
         if self.spec.live:
             entry["reconnects"] = capture.reconnects
         if capture.status in ERROR_STATES and capture.error:

@@ -24,6 +24,7 @@ from support.helpers import (
     read_jsonl,
     require,
     roadwatch,
+    run_with_config,
     spawn_roadwatch,
 )
 
@@ -244,25 +245,6 @@ def test_when_every_source_fails_the_run_exits_1_with_one_line(tmp_path, model_p
     assert "Traceback" not in proc.stderr
 
 
-def run_with_config(
-    tmp_path: Path, model_path: Path, sources, config: str, name: str = "out"
-) -> tuple[Path, list[dict]]:
-    """`roadwatch run` on the source(s) with a config given as YAML text; its output folder and valid events."""
-    cfg = tmp_path / f"{name}.yaml"
-    cfg.write_text(config)
-    out = tmp_path / name
-    sources = [sources] if isinstance(sources, Path) else sources
-    args = [a for s in sources for a in ("--source", str(s))]
-    proc = roadwatch(
-        "run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out), "--events",
-        free_endpoint(), "--device", "cpu",
-    )
-    assert proc.returncode == 0, proc.stderr
-    events = read_jsonl(out / "events.jsonl")
-    assert_valid_events(events)
-    return out, events
-
-
 def test_zones_lines_and_motion_fields_on_a_real_clip(tmp_path, model_path, city_clip):
     """Cars drive up the road in this clip: they leave a zone over the near lanes and cross a line
     drawn left to right across them, upwards, which is direction "out"."""
@@ -349,11 +331,12 @@ def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     frames = [
         Frame(sid, i, i / 30, 0.0, 0, image) for sid, i in [("a", 0), ("a", 1), ("b", 0), ("a", 2), ("c", 0), ("b", 1)]
     ]
-    got = rounds(frames, [f"dets {f.stream_id}{f.index}" for f in frames])
-    assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _ in got] == [
+    got = rounds(frames, [f"dets {f.stream_id}{f.index}" for f in frames], [True, False, True, True, False, True])
+    assert [[(f.stream_id, f.index) for f in round_frames] for round_frames, _, _ in got] == [
         [("a", 0), ("b", 0), ("c", 0)], [("a", 1), ("b", 1)], [("a", 2)],
     ]
-    assert [dets for _, dets in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]
+    assert [dets for _, dets, _ in got] == [["dets a0", "dets b0", "dets c0"], ["dets a1", "dets b1"], ["dets a2"]]
+    assert [detected for _, _, detected in got] == [[True, True, False], [False, True], [True]]
 
 
 def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, model_path, city_clip):

@@ -132,3 +132,22 @@ def assert_valid_events(events: list[dict]) -> None:
     for event in events:
         error = next(iter(validator.iter_errors(event)), None)
         assert error is None, f"{event['type']} seq {event.get('seq')}: {error.message} at {list(error.path)}"
+
+
+def run_with_config(
+    tmp_path: Path, model_path: Path, sources, config: str, name: str = "out"
+) -> tuple[Path, list[dict]]:
+    """`roadwatch run` on the source(s) with a config given as YAML text; its output folder and valid events."""
+    cfg = tmp_path / f"{name}.yaml"
+    cfg.write_text(config)
+    out = tmp_path / name
+    sources = [sources] if isinstance(sources, Path) else sources
+    args = [a for s in sources for a in ("--source", str(s))]
+    proc = roadwatch(
+        "run", *args, "--model", str(model_path), "--config", str(cfg), "--output", str(out), "--events",
+        free_endpoint(), "--device", "cpu",
+    )
+    assert proc.returncode == 0, proc.stderr
+    events = read_jsonl(out / "events.jsonl")
+    assert_valid_events(events)
+    return out, events
