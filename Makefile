@@ -11,7 +11,8 @@ DEFAULT_MODEL  := $(wildcard $(SHARED)/models/yolov8n_coco.pt)
 RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFAULT_SOURCE)) \
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
-.PHONY: run test lint test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host
+.PHONY: run test lint test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host \
+	bench-schedule bench-capacity bench-counts
 
 venv: $(STAMP)
 
@@ -58,6 +59,19 @@ bench: $(STAMP)
 
 # supervision dropped ByteTrack after 0.30; its last release with it runs in a child process from here.
 SV_PEER := bench/.peers/supervision-0.30.9
+
+# Detection every 1st, 2nd, 3rd, 6th frame (the frames between predicted) on MOT17-02/04 and KITTI, scored by TrackEval.
+bench-schedule: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	$(BIN)/python bench/schedule_bench.py
+
+# How many live 720p30 cameras this machine holds: every frame, detect_fps 5, motion-gated.
+bench-capacity: $(STAMP)
+	$(BIN)/roadwatch capacity $(CAPACITY_ARGS)
+
+# Line counts per class on the fixed-camera clips: every frame, detect_fps 5, motion-gated.
+bench-counts: $(STAMP)
+	$(BIN)/python bench/counts_bench.py
 
 bench-tracking: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'

@@ -111,6 +111,8 @@ def _ultralytics(kind: str) -> Callable[[Sequence], Step]:
         def step(frame, xyxy, conf):
             boxes = Boxes(np.column_stack([xyxy, conf, np.zeros(len(xyxy))]), (height, width))
             out = tracker.update(boxes, blank)
+            if out.ndim < 2:  # no tracks: an empty 1-D array
+                return np.zeros(0, dtype=int), np.zeros((0, 4))
             return out[:, 4].astype(int), out[:, :4]
 
         return step

@@ -182,6 +182,38 @@ def bench(
 
 
 @app.command()
+def capacity(
+    clip: list[Path] | None = typer.Option(
+        None, "--clip", help="Clips the cameras are cut from, in turn (default: the shared 720p30 clips)"
+    ),
+    model: Path = typer.Option(Path("../shared/models/yolov8n_coco.pt"), "--model", "-m", help="Detection checkpoint"),
+    device: str = typer.Option("cpu", "--device", "-d", help="auto, cpu, cuda or cuda:N"),
+    detect_fps: float = typer.Option(5.0, "--detect-fps", min=0.001, help="The rate of the fixed and gated modes"),
+    seconds: float = typer.Option(20.0, "--seconds", min=1, help="Seconds per run"),
+    most: int = typer.Option(12, "--most", min=1, help="Most cameras tried per mode"),
+    out: Path = typer.Option(Path("bench/results/capacity.json"), "--out", help="Where the JSON results go"),
+) -> None:
+    """How many live 720p30 cameras this machine holds in real time: every frame, a fixed detection rate,
+    and motion-gated (roadwatch/tools/capacity.py says what 'held' means)."""
+    from roadwatch.tools.bench import BenchSettings
+    from roadwatch.tools.capacity import run_capacity
+
+    videos = Path("../shared/videos")
+    clips = clip or [videos / "fixedcam_highway_cars_1280x720.mp4", videos / "pedestrians_street_1280x720.mp4"]
+    for path in [*clips, model]:
+        if not path.is_file():
+            fail(f"'{path}': no such file (the defaults read ../shared, see its README)")
+    settings = BenchSettings(clip=clips[0], model=model, device=device, imgsz=640, file_streams=[],
+                             frames_per_stream=0, live_streams=[], live_seconds=seconds, max_batch=8,
+                             baseline_frames=0)
+    _interrupt_on_signals()
+    try:
+        run_capacity(settings, clips, detect_fps, most, out)
+    except KeyboardInterrupt:
+        fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted")
+
+
+@app.command()
 def subscribe(
     endpoint: str = typer.Option("tcp://127.0.0.1:5556", "--endpoint", "-e", help="Publisher's ZeroMQ endpoint"),
     type_: list[str] | None = typer.Option(

@@ -16,6 +16,9 @@ class StageClock:
         self.batches = 0  # batches detected, and the frames in them
         self.batched_frames = 0
         self.detect_cpu_s = 0.0  # of `detect`, the CPU time of the thread that ran it (DetectedBatch.detect_cpu_s)
+        self.whole_frames = 0  # images through the network: whole frames, regions, frames detected again whole
+        self.regions = 0
+        self.redone = 0
 
     def lap(self, stage: str, since: float) -> float:
         """Add the time since `since` to `stage`; returns now, the start of the next stage."""
@@ -31,6 +34,9 @@ class StageClock:
             if not threaded:
                 self.stage_s["wait"] -= seconds
         self.detect_cpu_s += item.detect_cpu_s
+        self.whole_frames += item.cost.frames
+        self.regions += item.cost.regions
+        self.redone += item.cost.redone
         if item.frames:
             self.batches += 1
             self.batched_frames += len(item.frames)

@@ -113,10 +113,12 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Path, live: bool, seconds: float | None):
+def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Path, live: bool, seconds: float | None,
+                 schedule=None):
     """The real pipeline on `uris` until they end (files) or `seconds` pass (live); returns it, its summary, its
-    wall time and its batch clock."""
-    from roadwatch.config import Config
+    wall time and its batch clock. `schedule` (a ScheduleConfig): when and where to detect; by default every
+    frame, whole, live or not (the mode these figures have always measured; capacity.py compares the others)."""
+    from roadwatch.config import Config, ScheduleConfig
     from roadwatch.events.zmq_io import EventPublisher
     from roadwatch.pipeline import Pipeline
     from roadwatch.streams import SourceSpec, probe, stream_ids_for
@@ -130,6 +132,7 @@ def run_pipeline(uris: list[str], settings: BenchSettings, detector, folder: Pat
     config.streams.live_buffer = 4
     config.streams.max_open_files = max(len(uris), 1)  # every stream decoded at once: N streams means N
     config.tracker.update_interval_s = 0.0 if live else 1.0
+    config.schedule = schedule or ScheduleConfig(live_detect_fps=None, live_motion=False)
     specs = [SourceSpec.from_uri(uri, sid) for uri, sid in zip(uris, stream_ids_for(uris))]
     infos = {spec.stream_id: probe(spec) for spec in specs}
     endpoint = f"ipc://{folder}/events.sock"

@@ -85,3 +85,30 @@ def test_a_live_only_bench_skips_the_baseline(tmp_path):
     assert result["ultralytics_track_fps"] is None and "model.track" not in proc.stdout
     assert result["file_mode"]["runs"] == [] and [r["streams"] for r in result["live_mode"]["runs"]] == [1]
     assert result["complete"] is True
+
+
+def test_capacity_writes_each_modes_runs_and_largest_held_count(tmp_path):
+    """A tiny capacity run (one camera of the small city clip per mode, 4 s): the contract of the results file;
+    whether the machine holds it is not judged here, only that each mode's verdict follows from its figures."""
+    out = tmp_path / "capacity.json"
+    proc = roadwatch(
+        "capacity", "--clip", str(require(CITY)), "--model", str(require(MODEL)), "--seconds", "4", "--most", "1",
+        "--out", str(out), timeout=240,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    assert result["complete"] is True
+    assert list(result["largest_held"]) == ["every frame", "detect_fps 5", "gated, detect_fps 5"]
+    by_mode = {r["mode"]: r for r in result["runs"]}
+    assert set(by_mode) == set(result["largest_held"])
+    for name, run in by_mode.items():
+        assert run["cameras"] == 1 and result["largest_held"][name] == (1 if run["held"] else 0)
+        assert run["max_buffer_depth"] <= run["buffer_capacity"]
+        held = run["processed_share_min"] >= 0.9 and run["p99_latency_ms"] < 1000
+        assert run["held"] == (held and (name.startswith("gated") or min(run["detections_per_s_each"]) >= (
+            0.9 * (25 if name == "every frame" else 5))))
+    # the fixed rate is the rate asked for; the whole frame every time, no regions
+    fixed = by_mode["detect_fps 5"]
+    assert 4 <= fixed["detections_per_s_each"][0] <= 6.5 and fixed["regions_per_s"] == 0
+    assert by_mode["every frame"]["detections_per_s_each"][0] > fixed["detections_per_s_each"][0]
+    assert "largest number of cameras held" in proc.stdout
