@@ -20,7 +20,7 @@ def frame_scale(height: int, width: int, imgsz: int) -> float:
 
 def plan_regions(
     boxes: np.ndarray, height: int, width: int, imgsz: int, stride: int = 32, pad: float = 0.25,
-    min_side: int = 256, quantum: int | None = None,
+    min_side: int = 128, quantum: int | None = None,
 ) -> np.ndarray:
     """(R, 4) int xyxy regions (frame pixels) covering `boxes` (motion and predicted tracks), each padded by
     `pad` of its size plus a stride, at least `min_side` model pixels a side, sides snapped to `quantum`

@@ -46,6 +46,11 @@ class StreamRate:
     fps: float | None
     motion: bool
 
+    @property
+    def scheduled(self) -> bool:
+        """Not every frame goes through the network whole."""
+        return self.fps is not None or self.motion
+
     @classmethod
     def of(cls, schedule: ScheduleConfig, live: bool, source: SourceConfig | None = None) -> StreamRate:
         fps = schedule.live_detect_fps if live else schedule.file_detect_fps

@@ -301,13 +301,13 @@ class Pipeline:
         zones = zones_for(self.config, sid)
         fps = self._infos[sid].fps if sid in self._infos else 0.0
         self.outputs.add_stream(sid, spec.shown, fps, zones.zones, zones.lines)
+        rate = StreamRate.of(self.config.schedule, spec.live, self._source_configs.get((spec.uri, sid)))
         state = self.roster.add(
-            spec, zones=zones,
+            spec, zones=zones, tracks_every_frame=rate.scheduled,
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
             plates=self.plates.schedule() if self.plates is not None else None,
             thumbnails={} if self.thumbnails else None,
         )
-        rate = StreamRate.of(self.config.schedule, spec.live, self._source_configs.get((spec.uri, sid)))
         self.planner.add(sid, rate, mask_for(self.config, sid))
         if start:
             self.roster.start_or_wait(state)

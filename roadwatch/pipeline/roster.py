@@ -124,7 +124,8 @@ class SourceRoster:
         """Its buffer joins the batcher, and its capture starts."""
         if not state.spec.live:
             self._open_files.add(state.spec.stream_id)
-        self.batcher.add(state.spec.stream_id, state.capture.buffer, newest_only=state.spec.live)
+        newest_only = state.spec.live and not state.tracks_every_frame
+        self.batcher.add(state.spec.stream_id, state.capture.buffer, newest_only=newest_only)
         state.capture.start()
 
     def _start_waiting(self) -> None:

@@ -26,6 +26,9 @@ class StreamState:
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
     finished: bool = False
+    # a live stream detected on a schedule: the batcher hands over every frame its buffer holds (that buffer's
+    # bound still drops the oldest), so frames between detections are tracked, not dropped for the newest
+    tracks_every_frame: bool = False
 
     def summary_entry(self) -> dict:
         """Its line in summary.json: frames processed, drops, status, and what went wrong."""

@@ -43,7 +43,7 @@ def test_regions_cover_their_boxes_lie_in_the_frame_and_never_overlap():
         boxes = np.column_stack([xy, xy + rng.uniform(10, 200, size=(6, 2))]).clip(0, [1280, 720, 1280, 720])
         regions = plan_regions(boxes, 720, 1280, imgsz=640)
         assert ((regions[:, :2] >= 0) & (regions[:, 2:] <= [1280, 720])).all()
-        assert ((regions[:, 2:] - regions[:, :2]) >= 256 * 2).all()  # at least 256 model px at scale 0.5
+        assert ((regions[:, 2:] - regions[:, :2]) >= 128 * 2).all()  # at least 128 model px at scale 0.5
         for box in boxes:
             assert any(inside(box, r) for r in regions)
         for i in range(len(regions)):
