@@ -71,6 +71,7 @@ class _Stream:
         self.last_detection = -np.inf
         self.last_full = -np.inf
         self.looked_at = np.zeros((0, 4))  # the motion boxes the last detection saw
+        self.next_motion = -np.inf  # between detections motion is looked at twice a period, not every frame
         self.tracks: tuple[float, TrackArrays] | None = None  # (media time, confirmed tracks seen then)
 
 
@@ -110,9 +111,9 @@ class DetectPlanner:
             return WHOLE
         t = frame.pts
         height, width = frame.image.shape[:2]
-        moving = stream.motion.boxes(frame.image) if stream.motion is not None else np.zeros((0, 4))
         tracked = self._predicted(stream, t)
-        if not self._due(stream, t, moving, tracked, width, height):
+        moving = self._motion(stream, frame, t)
+        if moving is None or not self._due(stream, t, moving, tracked, width, height):
             return SKIP
         stream.next_due = t + (stream.period or 0.0)
         stream.looked_at = moving
@@ -139,6 +140,19 @@ class DetectPlanner:
             return False
         known = np.concatenate([tracked, stream.looked_at])
         return bool(_unexplained(moving, known) or _leaving(stream, t, width, height))
+
+    @staticmethod
+    def _motion(stream: _Stream, frame: Frame, t: float) -> np.ndarray | None:
+        """The frame's motion boxes; None on a frame between detections where motion is not looked at (at
+        720p it costs about 2.5 ms a frame, the most of a quiet camera's cost when run on all 30 a second)."""
+        if stream.motion is None:
+            return np.zeros((0, 4))
+        due = stream.period is None or t >= stream.next_due - 1e-6
+        if not due and t < stream.next_motion:
+            return None
+        if stream.period is not None:
+            stream.next_motion = t + stream.period / 2
+        return stream.motion.boxes(frame.image)
 
     @staticmethod
     def _predicted(stream: _Stream, t: float) -> np.ndarray:

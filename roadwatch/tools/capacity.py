@@ -5,7 +5,8 @@ shared 720p clips at different offsets, so no two show the same frame at once. F
 as before; a fixed `detect_fps`; motion-gated at that rate) the camera count grows until a run fails to hold:
 
 - every camera's frames processed (tracked) at least 90 % of those it offered (a pipeline behind drops them),
-- p99 capture-to-event latency under 1 s (every tracked frame publishes: `update_interval_s` 0),
+- p99 capture-to-event latency under 1 s (every tracked frame publishes: `update_interval_s` 0; a quiet
+  scene with no track at all has no latency to judge),
 - every buffer bounded (the ring buffers are; their deepest point is reported),
 - with a fixed rate, each camera detected at least 90 % of its due detections (gated runs may skip a due
   detection on purpose: nothing moved and nothing was tracked).
@@ -76,7 +77,7 @@ def trial(mode: Mode, cameras: list[Path], settings: BenchSettings, detector, fo
     p99 = _pct(latency, 99)
     held = (
         min(processed) >= HELD_SHARE
-        and p99 is not None and p99 < MAX_P99_MS
+        and (p99 is None or p99 < MAX_P99_MS)  # None: no track event at all (a quiet scene), nothing late
         and (mode.motion or all(got >= HELD_SHARE * want for got, want in zip(detect_rates, due)))
     )
     return {
