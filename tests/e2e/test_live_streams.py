@@ -457,7 +457,9 @@ def test_a_live_cameras_annotated_video_lasts_as_long_as_the_camera_ran(tmp_path
     from roadwatch.pipeline import Pipeline
 
     slow = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=1280)
-    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": True}})
+    # every frame detected (live sources are detected 5 times a second by default, and then keep up)
+    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": True},
+                                 "schedule": {"live_detect_fps": None, "live_motion": False}})
     spec = SourceSpec.from_uri(f"replay:{city_clip}", "cam")
     pipeline = Pipeline(cfg, [spec], {}, slow, None, tmp_path)
     running = Running(pipeline)

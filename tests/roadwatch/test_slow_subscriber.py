@@ -55,7 +55,9 @@ def test_a_stalled_subscriber_neither_slows_the_publisher_nor_grows_its_memory()
         rates["stalled"].append(publish_for(publisher, factory, 1.5))
     rss["late"] = process.memory_info().rss
     free_rate, stalled_rate = max(rates["free"]), max(rates["stalled"])
-    assert stalled_rate >= 0.9 * free_rate, (
+    # a publisher that blocked on its stalled subscriber would publish next to nothing; the turns' best
+    # rates wandered 0.88-1.0 of each other on an idle 2-core machine
+    assert stalled_rate >= 0.8 * free_rate, (
         f"{stalled_rate:.0f} events/s with a stalled subscriber vs {free_rate:.0f} without"
     )
     assert rss["late"] - rss["early"] < 20 * 2**20, "memory grew while the subscriber was stalled"
