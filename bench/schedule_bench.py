@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tracking_bench import _ultralytics, score
+from tracking_bench import Sequence, _ultralytics, score
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "mot"
@@ -68,12 +68,7 @@ def ours(fps: float) -> Step:
 
 
 def peer(kind: str, fps: float, size: tuple[int, int]) -> Step:
-    class Seq:  # what tracking_bench's peers read of a sequence
-        pass
-
-    seq = Seq()
-    seq.size, seq.fps = size, fps
-    inner = _ultralytics(kind)(seq)
+    inner = _ultralytics(kind)(Sequence("", fps, size, 0, {}, {}))  # they read its size and rate only
     return lambda frame, xyxy, conf, detected: inner(frame, xyxy, conf)
 
 
@@ -195,7 +190,7 @@ def main() -> None:
         every1 = results[dataset]["roadwatch_every1"]["hota"]
         for every in SCHEDULES[1:]:
             drop = every1 - results[dataset][f"roadwatch_every{every}"]["hota"]
-            print(f"roadwatch HOTA, every {every} vs every frame: -{drop:.3f}")
+            print(f"roadwatch HOTA, every {every} vs every frame: {-drop:+.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(
         {d: {k: {m: round(v, 4) for m, v in r.items()} for k, r in runs.items()} for d, runs in results.items()},

@@ -40,6 +40,7 @@ def detect_planned(
     owner: list[int] = []
     corner: list[tuple[int, int]] = []
     cost = RegionPass()
+    stride = detector.letterbox.stride  # a letterbox's long side is a whole number of strides
     for i, (image, planned) in enumerate(zip(images, regions)):
         h, w = image.shape[:2]
         if planned is None:
@@ -52,7 +53,6 @@ def detect_planned(
         scale = frame_scale(h, w, detector.imgsz)
         for x0, y0, x1, y1 in np.asarray(planned, dtype=np.int64).reshape(-1, 4).tolist():
             crops.append(np.ascontiguousarray(image[y0:y1, x0:x1]))
-            stride = detector.letterbox.stride  # a letterbox's long side is a whole number of strides
             sizes.append(max(1, int(np.ceil(max(x1 - x0, y1 - y0) * scale / stride))) * stride)
             owner.append(i)
             corner.append((x0, y0))

@@ -74,6 +74,10 @@ class _Stream:
         self.next_motion = -np.inf  # between detections motion is looked at twice a period, not every frame
         self.tracks: tuple[float, TrackArrays] | None = None  # (media time, confirmed tracks seen then)
 
+    def due_by_clock(self, t: float) -> bool:
+        """Its rate says detect at `t` (every frame, or the period since the last one is up)."""
+        return self.period is None or t >= self.next_due - 1e-6
+
 
 class DetectPlanner:
     """Plans each frame's detection from its stream's rate, its motion and its tracks."""
@@ -134,7 +138,7 @@ class DetectPlanner:
         return Plan(True, regions)
 
     def _due(self, stream: _Stream, t: float, moving: np.ndarray, tracked: np.ndarray, width: int, height: int) -> bool:
-        if stream.period is None or t >= stream.next_due - 1e-6:
+        if stream.due_by_clock(t):
             return True
         if stream.motion is None or t < stream.last_detection + stream.period / 2:
             return False
@@ -147,8 +151,7 @@ class DetectPlanner:
         720p it costs about 2.5 ms a frame, the most of a quiet camera's cost when run on all 30 a second)."""
         if stream.motion is None:
             return np.zeros((0, 4))
-        due = stream.period is None or t >= stream.next_due - 1e-6
-        if not due and t < stream.next_motion:
+        if not stream.due_by_clock(t) and t < stream.next_motion:
             return None
         if stream.period is not None:
             stream.next_motion = t + stream.period / 2

@@ -66,7 +66,7 @@ def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
 def source_configs(config: Config) -> dict[tuple[str, str], SourceConfig]:
     """The config's sources by (uri, stream id), so a source's own settings (detect_fps, motion) find it."""
     ids = stream_ids_for([s.uri for s in config.sources], [s.id for s in config.sources])
-    return {(s.uri.removeprefix("file://"), sid): s for s, sid in zip(config.sources, ids)}
+    return {(SourceSpec.from_uri(s.uri, sid).uri, sid): s for s, sid in zip(config.sources, ids)}
 
 
 def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
