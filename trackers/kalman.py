@@ -32,18 +32,14 @@ class KalmanParams:
 
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
     xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    out = np.empty_like(xyxy)
-    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
-    out[:, :2] = xyxy[:, :2] + out[:, 2:] / 2
-    return out
+    wh = xyxy[:, 2:] - xyxy[:, :2]
+    return np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
 
 
 def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
     cxcywh = np.asarray(cxcywh, dtype=np.float64).reshape(-1, 4)
-    out = np.empty_like(cxcywh)
-    out[:, :2] = cxcywh[:, :2] - cxcywh[:, 2:] / 2
-    out[:, 2:] = out[:, :2] + cxcywh[:, 2:]
-    return out
+    top_left = cxcywh[:, :2] - cxcywh[:, 2:] / 2
+    return np.concatenate([top_left, top_left + cxcywh[:, 2:]], axis=1)
 
 
 def full_covariance(cov: np.ndarray) -> np.ndarray:
@@ -62,6 +58,8 @@ class KalmanBoxFilter:
 
     def __init__(self, params: KalmanParams | None = None) -> None:
         self.p = params or KalmanParams()
+        # process noise per block (var(pos), cov(pos, vel), var(vel)), per unit of height^2 x reference steps
+        self._process_noise = np.array([self.p.std_position**2, 0.0, self.p.std_velocity**2])
 
     def initiate(self, measurements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """New tracks from (N, 4) cxcywh measurements, at rest, with wide velocity uncertainty."""
@@ -86,26 +84,21 @@ class KalmanBoxFilter:
             new_mean[:, 2:4][collapsed] = MIN_SIZE
             new_mean[:, 6:8][collapsed] = 0.0
 
-        pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
+        # Per block, F P F^T + Q: pv' = pv + dt vv, then pp' = pp + 2 dt pv + dt^2 vv = pp + dt (pv + pv'),
+        # vv' = vv; the process noise (position and velocity variance, none on their covariance) added at once.
+        new_cov = cov.copy()
+        new_cov[:, :, PV] += dt_col * cov[:, :, VV]
+        new_cov[:, :, PP] += dt_col * (cov[:, :, PV] + new_cov[:, :, PV])
         noise = mean[:, 3:4] ** 2 * (dt_col / self.p.reference_dt)
-        new_cov = np.empty_like(cov)
-        new_cov[:, :, PP] = pp + 2 * dt_col * pv + dt_col**2 * vv + self.p.std_position**2 * noise
-        new_cov[:, :, PV] = pv + dt_col * vv
-        new_cov[:, :, VV] = vv + self.p.std_velocity**2 * noise
+        new_cov += noise[:, :, None] * self._process_noise
         return new_mean, new_cov
 
     def update(self, mean: np.ndarray, cov: np.ndarray, measurements: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Correct each track with its matched (N, 4) cxcywh measurement."""
         z = np.asarray(measurements, dtype=np.float64).reshape(-1, NDIM)
-        pp, pv, vv = cov[:, :, PP], cov[:, :, PV], cov[:, :, VV]
-        s = pp + (self.p.std_measurement * mean[:, 3:4]) ** 2  # innovation variance per coordinate
-        k_pos, k_vel = pp / s, pv / s  # Kalman gains
-        innovation = z - mean[:, :NDIM]
-        new_mean = np.empty_like(mean)
-        new_mean[:, :NDIM] = mean[:, :NDIM] + k_pos * innovation
-        new_mean[:, NDIM:] = mean[:, NDIM:] + k_vel * innovation
-        new_cov = np.empty_like(cov)  # P - K S K^T
-        new_cov[:, :, PP] = pp - k_pos * pp
-        new_cov[:, :, PV] = pv - k_pos * pv
-        new_cov[:, :, VV] = vv - k_vel * pv
-        return new_mean, new_cov
+        s = cov[:, :, PP] + (self.p.std_measurement * mean[:, 3:4]) ** 2  # innovation variance per coordinate
+        gain = cov[:, :, PP:VV] / s[:, :, None]  # (N, 4, 2): position and velocity gain per coordinate
+        correction = gain * (z - mean[:, :NDIM])[:, :, None]
+        new_mean = mean + correction.transpose(0, 2, 1).reshape(-1, 2 * NDIM)  # positions, then velocities
+        # P - K S K^T, per block: pp - k_pos pp, pv - k_pos pv, vv - k_vel pv
+        return new_mean, cov - gain[:, :, [0, 0, 1]] * cov[:, :, [PP, PV, PV]]

@@ -178,25 +178,27 @@ class MultiStreamTracker:
         t = np.asarray(t, dtype=np.float64).reshape(-1)
         confidence = [np.asarray(c, dtype=np.float64).reshape(-1) for c in confidence]
         counts = np.array([len(c) for c in confidence], dtype=np.int64)
-        det_frame = np.repeat(np.arange(n_frames), counts)
-        det_xyxy = np.concatenate([np.asarray(b, dtype=np.float64).reshape(-1, 4) for b in xyxy])
-        det_conf = np.concatenate(confidence)
-        det_class = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in class_id])
-        det_category = np.concatenate([np.asarray(c, dtype=np.int64).reshape(-1) for c in category])
+        det_frame = np.repeat(np.arange(n_frames), counts) if n_frames > 1 else np.zeros(counts[0], dtype=np.int64)
+        det_xyxy = _joined(xyxy, np.float64, (-1, 4))
+        det_conf = _joined(confidence, np.float64, (-1,))
+        det_class = _joined(class_id, np.int64, (-1,))
+        det_category = _joined(category, np.int64, (-1,))
 
         detected = np.ones(n_frames, dtype=bool) if detected is None else np.asarray(detected, dtype=bool)
-        if (counts[~detected] > 0).any():
+        all_detected = bool(detected.all())
+        if not all_detected and counts[~detected].any():
             raise ValueError("a frame that went through no detector has no detections")
         previous = self._clock[streams]
-        dt = np.where(np.isnan(previous), 0.0, np.maximum(0.0, t - previous))
+        dt = np.fmax(t - previous, 0.0)  # fmax drops the NaN of a stream's first frame: dt 0
         self._clock[streams] = t
-        self._last_detection[streams[detected]] = t[detected]
+        self._last_detection[streams if all_detected else streams[detected]] = t if all_detected else t[detected]
         frame_of_stream = np.full(len(self._next_id), -1, dtype=np.int64)
         frame_of_stream[streams] = np.arange(n_frames)
         row_frame = frame_of_stream[self.stream]  # -1: the track's stream has no frame in this batch
         active = row_frame >= 0
-        if active.all():
-            self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt[row_frame])
+        all_active = bool(active.all())  # one stream alone, or every stream of a pipeline in this batch
+        if all_active:
+            self.mean, self.cov = self.kf.predict(self.mean, self.cov, dt[0] if n_frames == 1 else dt[row_frame])
         elif active.any():
             rows = np.flatnonzero(active)
             self.mean[rows], self.cov[rows] = self.kf.predict(self.mean[rows], self.cov[rows], dt[row_frame[rows]])
@@ -205,18 +207,18 @@ class MultiStreamTracker:
         matched = np.zeros(len(self), dtype=bool)
         matched[track_rows] = True
         if len(track_rows):
-            self.mean[track_rows], self.cov[track_rows] = self.kf.update(
+            mean, self.cov[track_rows] = self.kf.update(
                 self.mean[track_rows], self.cov[track_rows], xyxy_to_cxcywh(det_xyxy[det_rows])
             )
+            self.mean[track_rows] = mean
             self.hits[track_rows] += 1
             self.last_seen[track_rows] = t[det_frame[det_rows]]
             self.class_id[track_rows] = det_class[det_rows]
             self.confidence[track_rows] = det_conf[det_rows]
-            self.last_box[track_rows] = cxcywh_to_xyxy(self.mean[track_rows, :4])
+            self.last_box[track_rows] = cxcywh_to_xyxy(mean[:, :4])
 
-        fresh = np.ones(len(det_conf), dtype=bool)
+        fresh = det_conf >= self.config.new_track_confidence
         fresh[det_rows] = False
-        fresh &= det_conf >= self.config.new_track_confidence
         if fresh.any():
             self._spawn(
                 streams[det_frame[fresh]], t[det_frame[fresh]], det_xyxy[fresh], det_conf[fresh], det_class[fresh],
@@ -225,39 +227,44 @@ class MultiStreamTracker:
             n_new = int(fresh.sum())
             matched = np.concatenate([matched, np.ones(n_new, dtype=bool)])
             row_frame = np.concatenate([row_frame, det_frame[fresh]])
-            active = row_frame >= 0
+            active = np.concatenate([active, np.ones(n_new, dtype=bool)])
 
-        # Lifecycle, for the streams in this batch: tentative tracks must be matched every frame; confirmed
-        # ones may coast for max_age_s of their stream's time.
+        # Lifecycle, for the streams in this batch: tentative tracks must be matched every detected frame;
+        # confirmed ones may coast for max_age_s of their stream's time. (A row of a stream not in the batch
+        # reads some frame's time through row_frame -1; `active` masks it out.)
         was_confirmed = self.ids > 0
-        age = np.where(active, t[row_frame] - self.last_seen, 0.0)
-        judged = active & detected[np.maximum(row_frame, 0)]  # only a detection can miss a tentative track
-        expired = (judged & ~was_confirmed & ~matched) | (active & was_confirmed & (age > self.config.max_age_s))
-        newly_confirmed = active & ~was_confirmed & matched & (self.hits >= self.config.min_hits)
+        missed = ~was_confirmed & ~matched
+        if not all_detected:  # only a detection can miss a tentative track
+            missed &= detected[np.maximum(row_frame, 0)]
+        expired = missed | (was_confirmed & (t[row_frame] - self.last_seen > self.config.max_age_s))
+        if not all_active:
+            expired &= active
+        newly_confirmed = matched & ~was_confirmed & (self.hits >= self.config.min_hits)  # matched: active
         started = [[] for _ in range(n_frames)]
         if newly_confirmed.any():
             rows = np.flatnonzero(newly_confirmed)
             self.ids[rows] = self._new_ids(self.stream[rows])
             started = self._views_by_frame(rows, row_frame[rows], n_frames)
-        gone = expired & was_confirmed
-        ended = (
-            self._views_by_frame(np.flatnonzero(gone), row_frame[gone], n_frames)
-            if gone.any()
-            else [[] for _ in range(n_frames)]
-        )
+        ended = [[] for _ in range(n_frames)]
         if expired.any():
+            gone = expired & was_confirmed
+            if gone.any():
+                ended = self._views_by_frame(np.flatnonzero(gone), row_frame[gone], n_frames)
             self._keep(~expired)
             matched, row_frame = matched[~expired], row_frame[~expired]
         # Tracks seen now were just matched, so their box is the one stored at that match; between detections,
         # the tracks seen at the last one are shown where the filter predicts them.
-        frame_detected = detected[np.maximum(row_frame, 0)]
-        predicted = (row_frame >= 0) & ~frame_detected & (self.ids > 0)
-        if predicted.any():
+        confirmed = self.ids > 0
+        seen = matched & confirmed
+        predicted = None
+        if not all_detected:
+            predicted = (row_frame >= 0) & ~detected[np.maximum(row_frame, 0)] & confirmed
             predicted &= self.last_seen == self._last_detection[self.stream]
-        visible = np.flatnonzero((matched & (self.ids > 0)) | predicted)
+            seen |= predicted
+        visible = np.flatnonzero(seen)
         if n_frames > 1:
             visible = visible[np.argsort(row_frame[visible], kind="stable")]
-        tracks = self._arrays(visible, predicted[visible])
+        tracks = self._arrays(visible, None if predicted is None else predicted[visible])
         if n_frames == 1:
             return [TrackerStep(tracks, started[0], ended[0])]
         bounds = np.cumsum(np.bincount(row_frame[visible], minlength=n_frames)).tolist()
@@ -321,22 +328,29 @@ class MultiStreamTracker:
         rows = np.flatnonzero(row_frame >= 0)
         if not len(rows) or not len(confidence):
             return empty, empty
-        if n_frames > 1:
+        if n_frames == 1:  # one stream (most calls): every pair by broadcasting, no index arithmetic
+            predicted = cxcywh_to_xyxy(self.mean[rows, :4])
+            n_tracks = np.array([len(rows)])
+            track_start = det_start = pair_start = np.zeros(1, dtype=np.int64)
+            pairs = n_tracks * counts
+            iou = box_iou_pairs(predicted[:, None], xyxy[None]).reshape(-1)
+            other_category = (self.category[rows][:, None] != category[None]).reshape(-1)
+        else:
             rows = rows[np.argsort(row_frame[rows], kind="stable")]  # grouped by frame, row order within
-        n_tracks = np.bincount(row_frame[rows], minlength=n_frames)
-        track_start = np.cumsum(n_tracks) - n_tracks
-        det_start = np.cumsum(counts) - counts
-        pairs = n_tracks * counts
-        pair_start = np.cumsum(pairs) - pairs
-        within = np.arange(pairs.sum()) - np.repeat(pair_start, pairs)
-        track_in_frame, det_in_frame = np.divmod(within, np.repeat(counts, pairs))
-        pair_track = np.repeat(track_start, pairs) + track_in_frame  # index into `rows`
-        pair_det = np.repeat(det_start, pairs) + det_in_frame
-        predicted = cxcywh_to_xyxy(self.mean[rows, :4])
-        iou = box_iou_pairs(predicted[pair_track], xyxy[pair_det])
-        iou[self.category[rows][pair_track] != category[pair_det]] = 0.0
+            predicted = cxcywh_to_xyxy(self.mean[rows, :4])
+            n_tracks = np.bincount(row_frame[rows], minlength=n_frames)
+            track_start = np.cumsum(n_tracks) - n_tracks
+            det_start = np.cumsum(counts) - counts
+            pairs = n_tracks * counts
+            pair_start = np.cumsum(pairs) - pairs
+            within = np.arange(pairs.sum()) - np.repeat(pair_start, pairs)
+            track_in_frame, det_in_frame = np.divmod(within, np.repeat(counts, pairs))
+            pair_track = np.repeat(track_start, pairs) + track_in_frame  # index into `rows`
+            pair_det = np.repeat(det_start, pairs) + det_in_frame
+            iou = box_iou_pairs(predicted[pair_track], xyxy[pair_det])
+            other_category = self.category[rows][pair_track] != category[pair_det]
+        iou[other_category] = 0.0
         cfg = self.config
-        similarity = iou * confidence[pair_det] if cfg.fuse_score else iou
         strong_all = confidence >= cfg.high_confidence
         weak_all = (confidence >= cfg.low_confidence) & (confidence < cfg.high_confidence)
         track_parts, det_parts = [], []
@@ -345,10 +359,11 @@ class MultiStreamTracker:
             frame_iou = iou[lo : lo + n * m].reshape(n, m)
             strong = np.flatnonzero(strong_all[d0 : d0 + m])
             weak = np.flatnonzero(weak_all[d0 : d0 + m])
-            t1, d1 = _assign(frame_iou, similarity[lo : lo + n * m].reshape(n, m), None, strong, cfg.iou_threshold)
+            t1, d1 = _assign(frame_iou, None, strong, confidence[d0 + strong] if cfg.fuse_score else None,
+                             cfg.iou_threshold)
             left = np.ones(n, dtype=bool)
             left[t1] = False
-            t2, d2 = _assign(frame_iou, frame_iou, np.flatnonzero(left), weak, cfg.low_iou_threshold)
+            t2, d2 = _assign(frame_iou, np.flatnonzero(left), weak, None, cfg.low_iou_threshold)
             frame_rows = rows[track_start[f] : track_start[f] + n]
             track_parts += [frame_rows[t1], frame_rows[t2]]
             det_parts += [d0 + d1, d0 + d2]
@@ -437,29 +452,37 @@ def predict_xyxy(xyxy: np.ndarray, velocity: np.ndarray, size_velocity: np.ndarr
 
 
 def box_iou_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of each (a[i], b[i]) pair of xyxy boxes. The tracker needs only the pairs of one frame's tracks and
-    detections across a whole batch; supervision's box_iou_batch gives full matrices, one per call."""
-    lt = np.maximum(a[:, :2], b[:, :2])
-    wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - lt, 0.0)
-    inter = wh[:, 0] * wh[:, 1]
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    """IoU of each (a[i], b[i]) pair of xyxy boxes, broadcasting over all but the last axis (a[:, None] and
+    b[None] give the full matrix). Across a batch the tracker needs only the pairs of one frame's tracks and
+    detections; supervision's box_iou_batch gives full matrices, one per call. Boxes of no area give 0."""
+    wh = np.minimum(a[..., 2:], b[..., 2:]) - np.maximum(a[..., :2], b[..., :2])
+    np.maximum(wh, 0.0, out=wh)
+    inter = wh[..., 0] * wh[..., 1]
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
     return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
+def _joined(parts: list, dtype: type, shape: tuple[int, ...]) -> np.ndarray:
+    """The frames' arrays end to end (one frame's as it is, without a copy: most calls carry one)."""
+    if len(parts) == 1:
+        return np.asarray(parts[0], dtype=dtype).reshape(shape)
+    return np.concatenate([np.asarray(p, dtype=dtype).reshape(shape) for p in parts])
+
+
 def _assign(
-    iou: np.ndarray, similarity: np.ndarray, track_rows: np.ndarray | None, det_rows: np.ndarray, threshold: float
+    iou: np.ndarray, track_rows: np.ndarray | None, det_rows: np.ndarray, weight: np.ndarray | None, threshold: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Assignment maximising total `similarity` between some tracks (None: all) and some detections;
-    pairs whose IoU is under `threshold` are never matched."""
+    """Assignment maximising total IoU (times each detection's `weight`, its confidence where scores are
+    fused) between some tracks (None: all) and some detections; pairs whose IoU is under `threshold` are
+    never matched."""
     if not len(det_rows) or (track_rows is not None and not len(track_rows)):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty
-    sub_iou, sub_sim = iou[:, det_rows], similarity[:, det_rows]
-    if track_rows is not None:
-        sub_iou, sub_sim = sub_iou[track_rows], sub_sim[track_rows]
+    sub_iou = iou[:, det_rows] if track_rows is None else iou[np.ix_(track_rows, det_rows)]
     allowed = sub_iou >= threshold
-    rows, cols = linear_sum_assignment(-np.where(allowed, sub_sim, 0.0))
+    rows, cols = linear_sum_assignment(np.where(allowed, sub_iou if weight is None else sub_iou * weight, 0.0),
+                                       maximize=True)
     good = allowed[rows, cols]
     rows = rows[good] if track_rows is None else track_rows[rows[good]]
     return rows, det_rows[cols[good]]
