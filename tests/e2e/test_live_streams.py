@@ -449,8 +449,9 @@ def test_a_file_opens_in_its_own_time_beside_four_silent_urls(rtsp_ok):
 
 def test_a_live_cameras_annotated_video_lasts_as_long_as_the_camera_ran(tmp_path, model_path, city_clip):
     """Frames are dropped on a CPU (here most of them: the detector at 1280 px is far slower than 25 frames/s),
-    yet 60 s of camera is 60 s of video: frames placed by their time, the last one held over the drops.
-    Written at the processed rate, 75.8 s of a live camera once became a 2.44 s time-lapse."""
+    yet 20 s of camera is 20 s of video: frames placed by their time, the last one held over the drops.
+    Written at the processed rate, 75.8 s of a live camera once became a 2.44 s time-lapse (20 s would be
+    0.6 s: far outside the 1 s allowed)."""
     from roadwatch.config import Config
     from roadwatch.detector import DEFAULT_CATEGORIES, CategoryMap
     from roadwatch.detector.yolo import YoloDetector
@@ -466,7 +467,7 @@ def test_a_live_cameras_annotated_video_lasts_as_long_as_the_camera_ran(tmp_path
     try:
         wait_until(lambda: pipeline.streams["cam"].frames > 0, 60, "the camera's first frame")
         first = pipeline.streams["cam"].last_frame.pts
-        wait_until(lambda: pipeline.streams["cam"].last_frame.pts - first >= 60.0, 120, "60 s of camera")
+        wait_until(lambda: pipeline.streams["cam"].last_frame.pts - first >= 20.0, 60, "20 s of camera")
     finally:
         summary = running.end()
     video = tmp_path / "annotated.mp4"
@@ -476,5 +477,5 @@ def test_a_live_cameras_annotated_video_lasts_as_long_as_the_camera_ran(tmp_path
     assert count_frames(video) == frames  # it decodes, every frame
     camera_s = pipeline.streams["cam"].last_frame.pts - first
     assert summary["streams"]["cam"]["frames"] < camera_s * 25 / 2  # most frames were dropped
-    assert camera_s >= 60.0
+    assert camera_s >= 20.0
     assert abs(frames / fps - camera_s) <= 1.0, f"{frames / fps:.1f} s of video for {camera_s:.1f} s of camera"
