@@ -126,7 +126,7 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
             snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint, e.snapshot_curve())
         if config_path is not None and not source:
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
-            pipeline.reload_sources_hook = lambda: specs_from_config(load_config(config_path).sources)
+            pipeline.reload_sources_hook = lambda: load_config(config_path).sources
             signals.reload_with(pipeline.request_reload)
         console.print(
             f"roadwatch: {len(specs)} source(s) -> {out_dir}/{beside(pipeline)}, events on {cfg.events.endpoint}, "

@@ -14,6 +14,7 @@ stream (`tracks_seen`: one reference swapped, no lock needed).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,8 @@ from roadwatch.detector.motion import MotionDetector, MotionSettings
 from roadwatch.detector.regions import plan_regions, region_area
 from roadwatch.streams import Frame
 from roadwatch.trackers import TrackArrays
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class _Stream:
     """The planner's state for one stream."""
 
     def __init__(self, rate: StreamRate, motion: MotionDetector | None) -> None:
+        self.rate = rate
         self.period = None if rate.fps is None else 1.0 / rate.fps
         self.motion = motion
         self.next_due = -np.inf
@@ -94,6 +98,20 @@ class DetectPlanner:
         motion = MotionDetector(self.motion_settings, mask) if rate.motion else None
         self._streams[stream_id] = _Stream(rate, motion)
         self._masks[stream_id] = mask
+
+    def rate_of(self, stream_id: str) -> StreamRate | None:
+        stream = self._streams.get(stream_id)
+        return None if stream is None else stream.rate
+
+    def reschedule(self, stream_id: str, rate: StreamRate) -> bool:
+        """A running stream's new rate (a reload changed its settings): planned afresh from its next frame,
+        the first of which is detected. False where it had that rate already, or is not planned here."""
+        if stream_id not in self._streams or self._streams[stream_id].rate == rate:
+            return False
+        self.add(stream_id, rate, self._masks.get(stream_id))
+        log.info("stream '%s': detection rate now %s, motion gating %s", stream_id,
+                 "every frame" if rate.fps is None else f"{rate.fps:g}/s", "on" if rate.motion else "off")
+        return True
 
     def mask_of(self, stream_id: str) -> ExclusionMask | None:
         """The stream's exclusion mask, which its detections and its motion ignore."""

@@ -63,10 +63,16 @@ def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
     )
 
 
-def source_configs(config: Config) -> dict[tuple[str, str], SourceConfig]:
-    """The config's sources by (uri, stream id), so a source's own settings (detect_fps, motion) find it."""
-    ids = stream_ids_for([s.uri for s in config.sources], [s.id for s in config.sources])
-    return {(SourceSpec.from_uri(s.uri, sid).uri, sid): s for s, sid in zip(config.sources, ids)}
+def configured_sources(sources: list[SourceConfig]) -> list[tuple[SourceSpec, SourceConfig]]:
+    """A config's `sources` as specs, with the ids the list gives them, each beside its own settings
+    (detect_fps, every_frame, motion)."""
+    ids = stream_ids_for([s.uri for s in sources], [s.id for s in sources])
+    return [(SourceSpec.from_uri(s.uri, sid), s) for s, sid in zip(sources, ids)]
+
+
+def settings_by_source(sources: list[SourceConfig]) -> dict[tuple[str, str], SourceConfig]:
+    """Sources' own settings by (uri, stream id): a stream started from that uri under that id finds them."""
+    return {(spec.uri, spec.stream_id): settings for spec, settings in configured_sources(sources)}
 
 
 def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
@@ -123,12 +129,13 @@ def rounds(
     return out
 
 
-def wanted_sources(hook: Callable[[], list[SourceSpec]] | None) -> dict[str, SourceSpec] | None:
-    """The source list a reload asks for, by stream id; None (logged) when there is no hook or it fails."""
+def wanted_sources(hook: Callable[[], list[SourceConfig]] | None) -> list[tuple[SourceSpec, SourceConfig]] | None:
+    """The source list a reload asks for, with each source's settings; None (logged) when there is no hook
+    or it fails."""
     if hook is None:
         return None
     try:
-        return {spec.stream_id: spec for spec in hook()}
+        return configured_sources(hook())
     except Exception as exc:  # a bad edit must not stop the sources that are running
         log.error("reload ignored: %s", exc)
         return None
@@ -167,9 +174,9 @@ class Pipeline:
         self.heartbeat = Heartbeat(publisher, self.events, config.events.heartbeat_s)
         self.clock = StageClock()  # where the loop's time goes, for benchmarks and profiling
         self.snapshots: SnapshotServer | None = None
-        self.reload_sources_hook: Callable[[], list[SourceSpec]] | None = None
+        self.reload_sources_hook: Callable[[], list[SourceConfig]] | None = None  # the CLI's: the config file's
         self._infos = dict(infos)
-        self._source_configs = source_configs(config)
+        self._settings = settings_by_source(config.sources)  # per-source detection schedules
         self._running = False
         self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
         self.started_at = 0.0
@@ -301,7 +308,7 @@ class Pipeline:
         zones = zones_for(self.config, sid)
         fps = self._infos[sid].fps if sid in self._infos else 0.0
         self.outputs.add_stream(sid, spec.shown, fps, zones.zones, zones.lines)
-        rate = StreamRate.of(self.config.schedule, spec.live, self._source_configs.get((spec.uri, sid)))
+        rate = StreamRate.of(self.config.schedule, spec.live, self._settings.get((spec.uri, sid)))
         state = self.roster.add(
             spec, zones=zones, tracks_every_frame=rate.scheduled,
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
@@ -324,15 +331,20 @@ class Pipeline:
         self.planner.remove(stream_id)
 
     def _reload(self) -> None:
-        wanted = wanted_sources(self.reload_sources_hook)
-        if wanted is None:
+        sources = wanted_sources(self.reload_sources_hook)
+        if sources is None:
             return
-        gone, new = self.roster.changes(wanted)
+        self._settings = {(spec.uri, spec.stream_id): settings for spec, settings in sources}
+        gone, new = self.roster.changes({spec.stream_id: spec for spec, _ in sources})
         for sid in gone:
             self._remove(sid, reason="removed")
         for spec in new:
             self._add(spec, start=True)
-        log.warning("reloaded sources: %s", ", ".join(wanted) or "(none)")
+        for spec, settings in sources:  # kept running: a changed schedule applies at once, tracks carry on
+            rate = StreamRate.of(self.config.schedule, spec.live, settings)
+            if spec not in new and self.planner.reschedule(spec.stream_id, rate):
+                self.streams[spec.stream_id].tracks_every_frame = rate.scheduled
+        log.warning("reloaded sources: %s", ", ".join(spec.stream_id for spec, _ in sources) or "(none)")
 
     def _emit_status_changes(self) -> None:
         for change in self.mailbox.statuses():

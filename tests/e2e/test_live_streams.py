@@ -14,6 +14,7 @@ import cv2
 import psutil
 import pytest
 
+from roadwatch.config import SourceConfig
 from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
 
 from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require, wait_until
@@ -350,7 +351,7 @@ def test_sources_can_be_added_and_removed_while_the_pipeline_runs(tmp_path, serv
 
 def test_reload_adds_and_removes_sources_by_id(tmp_path, cpu_detector, city_clip):
     pipeline = make_pipeline(tmp_path, cpu_detector, {"a": str(city_clip)})
-    pipeline.reload_sources_hook = lambda: [SourceSpec.from_uri(str(city_clip), "b")]
+    pipeline.reload_sources_hook = lambda: [SourceConfig(uri=str(city_clip), id="b")]
     pipeline.request_reload()  # before run: applied at once
     running = Running(pipeline)
     running.thread.join(60)

@@ -9,8 +9,9 @@ import threading
 import psutil
 import pytest
 
-from roadwatch.config import Config
+from roadwatch.config import Config, SourceConfig
 from roadwatch.pipeline import Pipeline
+from roadwatch.pipeline.detect_plan import StreamRate
 from roadwatch.streams import SourceSpec
 
 from support.helpers import CITY, TRUCKS_DAMAGED, require, wait_until
@@ -73,7 +74,7 @@ def frames_of(pipeline: Pipeline, sid: str) -> int:
 def test_a_reload_that_changes_a_uri_restarts_that_stream_and_an_id_can_come_back(tmp_path, small_detector):
     pipeline = make_pipeline(tmp_path, small_detector, {"cam": replay(CITY), "other": replay(CITY)})
     wanted = {"cam": replay(CITY), "other": replay(CITY)}
-    pipeline.reload_sources_hook = lambda: [SourceSpec.from_uri(uri, sid) for sid, uri in wanted.items()]
+    pipeline.reload_sources_hook = lambda: [SourceConfig(uri=uri, id=sid) for sid, uri in wanted.items()]
     running = Running(pipeline)
     try:
         wait_until(lambda: frames_of(pipeline, "cam") > 3, 60, "frames from the first camera")
@@ -123,3 +124,27 @@ def test_300_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(
         summary = running.end()
     assert grown < 40 * 2**20, f"memory grew by {grown / 2**20:.0f} MB over 250 add/remove cycles"
     assert summary["streams"]["visitor299"]["status"] == "stopped"  # the run's record keeps every stream
+
+
+def test_a_reload_that_changes_a_sources_schedule_applies_it_without_restarting_the_camera(tmp_path, small_detector):
+    """A live camera starts at the default (5 detections a second, gated); the config file then says every frame,
+    ungated: after the reload every frame it processes goes through the detector, on the same capture."""
+    pipeline = make_pipeline(tmp_path, small_detector, {"cam": replay(CITY)})
+    pipeline.reload_sources_hook = lambda: [SourceConfig(uri=replay(CITY), id="cam", every_frame=True, motion=False)]
+    running = Running(pipeline)
+    state = pipeline.streams["cam"]
+    try:
+        wait_until(lambda: state.frames >= 50, 60, "50 frames at the default rate")
+        assert state.detected < state.frames * 0.6  # 5 a second of a 25 frames/s camera, early ones at most 10
+        capture = state.capture
+        pipeline.request_reload()
+        wait_until(lambda: pipeline.planner.rate_of("cam") == StreamRate(None, False), 30, "the new schedule")
+        # the batch the detection thread planned before the reload may still arrive: measure after it
+        wait_until(lambda: state.frames >= 70, 60, "frames after the reload")
+        frames, detected = state.frames, state.detected
+        wait_until(lambda: state.frames >= frames + 30, 60, "30 more frames")
+        assert state.detected - detected == state.frames - frames  # every one of them detected
+        assert pipeline.streams["cam"] is state and state.capture is capture  # not restarted
+        assert not state.tracks_every_frame  # every frame detected: a live camera's batches take the newest again
+    finally:
+        running.end()
