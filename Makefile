@@ -59,10 +59,14 @@ bench: $(STAMP)
 
 # supervision dropped ByteTrack after 0.30; its last release with it runs in a child process from here.
 SV_PEER := bench/.peers/supervision-0.30.9
+# BoxMOT without its dependencies (they would move this venv's pins), beside the two it needs that we lack
+BOXMOT_PEER := bench/.peers/boxmot-25.0.0
+BOXMOT_PINS := boxmot==25.0.0 filterpy==1.4.5 lapx==0.11.1
 
 # Detection every 1st, 2nd, 3rd, 6th frame (the frames between predicted) on MOT17-02/04 and KITTI, scored by TrackEval.
 bench-schedule: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
+	test -d $(BOXMOT_PEER) || $(BIN)/python -m pip install --quiet --no-deps --target $(BOXMOT_PEER) $(BOXMOT_PINS)
 	$(BIN)/python bench/schedule_bench.py
 
 # How many live 720p30 cameras this machine holds: every frame, detect_fps 5, motion-gated.
@@ -76,6 +80,7 @@ bench-counts: $(STAMP)
 bench-tracking: $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	test -d $(SV_PEER) || $(BIN)/python -m pip install --quiet --no-deps --target $(SV_PEER) supervision==0.30.9
+	test -d $(BOXMOT_PEER) || $(BIN)/python -m pip install --quiet --no-deps --target $(BOXMOT_PEER) $(BOXMOT_PINS)
 	$(BIN)/python bench/tracking_bench.py
 
 clean:

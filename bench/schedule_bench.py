@@ -11,6 +11,11 @@ dataset classes (its preprocessing: distractors and ignore regions) and its HOTA
 - KITTI tracking, ten training sequences (PointRCNN's 2D car boxes, scores as logits -> sigmoid): cars, vans
   as distractors, DontCare regions ignored, occluded/truncated/short boxes not scored (Kitti2DBox).
 
+Peers, with their shipped defaults and no ReID or camera-motion compensation (there are no frames): Ultralytics'
+ByteTrack and BoT-SORT, and BoxMOT's OC-SORT, ByteTrack and BoostTrack (PyPI `boxmot`, installed by the make
+target into bench/.peers without its dependencies, which would move this venv's pins, and run in a child
+process with that folder first on its path).
+
 Writes bench/results/schedule.json and prints HOTA and IDF1 per tracker, dataset and schedule.
 
     make bench-schedule
@@ -21,13 +26,15 @@ from __future__ import annotations
 import argparse
 import configparser
 import json
+import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from tracking_bench import Sequence, _ultralytics, score
+from tracking_bench import BOXMOT_PEER, BOXMOT_TRACKERS, Sequence, _ultralytics, boxmot, score
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "mot"
@@ -74,6 +81,11 @@ def peer(kind: str, fps: float, size: tuple[int, int]) -> Step:
 
 def ours_for(seq: dict) -> Callable[[], Step]:
     return lambda: ours(seq["fps"])
+
+
+def boxmot_peer(name: str, seq: dict) -> Step:
+    inner = boxmot(name)(Sequence("", seq["fps"], seq["size"], 0, {}, {}))
+    return lambda frame, xyxy, conf, detected: inner(frame, xyxy, conf)
 
 
 def peer_for(kind: str, seq: dict) -> Callable[[], Step]:
@@ -164,15 +176,52 @@ def evaluate(dataset: str, sequences: list[dict], runs: dict[str, dict[str, list
     return out
 
 
+def sequences_of(dataset: str) -> list[dict]:
+    return mot17_sequences() if dataset == "mot17" else kitti_sequences()
+
+
+def boxmot_child(dataset: str) -> None:
+    """Inside the child process: every BoxMOT tracker on every schedule; prints the runs' rows as JSON."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    sequences = sequences_of(dataset)
+    runs = {
+        f"{name}_every{every}": {
+            s["name"]: track(lambda s=s, n=name: boxmot_peer(n, s), s["dets"], s["length"], every) for s in sequences
+        }
+        for name in BOXMOT_TRACKERS
+        for every in PEER_SCHEDULES
+    }
+    print(json.dumps(runs))
+
+
+def boxmot_runs(dataset: str) -> dict[str, dict[str, list[tuple]]]:
+    if not BOXMOT_PEER.is_dir():
+        raise SystemExit(f"{BOXMOT_PEER} is missing: run `make bench-schedule`, which installs BoxMOT there")
+    env = {**os.environ, "PYTHONPATH": str(BOXMOT_PEER)}
+    proc = subprocess.run([sys.executable, __file__, "--boxmot-child", dataset], capture_output=True, text=True,
+                          env=env)
+    if proc.returncode:
+        raise SystemExit(f"BoxMOT's trackers failed: {proc.stderr.strip().splitlines()[-1:]}")
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {run: {seq: [tuple(r) for r in rows] for seq, rows in per_seq.items()} for run, per_seq in runs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "schedule.json")
+    parser.add_argument("--boxmot-child", choices=["mot17", "kitti"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.boxmot_child:
+        boxmot_child(args.boxmot_child)
+        return
     for needed in (MOT17, KITTI):
         if not needed.is_dir():
             sys.exit(f"{needed} not found: the benchmark reads ../shared/mot (see ../shared/README.md)")
     results: dict[str, dict] = {}
-    for dataset, sequences in (("mot17", mot17_sequences()), ("kitti", kitti_sequences())):
+    for dataset in ("mot17", "kitti"):
+        sequences = sequences_of(dataset)
         runs: dict[str, dict[str, list[tuple]]] = {}
         for every in SCHEDULES:
             runs[f"roadwatch_every{every}"] = {s["name"]: track(ours_for(s), s["dets"], s["length"], every)
@@ -181,6 +230,7 @@ def main() -> None:
             for every in PEER_SCHEDULES:
                 runs[f"ultralytics_{kind}_every{every}"] = {
                     s["name"]: track(peer_for(kind, s), s["dets"], s["length"], every) for s in sequences}
+        runs.update(boxmot_runs(dataset))
         with tempfile.TemporaryDirectory(prefix="roadwatch-schedule-") as tmp:
             results[dataset] = evaluate(dataset, sequences, runs, Path(tmp))
         print(f"\n{dataset}: {', '.join(s['name'] for s in sequences)}")

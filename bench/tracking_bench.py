@@ -32,6 +32,12 @@ SHARED = ROOT.parent / "shared"
 TUD = [SHARED / "mot" / "MOT15-TUD" / name for name in ("TUD-Campus", "TUD-Stadtmitte")]
 MOT17 = SHARED / "mot" / "MOT17-mini" / "train" / "MOT17-04-FRCNN"
 SV_PEER = ROOT / "bench" / ".peers" / "supervision-0.30.9"
+BOXMOT_PEER = ROOT / "bench" / ".peers" / "boxmot-25.0.0"  # installed without its dependencies (see the Makefile)
+BOXMOT_TRACKERS = {  # name -> BoxMOT class, keyword arguments (no camera-motion compensation: there are no frames)
+    "boxmot_ocsort": ("boxmot.trackers.box.ocsort.tracker.OcSort", {}),
+    "boxmot_bytetrack": ("boxmot.trackers.box.bytetrack.tracker.ByteTrack", {}),
+    "boxmot_boosttrack": ("boxmot.trackers.box.boosttrack.tracker.BoostTrack", {"use_cmc": False}),
+}
 
 Step = Callable[[int, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]  # (frame, xyxy, conf) -> (ids, xyxy)
 
@@ -120,6 +126,29 @@ def _ultralytics(kind: str) -> Callable[[Sequence], Step]:
     return make
 
 
+def boxmot(name: str) -> Callable[[Sequence], Step]:
+    """A BoxMOT tracker with its defaults and no ReID; importable only in a child process (see run_child)."""
+
+    def make(seq: Sequence) -> Step:
+        import importlib
+
+        class_path, kwargs = BOXMOT_TRACKERS[name]
+        module, cls = class_path.rsplit(".", 1)
+        tracker = getattr(importlib.import_module(module), cls)(**kwargs)
+        blank = np.zeros((seq.size[1], seq.size[0], 3), np.uint8)
+
+        def step(frame, xyxy, conf):
+            proper = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])  # BoxMOT rejects boxes of no area
+            dets = np.column_stack([xyxy[proper], conf[proper], np.zeros(int(proper.sum()))]).reshape(-1, 6)
+            out = np.asarray(tracker.update(dets, blank))
+            out = out.reshape(-1, out.shape[-1]) if out.size else np.zeros((0, 8))
+            return out[:, 4].astype(int), out[:, :4]  # x1, y1, x2, y2, id, conf, class, detection index
+
+        return step
+
+    return make
+
+
 REPEATS = 5  # each tracker runs every sequence this many times from scratch; the fastest run is its time
 
 
@@ -142,39 +171,49 @@ def run_in_process(make: Callable[[Sequence], Step], seq: Sequence) -> tuple[lis
     return rows, best
 
 
-def supervision_child(folder: Path) -> None:
-    """Runs inside the child process with supervision 0.30.9 first on sys.path."""
+def supervision_bytetrack(seq: Sequence) -> Step:
+    """supervision 0.30.9's ByteTrack (the last release that has it); importable only in a child process."""
     import supervision as sv
 
-    seq = load_sequence(folder)
+    tracker = sv.ByteTrack(frame_rate=round(seq.fps))
 
-    def make(seq: Sequence) -> Step:
-        tracker = sv.ByteTrack(frame_rate=round(seq.fps))
-
-        def step(frame, xyxy, conf):
-            dets = sv.Detections(
-                xyxy=xyxy.astype(np.float32), confidence=conf.astype(np.float32),
-                class_id=np.zeros(len(xyxy), dtype=int),
-            )
-            out = tracker.update_with_detections(dets)
-            return out.tracker_id, out.xyxy
-
-        return step
-
-    rows, elapsed = run_in_process(make, seq)
-    print(json.dumps({"version": sv.__version__, "rows": rows, "elapsed": elapsed}))
-
-
-def run_supervision(seq_folder: Path) -> tuple[list[tuple], float]:
-    if not SV_PEER.is_dir():
-        raise FileNotFoundError(
-            f"{SV_PEER} is missing: run `make bench-tracking`, which installs supervision 0.30.9 there"
+    def step(frame, xyxy, conf):
+        dets = sv.Detections(
+            xyxy=xyxy.astype(np.float32), confidence=conf.astype(np.float32), class_id=np.zeros(len(xyxy), dtype=int),
         )
-    env = {**os.environ, "PYTHONPATH": str(SV_PEER)}
+        out = tracker.update_with_detections(dets)
+        return out.tracker_id, out.xyxy
+
+    return step
+
+
+def child_peers() -> dict[str, tuple[Path, Callable[[Sequence], Step]]]:
+    """Peers whose packages would clash with this venv: name -> (the folder they are installed in, which goes
+    first on a child process's path; their step factory)."""
+    peers = {"supervision_bytetrack": (SV_PEER, supervision_bytetrack)}
+    peers.update({name: (BOXMOT_PEER, boxmot(name)) for name in BOXMOT_TRACKERS})
+    return peers
+
+
+def child(name: str, folder: Path) -> None:
+    """Inside the child process: one peer on one sequence; prints its rows and update seconds as JSON."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    rows, elapsed = run_in_process(child_peers()[name][1], load_sequence(folder))
+    print(json.dumps({"rows": rows, "elapsed": elapsed}))
+
+
+def run_child(name: str, seq_folder: Path) -> tuple[list[tuple], float]:
+    peer_folder = child_peers()[name][0]
+    if not peer_folder.is_dir():
+        raise FileNotFoundError(f"{peer_folder} is missing: `make bench-tracking` installs it")
+    env = {**os.environ, "PYTHONPATH": str(peer_folder)}
     proc = subprocess.run(
-        [sys.executable, __file__, "--supervision-child", str(seq_folder)], capture_output=True, text=True, env=env,
-        check=True,
+        [sys.executable, __file__, "--child", name, str(seq_folder)], capture_output=True, text=True, env=env,
     )
+    if proc.returncode:
+        raise SystemExit(f"{name} failed: {proc.stderr.strip().splitlines()[-1:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return [tuple(r) for r in out["rows"]], out["elapsed"]
 
@@ -234,7 +273,8 @@ TRACKERS: dict[str, Callable[[Sequence], Step] | None] = {
     "roadwatch": ours,
     "ultralytics_bytetrack": _ultralytics("bytetrack"),
     "ultralytics_botsort": _ultralytics("botsort"),
-    "supervision_bytetrack": None,  # child process
+    "supervision_bytetrack": None,  # None: in a child process (child_peers)
+    **{name: None for name in BOXMOT_TRACKERS},
 }
 
 
@@ -243,7 +283,7 @@ def evaluate(name: str, folders: list[Path]) -> tuple[dict[str, dict], int, floa
     data, frames, seconds = {}, 0, 0.0
     for folder in folders:
         seq = load_sequence(folder)
-        rows, elapsed = run_supervision(folder) if TRACKERS[name] is None else run_in_process(TRACKERS[name], seq)
+        rows, elapsed = run_child(name, folder) if TRACKERS[name] is None else run_in_process(TRACKERS[name], seq)
         data[seq.name] = trackeval_data(seq, rows)
         frames += seq.length
         seconds += elapsed
@@ -252,11 +292,11 @@ def evaluate(name: str, folders: list[Path]) -> tuple[dict[str, dict], int, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--supervision-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=2, metavar=("TRACKER", "SEQUENCE"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "tracking.json")
     args = parser.parse_args()
-    if args.supervision_child:
-        supervision_child(args.supervision_child)
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
         return
     missing = [p for p in [*TUD, MOT17] if not p.is_dir()]
     if missing:
