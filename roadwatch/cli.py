@@ -191,13 +191,19 @@ def capacity(
     detect_fps: float = typer.Option(5.0, "--detect-fps", min=0.001, help="The rate of the fixed and gated modes"),
     seconds: float = typer.Option(20.0, "--seconds", min=1, help="Seconds per run"),
     most: int = typer.Option(12, "--most", min=1, help="Most cameras tried per mode"),
+    backend: str = typer.Option("pytorch", "--backend",
+                                help="pytorch, or an export: onnx, openvino (CPU; about 2x pytorch with --half)"),
+    half: bool = typer.Option(False, "--half", help="Reduced precision: fp16 on CUDA, bf16 with openvino"),
     out: Path = typer.Option(Path("bench/results/capacity.json"), "--out", help="Where the JSON results go"),
 ) -> None:
     """How many live 720p30 cameras this machine holds in real time: every frame, a fixed detection rate,
     and motion-gated (roadwatch/tools/capacity.py says what 'held' means)."""
+    from roadwatch.detector.backends import BACKENDS
     from roadwatch.tools.bench import BenchSettings
     from roadwatch.tools.capacity import run_capacity
 
+    if backend not in BACKENDS:
+        fail(f"--backend '{backend}': use one of {', '.join(BACKENDS)}")
     videos = Path("../shared/videos")
     clips = clip or [videos / "fixedcam_highway_cars_1280x720.mp4", videos / "pedestrians_street_1280x720.mp4"]
     for path in [*clips, model]:
@@ -205,10 +211,10 @@ def capacity(
             fail(f"'{path}': no such file (the defaults read ../shared, see its README)")
     settings = BenchSettings(clip=clips[0], model=model, device=device, imgsz=640, file_streams=[],
                              frames_per_stream=0, live_streams=[], live_seconds=seconds, max_batch=8,
-                             baseline_frames=0)
+                             baseline_frames=0, backend=backend, half=half)
     _interrupt_on_signals()
     try:
-        run_capacity(settings, clips, detect_fps, most, out)
+        _user_errors(lambda: run_capacity(settings, clips, detect_fps, most, out))
     except KeyboardInterrupt:
         fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted")
 

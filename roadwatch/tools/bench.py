@@ -44,6 +44,8 @@ class BenchSettings:
     trace: bool = True  # our network as one TorchScript call (detector/traced.py), or eager
     decode_threads: int = 0  # FFmpeg threads per stream; 0: FFmpeg's choice
     capture: str = "thread"  # decode in threads of this process, or in a process per stream
+    backend: str = "pytorch"  # or an export: onnx, openvino (CPU), tensorrt (CUDA)
+    half: bool = False  # reduced precision where the device has it (fp16 on CUDA, bf16 with openvino)
 
 
 def defaults(device: str) -> dict:

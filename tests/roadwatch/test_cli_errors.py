@@ -79,6 +79,17 @@ def test_cuda_requested_on_a_machine_without_it(tmp_path, city_clip, model_path)
     assert_one_line_error(proc, "CUDA is not available on this machine; use --device cpu")
 
 
+def test_capacity_with_an_unknown_backend_or_one_the_device_cannot_run(tmp_path, city_clip, model_path):
+    common = ("capacity", "--clip", str(city_clip), "--model", str(model_path), "--out", str(tmp_path / "c.json"))
+    assert_one_line_error(roadwatch(*common, "--backend", "tflite"), "--backend 'tflite': use one of pytorch")
+    import torch
+
+    if not torch.cuda.is_available():
+        proc = roadwatch(*common, "--backend", "openvino", "--device", "cuda")
+        assert_one_line_error(proc, "CUDA is not available on this machine; use --device cpu")
+    assert not (tmp_path / "c.json").exists()
+
+
 def test_no_input_offline_names_source(tmp_path):
     from roadwatch.sample import _online
 
