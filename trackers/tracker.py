@@ -192,7 +192,7 @@ class MultiStreamTracker:
         previous = self._clock[streams]
         dt = np.fmax(t - previous, 0.0)  # fmax drops the NaN of a stream's first frame: dt 0
         self._clock[streams] = t
-        self._last_detection[streams if all_detected else streams[detected]] = t if all_detected else t[detected]
+        self._last_detection[streams[detected]] = t[detected]
         frame_of_stream = np.full(len(self._next_id), -1, dtype=np.int64)
         frame_of_stream[streams] = np.arange(n_frames)
         row_frame = frame_of_stream[self.stream]  # -1: the track's stream has no frame in this batch
@@ -329,16 +329,16 @@ class MultiStreamTracker:
         rows = np.flatnonzero(row_frame >= 0)
         if not len(rows) or not len(confidence):
             return empty, empty
+        if n_frames > 1:
+            rows = rows[np.argsort(row_frame[rows], kind="stable")]  # grouped by frame, row order within
+        predicted = cxcywh_to_xyxy(self.mean[rows, :4])
         if n_frames == 1:  # one stream (most calls): every pair by broadcasting, no index arithmetic
-            predicted = cxcywh_to_xyxy(self.mean[rows, :4])
             n_tracks = np.array([len(rows)])
             track_start = det_start = pair_start = np.zeros(1, dtype=np.int64)
             pairs = n_tracks * counts
             iou = box_iou_pairs(predicted[:, None], xyxy[None]).reshape(-1)
             other_category = (self.category[rows][:, None] != category[None]).reshape(-1)
         else:
-            rows = rows[np.argsort(row_frame[rows], kind="stable")]  # grouped by frame, row order within
-            predicted = cxcywh_to_xyxy(self.mean[rows, :4])
             n_tracks = np.bincount(row_frame[rows], minlength=n_frames)
             track_start = np.cumsum(n_tracks) - n_tracks
             det_start = np.cumsum(counts) - counts

@@ -70,9 +70,10 @@ def configured_sources(sources: list[SourceConfig]) -> list[tuple[SourceSpec, So
     return [(SourceSpec.from_uri(s.uri, sid), s) for s, sid in zip(sources, ids)]
 
 
-def settings_by_source(sources: list[SourceConfig]) -> dict[tuple[str, str], SourceConfig]:
-    """Sources' own settings by (uri, stream id): a stream started from that uri under that id finds them."""
-    return {(spec.uri, spec.stream_id): settings for spec, settings in configured_sources(sources)}
+def settings_by_source(sources: list[tuple[SourceSpec, SourceConfig]]) -> dict[tuple[str, str], SourceConfig]:
+    """Configured sources' own settings by (uri, stream id): a stream started from that uri under that id finds
+    them."""
+    return {(spec.uri, spec.stream_id): settings for spec, settings in sources}
 
 
 def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
@@ -176,7 +177,7 @@ class Pipeline:
         self.snapshots: SnapshotServer | None = None
         self.reload_sources_hook: Callable[[], list[SourceConfig]] | None = None  # the CLI's: the config file's
         self._infos = dict(infos)
-        self._settings = settings_by_source(config.sources)  # per-source detection schedules
+        self._settings = settings_by_source(configured_sources(config.sources))  # per-source detection schedules
         self._running = False
         self._ended_streams: list[str] = []  # finished since the loop last told `on_end`
         self.started_at = 0.0
@@ -334,7 +335,7 @@ class Pipeline:
         sources = wanted_sources(self.reload_sources_hook)
         if sources is None:
             return
-        self._settings = {(spec.uri, spec.stream_id): settings for spec, settings in sources}
+        self._settings = settings_by_source(sources)
         gone, new = self.roster.changes({spec.stream_id: spec for spec, _ in sources})
         for sid in gone:
             self._remove(sid, reason="removed")

@@ -124,15 +124,16 @@ def run_capacity(settings: BenchSettings, clips: list[Path], rate: float, most: 
     from roadwatch.outputs.files import write_json_atomic
 
     device = resolve_device(settings.device)
-    settings = BenchSettings(**{**settings.__dict__, "device": device})
+    half = settings.half or device.startswith("cuda")
+    settings = BenchSettings(**{**settings.__dict__, "device": device, "half": half})
     detector = YoloDetector(str(settings.model), CategoryMap(DEFAULT_CATEGORIES), device=device, imgsz=settings.imgsz,
-                            half=settings.half or device.startswith("cuda"), backend=settings.backend,
+                            half=half, backend=settings.backend,
                             trace=settings.trace)
     warm = cv2.VideoCapture(str(clips[0])).read()[1]
     detector.detect([warm] * 2)
     rows: list[dict] = []
     result: dict = {"device": device, "model": settings.model.name, "imgsz": settings.imgsz,
-                    "backend": settings.backend, "half": settings.half or device.startswith("cuda"),
+                    "backend": settings.backend, "half": half,
                     "clips": [c.name for c in clips], "seconds_per_run": settings.live_seconds,
                     "largest_held": {}, "runs": rows, "complete": False}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from roadwatch.config import Config
 from roadwatch.pipeline.detect_plan import StreamRate
-from roadwatch.pipeline.loop import settings_by_source
+from roadwatch.pipeline.loop import configured_sources, settings_by_source
 from roadwatch.streams import SourceSpec
 
 
@@ -22,7 +22,7 @@ def test_a_sources_own_settings_win_and_find_it_by_uri_and_id():
         {"uri": "file:///videos/b.mp4", "id": "b", "motion": True},
         {"uri": "rtsp://cam/c", "id": "gate", "every_frame": True, "detect_fps": 3},
     ]})
-    found = settings_by_source(config.sources)
+    found = settings_by_source(configured_sources(config.sources))
     door = SourceSpec.from_uri("rtsp://cam/a", "door")
     clip = SourceSpec.from_uri("file:///videos/b.mp4", "b")
     gate = SourceSpec.from_uri("rtsp://cam/c", "gate")
