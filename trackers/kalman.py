@@ -20,6 +20,8 @@ import numpy as np
 NDIM = 4
 MIN_SIZE = 1.0  # pixels
 PP, PV, VV = 0, 1, 2  # var(position), cov(position, velocity), var(velocity)
+_GAIN_OF_BLOCK = np.array([0, 0, 1])  # per block entry, the gain (position, velocity) and the entry it scales
+_COV_OF_BLOCK = np.array([PP, PV, PV])
 
 
 @dataclass(frozen=True)
@@ -30,16 +32,20 @@ class KalmanParams:
     reference_dt: float = 1.0 / 30  # process noise is given for this step and scaled linearly with dt
 
 
+# The two box forms as one small matrix product each (rows: input coordinates): a quarter of the time of
+# slicing and joining columns, and a single stream's tracker converts boxes five times a frame. Exact and
+# the same whatever the number of rows or the BLAS kernel: every product is by 0, 0.5 or 1, so each output is
+# one rounding of a two-term sum.
+_XYXY_TO_CXCYWH = np.array([[0.5, 0.0, -1.0, 0.0], [0.0, 0.5, 0.0, -1.0], [0.5, 0.0, 1.0, 0.0], [0.0, 0.5, 0.0, 1.0]])
+_CXCYWH_TO_XYXY = np.array([[1.0, 0.0, 1.0, 0.0], [0.0, 1.0, 0.0, 1.0], [-0.5, 0.0, 0.5, 0.0], [0.0, -0.5, 0.0, 0.5]])
+
+
 def xyxy_to_cxcywh(xyxy: np.ndarray) -> np.ndarray:
-    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
-    wh = xyxy[:, 2:] - xyxy[:, :2]
-    return np.concatenate([xyxy[:, :2] + wh / 2, wh], axis=1)
+    return np.asarray(xyxy, dtype=np.float64).reshape(-1, 4) @ _XYXY_TO_CXCYWH
 
 
 def cxcywh_to_xyxy(cxcywh: np.ndarray) -> np.ndarray:
-    cxcywh = np.asarray(cxcywh, dtype=np.float64).reshape(-1, 4)
-    top_left = cxcywh[:, :2] - cxcywh[:, 2:] / 2
-    return np.concatenate([top_left, top_left + cxcywh[:, 2:]], axis=1)
+    return np.asarray(cxcywh, dtype=np.float64).reshape(-1, 4) @ _CXCYWH_TO_XYXY
 
 
 def full_covariance(cov: np.ndarray) -> np.ndarray:
@@ -100,5 +106,5 @@ class KalmanBoxFilter:
         gain = cov[:, :, PP:VV] / s[:, :, None]  # (N, 4, 2): position and velocity gain per coordinate
         correction = gain * (z - mean[:, :NDIM])[:, :, None]
         new_mean = mean + correction.transpose(0, 2, 1).reshape(-1, 2 * NDIM)  # positions, then velocities
-        # P - K S K^T, per block: pp - k_pos pp, pv - k_pos pv, vv - k_vel pv
-        return new_mean, cov - gain[:, :, [0, 0, 1]] * cov[:, :, [PP, PV, PV]]
+        # P - K S K^T, per block: pp - k_pos pp, pv - k_pos pv, vv - k_vel pv (np.take: half the time of [:, :, list])
+        return new_mean, cov - np.take(gain, _GAIN_OF_BLOCK, axis=2) * np.take(cov, _COV_OF_BLOCK, axis=2)
