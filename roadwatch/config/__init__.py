@@ -1,0 +1,76 @@
+"""Configuration: one YAML file validated by pydantic, with CLI flags layered on top.
+
+One module per part of the config (base: what every section shares); this one assembles them into `Config`
+and reads the file. Import sections from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from roadwatch.config.base import MAX_IMGSZ, MAX_WAIT_S, DetectFps, Fraction, Point, Section
+from roadwatch.config.detection import DetectorConfig, PlatesConfig, ScheduleConfig
+from roadwatch.config.outputs import EventsConfig, OutputConfig
+from roadwatch.config.sources import SourceConfig, StreamsConfig
+from roadwatch.config.tracking import LineConfig, MaskConfig, TrackerSettings, ZoneConfig
+from roadwatch.errors import ConfigError
+
+__all__ = [
+    "MAX_IMGSZ", "MAX_WAIT_S", "Config", "DetectFps", "DetectorConfig", "EventsConfig", "Fraction", "LineConfig",
+    "MaskConfig", "OutputConfig", "PlatesConfig", "Point", "ScheduleConfig", "Section", "SourceConfig",
+    "StreamsConfig", "TrackerSettings", "ZoneConfig", "load_config",
+]
+
+
+class Config(Section):
+    sources: list[SourceConfig] = Field(default_factory=list)
+    streams: StreamsConfig = Field(default_factory=StreamsConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list)
+    masks: list[MaskConfig] = Field(default_factory=list)
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _plain_strings_are_uris(cls, value):
+        if isinstance(value, list):
+            return [{"uri": item} if isinstance(item, (str, int)) else item for item in value]
+        return value
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; every failure is a ConfigError with a one-line message."""
+    if path is None:
+        return Config()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config '{path}': no such file; pass --config PATH to a YAML file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ConfigError(f"config '{path}': nested too deeply to be a roadwatch config") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config '{path}': not valid YAML{where}: {problem}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config '{path}': cannot read it ({exc})") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config '{path}': the top level must be a mapping of sections, not {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"config '{path}': {where}: {first['msg']}{more}") from exc
