@@ -71,9 +71,15 @@ def run(
     device: str | None = typer.Option(None, "--device", "-d", help=DEVICE_HELP),
     detect_fps: float | None = typer.Option(None, "--detect-fps", min=0.001, help=DETECT_FPS_HELP),
     motion: bool | None = typer.Option(None, "--motion/--no-motion", help=MOTION_HELP),
+    http: str | None = typer.Option(
+        None, "--http", metavar="HOST:PORT",
+        help="Serve the HTTP API, /metrics and the live page there, e.g. 127.0.0.1:8080 [config: http.listen]"
+    ),
 ) -> None:
     """Detect, track and publish events for one or more sources until they end or Ctrl-C."""
-    summary = _user_errors(lambda: jobs.run_job(source, model, config, output, events, device, detect_fps, motion))
+    summary = _user_errors(
+        lambda: jobs.run_job(source, model, config, output, events, device, detect_fps, motion, http)
+    )
     _exit_status(summary)
 
 

@@ -88,9 +88,23 @@ def process(pipeline, specs, infos, console: Console, overall: bool, stop: threa
         return pipeline.run(stop, on_batch=progress.advance, on_end=progress.end)
 
 
-def run_job(source, model, config_path, output, events, device, detect_fps=None, motion=None) -> dict:
+def http_settings(cfg, listen: str | None) -> None:
+    """`--http` over the config's http.listen, and the exposure check, before anything slow."""
+    from roadwatch.config.http import split_listen
+
+    try:
+        if listen is not None:
+            split_listen(listen)
+            cfg.http.listen = listen
+        cfg.http.check_exposure()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def run_job(source, model, config_path, output, events, device, detect_fps=None, motion=None, http=None) -> dict:
     signals = JobSignals()  # before anything slow: a signal while the model loads is a clean stop or a reload
     cfg, out_dir = load_settings(config_path, model, device, output, detect_fps, motion)
+    http_settings(cfg, http)
     with OutputFolderLock(out_dir):
         return _run(cfg, out_dir, source, config_path, events, signals)
 
@@ -110,6 +124,7 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
         specs = specs_for([sample_video()])
     infos = {spec.stream_id: probe(spec) for spec in specs}
     # only now the heavy imports (torch, Ultralytics): a bad config or source is reported without waiting for them
+    from roadwatch.api import HttpServer
     from roadwatch.console import summary_table
     from roadwatch.events.snapshots import SnapshotServer
     from roadwatch.events.zmq_io import EventPublisher
@@ -118,7 +133,7 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
     console = Console(stderr=True)
     e = cfg.events
     publisher = EventPublisher(e.endpoint, e.send_hwm, e.linger_ms, e.format, e.connect, e.curve())
-    snapshots = None
+    snapshots = http = None
     try:
         detector, plates = load_models(cfg, console)  # after the bind, so subscribers that connect now miss nothing
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, plates=plates)
@@ -128,12 +143,17 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
             # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
             pipeline.reload_sources_hook = lambda: load_config(config_path).sources
             signals.reload_with(pipeline.request_reload)
+        if cfg.http.listen:
+            http = HttpServer(pipeline, cfg.http)
+            http.start()
         console.print(
             f"roadwatch: {len(specs)} source(s) -> {out_dir}/{beside(pipeline)}, events on {cfg.events.endpoint}, "
-            f"model {cfg.detector.model} on {detector.device}"
+            f"model {cfg.detector.model} on {detector.device}" + (f", API and page on {http.url}" if http else "")
         )
         summary = process(pipeline, specs, infos, console, overall=len(specs) > 1, stop=signals.stop)
     finally:
+        if http is not None:
+            http.close()
         publisher.close()
         if snapshots is not None:
             snapshots.close()

@@ -13,14 +13,15 @@ from pydantic import Field, ValidationError, field_validator
 
 from roadwatch.config.base import MAX_IMGSZ, MAX_WAIT_S, DetectFps, Fraction, Point, Section
 from roadwatch.config.detection import DetectorConfig, PlatesConfig, ScheduleConfig
+from roadwatch.config.http import HttpConfig
 from roadwatch.config.outputs import EventsConfig, OutputConfig
 from roadwatch.config.sources import SourceConfig, StreamsConfig
 from roadwatch.config.tracking import LineConfig, MaskConfig, TrackerSettings, ZoneConfig
 from roadwatch.errors import ConfigError
 
 __all__ = [
-    "MAX_IMGSZ", "MAX_WAIT_S", "Config", "DetectFps", "DetectorConfig", "EventsConfig", "Fraction", "LineConfig",
-    "MaskConfig", "OutputConfig", "PlatesConfig", "Point", "ScheduleConfig", "Section", "SourceConfig",
+    "MAX_IMGSZ", "MAX_WAIT_S", "Config", "DetectFps", "DetectorConfig", "EventsConfig", "Fraction", "HttpConfig",
+    "LineConfig", "MaskConfig", "OutputConfig", "PlatesConfig", "Point", "ScheduleConfig", "Section", "SourceConfig",
     "StreamsConfig", "TrackerSettings", "ZoneConfig", "load_config",
 ]
 
@@ -33,6 +34,7 @@ class Config(Section):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     events: EventsConfig = Field(default_factory=EventsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     masks: list[MaskConfig] = Field(default_factory=list)

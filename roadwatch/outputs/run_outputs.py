@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from roadwatch.config import OutputConfig
 from roadwatch.events.schema import Event
 from roadwatch.outputs.event_log import EventLog
@@ -24,7 +26,7 @@ from roadwatch.outputs.names import run_suffix
 from roadwatch.outputs.segments import prune, segment_path, segment_start
 from roadwatch.outputs.summary import RunSummary
 from roadwatch.outputs.video import AnnotatedVideo
-from roadwatch.trackers import Line, Zone
+from roadwatch.trackers import Line, TrackView, Zone
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +101,13 @@ class RunOutputs:
             outputs.log.write(event)
             outputs.summary.observe(event)
 
-    def video(self, stream_id: str) -> AnnotatedVideo | None:
-        """The stream's annotated video now (the current segment's), None without one: its frames are drawn
-        only where there is a video to draw them into."""
-        return self.streams[stream_id].video
+    def draw(self, stream_id: str, image: np.ndarray, tracks: list[TrackView], labels: list[str],
+             at: float | None) -> None:
+        """A processed frame into the stream's annotated video, if it has one (`at`: a live frame's media time,
+        which places it in the video; None for a file's, written in turn)."""
+        video = self.streams[stream_id].video
+        if video is not None:
+            video.write(image, tracks, labels, at)
 
     def update_stream(self, stream_id: str, **entry: Any) -> None:
         """The stream's line in summary.json (frames, drops, status, errors)."""

@@ -19,7 +19,6 @@ import numpy as np
 
 from roadwatch.config import Config, SourceConfig
 from roadwatch.detector import Batcher
-from roadwatch.detector.filters import ExclusionMask
 from roadwatch.detector.plates import PlateReader
 from roadwatch.detector.yolo import YoloDetector
 from roadwatch.events.live_state import LiveState
@@ -31,14 +30,17 @@ from roadwatch.pipeline.detect_plan import DetectPlanner, StreamRate
 from roadwatch.pipeline.detect_worker import END, DetectionWorker
 from roadwatch.pipeline.fanout import EventFanout
 from roadwatch.pipeline.heartbeat import Heartbeat
+from roadwatch.pipeline.loop_metrics import LoopMetrics
 from roadwatch.pipeline.mailbox import Mailbox
 from roadwatch.pipeline.plate_stage import PlateStage, Search
 from roadwatch.pipeline.roster import SourceRoster
 from roadwatch.pipeline.stage_clock import StageClock
+from roadwatch.pipeline.status_board import StatusBoard, StatusPoster
+from roadwatch.pipeline.stream_setup import configured_sources, mask_for, settings_by_source, wanted_sources, zones_for
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.pipeline.track_events import TrackEvents
 from roadwatch.streams import Frame, SourceInfo, SourceSpec, StatusChange, StreamStatus, stream_ids_for
-from roadwatch.trackers import CameraMotionEstimator, Line, MultiStreamTracker, TrackView, Zone, ZoneLineMonitor
+from roadwatch.trackers import CameraMotionEstimator, MultiStreamTracker, TrackView
 
 log = logging.getLogger(__name__)
 
@@ -48,37 +50,6 @@ STATUS_EVENTS = {
     StreamStatus.FAILED: EventType.STREAM_DOWN,
     StreamStatus.STALLED: EventType.STREAM_STALLED,
 }
-
-
-def _applies(item, stream_id: str) -> bool:
-    """A zone, line or mask of the config applies to every stream, or to those it names."""
-    return item.streams is None or stream_id in item.streams
-
-
-def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
-    return ZoneLineMonitor(
-        [Zone(z.id, tuple(z.polygon)) for z in config.zones if _applies(z, stream_id)],
-        [Line(x.id, x.start, x.end) for x in config.lines if _applies(x, stream_id)],
-        config.tracker.zone_min_frames,
-    )
-
-
-def configured_sources(sources: list[SourceConfig]) -> list[tuple[SourceSpec, SourceConfig]]:
-    """A config's `sources` as specs, with the ids the list gives them, each beside its own settings
-    (detect_fps, every_frame, motion)."""
-    ids = stream_ids_for([s.uri for s in sources], [s.id for s in sources])
-    return [(SourceSpec.from_uri(s.uri, sid), s) for s, sid in zip(sources, ids)]
-
-
-def settings_by_source(sources: list[tuple[SourceSpec, SourceConfig]]) -> dict[tuple[str, str], SourceConfig]:
-    """Configured sources' own settings by (uri, stream id): a stream started from that uri under that id finds
-    them."""
-    return {(spec.uri, spec.stream_id): settings for spec, settings in sources}
-
-
-def mask_for(config: Config, stream_id: str) -> ExclusionMask | None:
-    polygons = [np.array(m.polygon) for m in config.masks if _applies(m, stream_id)]
-    return ExclusionMask(polygons) if polygons else None
 
 
 def status_event(factory: EventFactory, change: StatusChange, state: StreamState) -> Event | None:
@@ -130,18 +101,6 @@ def rounds(
     return out
 
 
-def wanted_sources(hook: Callable[[], list[SourceConfig]] | None) -> list[tuple[SourceSpec, SourceConfig]] | None:
-    """The source list a reload asks for, with each source's settings; None (logged) when there is no hook
-    or it fails."""
-    if hook is None:
-        return None
-    try:
-        return configured_sources(hook())
-    except Exception as exc:  # a bad edit must not stop the sources that are running
-        log.error("reload ignored: %s", exc)
-        return None
-
-
 class Pipeline:
     """Runs the sources to their end (files) or until `stop` is set (live sources, Ctrl-C, SIGTERM).
 
@@ -167,7 +126,10 @@ class Pipeline:
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self.planner = DetectPlanner(config.schedule, detector.imgsz, detector.letterbox.stride)  # which frames, where
         self.live = LiveState()  # what a late subscriber gets as a snapshot
-        self.fanout = EventFanout(self.live, self.outputs, publisher)
+        self.board = StatusBoard(config.http.recent_events)  # what other threads (the HTTP API) may read
+        self.metrics = LoopMetrics()  # latency, batch size and detector time, for /metrics
+        self.status = StatusPoster(self.board, self.roster, self.live, self.outputs.summary, publisher, self.metrics)
+        self.fanout = EventFanout(self.live, self.outputs, publisher, self.board)
         self.track_events = TrackEvents(
             self.events, self.fanout.emit, detector.names, detector.category_names,
             config.tracker.prediction_horizon_s, config.tracker.update_interval_s,
@@ -243,6 +205,7 @@ class Pipeline:
                 counts: dict[str, int] = {}
                 if item is not None:
                     clock.count_batch(item, worker.threaded)
+                    self.metrics.batch(item)
                     searches: list[Search] = []
                     for frames, detections, detected in rounds(item.frames, item.detections, item.detected):
                         for frame, visible, seen in zip(frames, self.process_frames(frames, detections, detected),
@@ -250,17 +213,20 @@ class Pipeline:
                             if self.plates is not None and seen:  # a plate is searched in what was just seen
                                 searches += self.plates.searches(frame, visible, self.streams[frame.stream_id])
                             counts[frame.stream_id] = counts.get(frame.stream_id, 0) + 1
+                    self.metrics.tracked(item.frames)
                     t = clock.lap("track_and_publish", t)
                     if searches:
                         self.plates.read(searches, self.streams, self.track_events.plate_read)
                         t = clock.lap("plates", t)
                     self._emit_status_changes()
-                    self._finish_streams(item.ended)
+                    for state in self.roster.exhausted(item.ended):  # their last frames are processed now
+                        self._finish_stream(state, reason="end_of_stream")
                 self.outputs.flush()
                 self.outputs.roll_segments()
                 self.heartbeat.beat(self.streams)
                 if self.snapshots is not None:
                     self.snapshots.serve(self.live.to_snapshot)
+                self.status.post(time.monotonic() - self.started_at)
                 clock.lap("housekeeping", t)
                 if on_batch is not None and counts:
                     on_batch(counts)
@@ -291,10 +257,8 @@ class Pipeline:
             visible[i] = self.track_events.frame(frame, state, step)
             self.planner.tracks_seen(frame.stream_id, frame.pts, step.tracks)
             state.detected += detected[i]
-            video = self.outputs.video(frame.stream_id)
-            if video is not None:
-                at = frame.pts if state.spec.live else None  # a live stream's video keeps its time (video.py)
-                video.write(frame.image, visible[i], self.track_events.labels(visible[i], state), at)
+            labels = self.track_events.labels(visible[i], state)
+            self.outputs.draw(frame.stream_id, frame.image, visible[i], labels, frame.pts if state.spec.live else None)
             state.frames += 1
             state.last_frame = frame
         return visible
@@ -356,13 +320,6 @@ class Pipeline:
 
     # --- ends --------------------------------------------------------------------------------------
 
-    def _finish_streams(self, stream_ids: list[str]) -> None:
-        """Finish streams whose buffers ended; the detection thread says which, once their last frames are processed."""
-        for stream_id in stream_ids:
-            state = self.streams.get(stream_id)
-            if state is not None and not state.finished and state.capture.buffer.exhausted:
-                self._finish_stream(state, reason="end_of_stream")
-
     def _finish_stream(self, state: StreamState, reason: str) -> None:
         """End the stream's open tracks and finalise its outputs; safe to call once per stream."""
         # A capture thread reports its last status before closing its buffer; emit it while this stream's
@@ -390,4 +347,6 @@ class Pipeline:
         for sid, state in self.streams.items():  # final statuses, after the threads have stopped
             self.outputs.update_stream(sid, **state.summary_entry())
         self.heartbeat.beat(self.streams, final=True)
-        return self.outputs.close(time.monotonic() - self.started_at)
+        summary = self.outputs.close(time.monotonic() - self.started_at)
+        self.status.post(0.0, final=summary)
+        return summary

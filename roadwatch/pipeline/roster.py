@@ -111,6 +111,11 @@ class SourceRoster:
         if start_next:
             self._start_waiting()
 
+    def exhausted(self, stream_ids: list[str]) -> list[StreamState]:
+        """Of the streams the detection thread says ended, those not finished yet whose buffers are spent."""
+        states = [self.streams.get(sid) for sid in stream_ids]
+        return [s for s in states if s is not None and not s.finished and s.capture.buffer.exhausted]
+
     def forget(self, stream_id: str) -> None:
         """A removed stream: its capture stopped and joined, nothing of it kept (the id may come back)."""
         self.manager.remove(stream_id)

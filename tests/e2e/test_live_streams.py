@@ -19,6 +19,7 @@ from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, Stream
 
 from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require, wait_until
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
+from support.running import Running
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
 
@@ -72,25 +73,6 @@ def cpu_detector(model_path):
     from roadwatch.detector.yolo import YoloDetector
 
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
-
-
-class Running:
-    """A pipeline running in a thread until stopped; `summary` is its result once it has ended."""
-
-    def __init__(self, pipeline) -> None:
-        self.stop = threading.Event()
-        self.summary: dict | None = None
-        self.thread = threading.Thread(target=self._run, args=(pipeline,))
-        self.thread.start()
-
-    def _run(self, pipeline) -> None:
-        self.summary = pipeline.run(self.stop)
-
-    def end(self, timeout_s: float = 30) -> dict:
-        self.stop.set()
-        self.thread.join(timeout_s)
-        assert not self.thread.is_alive(), "the pipeline did not stop"
-        return self.summary
 
 
 def make_pipeline(tmp_path, detector, uris: dict[str, str]):

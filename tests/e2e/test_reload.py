@@ -4,7 +4,6 @@ add/remove cycles, on a real detector with live replay cameras."""
 from __future__ import annotations
 
 import gc
-import threading
 
 import psutil
 import pytest
@@ -15,6 +14,7 @@ from roadwatch.pipeline.detect_plan import StreamRate
 from roadwatch.streams import SourceSpec
 
 from support.helpers import CITY, TRUCKS_DAMAGED, require, wait_until
+from support.running import Running
 
 
 @pytest.fixture(scope="module")
@@ -25,35 +25,6 @@ def small_detector(model_path):
 
     return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", imgsz=160)
 
-
-
-class Running:
-    """A pipeline running in a thread; `error` is what killed it, if anything did."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.stop = threading.Event()
-        self.summary: dict | None = None
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.summary = self.pipeline.run(self.stop)
-        except BaseException as exc:  # noqa: BLE001  (the test reports it)
-            self.error = exc
-
-    def alive(self) -> bool:
-        assert self.error is None, f"the pipeline died: {self.error!r}"
-        return self.thread.is_alive()
-
-    def end(self) -> dict:
-        self.stop.set()
-        self.thread.join(30)
-        assert self.error is None, f"the pipeline died: {self.error!r}"
-        assert not self.thread.is_alive(), "the pipeline did not stop"
-        return self.summary
 
 
 def replay(clip) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from roadwatch.config import Config
 from roadwatch.pipeline.detect_plan import StreamRate
-from roadwatch.pipeline.loop import configured_sources, settings_by_source
+from roadwatch.pipeline.stream_setup import configured_sources, settings_by_source
 from roadwatch.streams import SourceSpec
 
 
