@@ -9,17 +9,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field, field_validator
 
 from roadwatch.api.auth import Role, TokenCheck
+from roadwatch.api.live import live_router
 from roadwatch.api.metrics import BoardCollector, metrics_text
 from roadwatch.config import HttpConfig
 from roadwatch.pipeline.status_board import StatusBoard
 from roadwatch.streams import SourceSpec, check_stream_id
 from roadwatch.streams.redact import mask_uri
 
+PAGE = Path(__file__).parent / "static"
 ALIVE_WITHIN_S = 5.0  # the loop posts every 0.25 s while it runs; silence this long means it is stuck or over
 
 
@@ -140,10 +143,24 @@ def create_app(
 
         return [e for e in board.recent() if wanted(e)][-limit:]
 
+    @app.get("/api/summary", tags=["status"], dependencies=readers)
+    def summary() -> dict[str, Any]:
+        """The run so far, as summary.json will have it: tracks per category, events per type, zone and line
+        counts, per-stream entries."""
+        return board.current().counts
+
     @app.get("/metrics", tags=["status"], dependencies=readers)
     def metrics() -> Response:
         """Prometheus text format: frames, drops, reconnects, stream up, events by type, tracks, zone and line
         counts, latency and batch histograms."""
         return Response(metrics_text(registry), media_type="text/plain; version=0.0.4; charset=utf-8")
 
+    app.include_router(live_router(board, settings.live_fps, readers, lambda sid: sid in board.current().streams))
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        """The live page: plain HTML, JS and CSS shipped in the package (no build step, nothing from a CDN)."""
+        return FileResponse(PAGE / "index.html")
+
+    app.mount("/static", StaticFiles(directory=PAGE), name="static")
     return app

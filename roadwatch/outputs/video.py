@@ -8,10 +8,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import supervision as sv
 
 from roadwatch.outputs.names import refuse_link
-from roadwatch.outputs.palette import CATEGORY_HEX
+from roadwatch.outputs.overlay import Overlay
 from roadwatch.trackers import TrackView
 
 log = logging.getLogger(__name__)
@@ -19,7 +18,6 @@ log = logging.getLogger(__name__)
 MAX_HOLD_S = 10.0  # the longest gap in a live stream filled by holding its last frame
 GROWTH_CHECK_S = 10.0  # of video, between checks that the annotated video's file still grows
 FULL_BELOW_BYTES = 1 << 20  # free space under which a file that does not grow is taken as failing
-CATEGORY_PALETTE = sv.ColorPalette.from_hex(list(CATEGORY_HEX))
 
 
 class AnnotatedVideo:
@@ -41,9 +39,6 @@ class AnnotatedVideo:
         self.path = path
         self.series = series or path  # the name of the whole series, when this is one segment of it
         self.zone_specs, self.line_specs = tuple(zones), tuple(lines)  # for the next segment's video
-        self.zones = [np.array(z.polygon, dtype=np.int32) for z in zones]
-        self.zone_names = [(z.zone_id, tuple(int(v) for v in z.polygon[0])) for z in zones]
-        self.lines = [(tuple(int(v) for v in l.start), tuple(int(v) for v in l.end), l.line_id) for l in lines]
         self.fps = fps if fps > 0 else 25.0
         self.codec = codec
         self.category_names = category_names
@@ -55,9 +50,7 @@ class AnnotatedVideo:
         self._size: tuple[int, int] | None = None
         self._start: float | None = None  # media time of frame 0, for frames placed by time
         self._last: np.ndarray | None = None  # the last frame written, held over a live stream's drops
-        self._boxes = sv.BoxAnnotator(color=CATEGORY_PALETTE, thickness=2)
-        self._labels = sv.LabelAnnotator(color=CATEGORY_PALETTE, text_scale=0.4, text_padding=4, smart_position=True)
-        self._traces = sv.TraceAnnotator(color=CATEGORY_PALETTE, trace_length=int(self.fps * 2))
+        self._overlay = Overlay(zones, lines, trail_frames=int(self.fps * 2))
 
     def write(
         self, image: np.ndarray, tracks: list[TrackView], class_names: list[str], at: float | None = None
@@ -83,33 +76,7 @@ class AnnotatedVideo:
                 self.error = str(exc)
                 log.error("%s", self.error)
                 return
-        canvas = image.copy()
-        if self.zones:
-            cv2.polylines(canvas, self.zones, isClosed=True, color=(0, 215, 255), thickness=2)
-            for name, corner in self.zone_names:
-                cv2.putText(canvas, name, (corner[0] + 4, corner[1] + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                            (0, 215, 255), 1, cv2.LINE_AA)
-        for start, end, name in self.lines:
-            cv2.line(canvas, start, end, (255, 0, 255), 2, cv2.LINE_AA)
-            cv2.putText(canvas, name, (start[0] + 4, start[1] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (255, 0, 255), 1, cv2.LINE_AA)
-        if tracks:
-            detections = sv.Detections(
-                xyxy=np.array([t.xyxy for t in tracks], dtype=np.float32),
-                confidence=np.array([t.confidence for t in tracks], dtype=np.float32),
-                class_id=np.array([t.category for t in tracks], dtype=int),
-                tracker_id=np.array([t.track_id for t in tracks], dtype=int),
-            )
-            labels = [f"#{t.track_id} {name} {t.confidence:.2f}" for t, name in zip(tracks, class_names)]
-            canvas = self._traces.annotate(canvas, detections)
-            for t in tracks:  # predicted direction: where the centre will be in half a second
-                cx, cy = (t.xyxy[0] + t.xyxy[2]) / 2, (t.xyxy[1] + t.xyxy[3]) / 2
-                dx, dy = t.velocity[0] * 0.5, t.velocity[1] * 0.5
-                if dx * dx + dy * dy >= 16:
-                    cv2.arrowedLine(canvas, (int(cx), int(cy)), (int(cx + dx), int(cy + dy)), (255, 255, 255), 2,
-                                    cv2.LINE_AA, tipLength=0.3)
-            canvas = self._boxes.annotate(canvas, detections)
-            canvas = self._labels.annotate(canvas, detections, labels=labels)
+        canvas = self._overlay.draw(image, tracks, class_names)
         if (canvas.shape[1], canvas.shape[0]) != self._size:
             canvas = cv2.resize(canvas, self._size)
         for _ in range(holds):

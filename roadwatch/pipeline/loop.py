@@ -126,7 +126,7 @@ class Pipeline:
         self.tracker = MultiStreamTracker(config.tracker.tracker_config())  # every stream's tracks, batched
         self.planner = DetectPlanner(config.schedule, detector.imgsz, detector.letterbox.stride)  # which frames, where
         self.live = LiveState()  # what a late subscriber gets as a snapshot
-        self.board = StatusBoard(config.http.recent_events)  # what other threads (the HTTP API) may read
+        self.board = StatusBoard(config.http.recent_events, config.http.live_fps)  # what the HTTP API reads
         self.metrics = LoopMetrics()  # latency, batch size and detector time, for /metrics
         self.status = StatusPoster(self.board, self.roster, self.live, self.outputs.summary, publisher, self.metrics)
         self.fanout = EventFanout(self.live, self.outputs, publisher, self.board)
@@ -256,11 +256,10 @@ class Pipeline:
             frame = frames[i]
             visible[i] = self.track_events.frame(frame, state, step)
             self.planner.tracks_seen(frame.stream_id, frame.pts, step.tracks)
-            state.detected += detected[i]
             labels = self.track_events.labels(visible[i], state)
             self.outputs.draw(frame.stream_id, frame.image, visible[i], labels, frame.pts if state.spec.live else None)
-            state.frames += 1
-            state.last_frame = frame
+            self.board.offer(frame.stream_id, frame.image, visible[i], labels, state.zones)
+            state.tracked(frame, detected[i])
         return visible
 
     # --- sources -----------------------------------------------------------------------------------

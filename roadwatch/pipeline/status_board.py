@@ -2,7 +2,9 @@
 
 The pipeline's thread owns every stream's state; readers in other threads must never iterate it while it
 changes. So that thread posts plain, JSON-ready copies here (`post`), and readers take them under a lock.
-Events go in as they are emitted (`record`), into a bounded list of recent ones.
+Events go in as they are emitted (`record`), into a bounded list of recent ones. A stream's latest frame is
+kept (`offer`, a copy with its tracks) only while someone watches it (`watch`), and at most `live_fps` times
+a second: a camera nobody looks at costs one dictionary lookup a frame.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from roadwatch.events.live_state import LiveState
 from roadwatch.events.schema import Event
 from roadwatch.events.zmq_io import EventPublisher
@@ -21,9 +25,11 @@ from roadwatch.outputs.summary import RunSummary
 from roadwatch.pipeline.loop_metrics import LoopMetrics
 from roadwatch.pipeline.roster import SourceRoster
 from roadwatch.pipeline.stream_state import StreamState
+from roadwatch.trackers import TrackView, ZoneLineMonitor
 
 POST_EVERY_S = 0.25  # how stale the board may be while the loop runs (the final post is always made)
 FPS_WINDOW_S = 1.0  # a stream's frames/s is counted over at least this long
+WATCHED_FOR_S = 2.0  # a stream's frames are kept this long after the last request for one
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,17 @@ class BoardPost:
     tracks: dict[str, list[Event]] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)  # summary.json's counts so far (RunSummary.to_dict)
     publisher: dict[str, int] = field(default_factory=dict)  # events sent on ZeroMQ, subscriber overflows
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A stream's frame as the pipeline tracked it: the image (a copy), its visible tracks and their labels."""
+
+    at: float  # time.monotonic() it was taken
+    image: np.ndarray
+    tracks: list[TrackView]
+    labels: list[str]
+    zones: ZoneLineMonitor  # the stream's zones and lines, to draw
 
 
 def stream_report(state: StreamState, fps: float, now: float) -> dict[str, Any]:
@@ -53,8 +70,11 @@ def stream_report(state: StreamState, fps: float, now: float) -> dict[str, Any]:
 
 
 class StatusBoard:
-    def __init__(self, recent_events: int = 1000) -> None:
+    def __init__(self, recent_events: int = 1000, live_fps: float = 5.0) -> None:
         self._lock = threading.Lock()
+        self._picture_every_s = 1.0 / live_fps
+        self._watched: dict[str, float] = {}  # stream -> time.monotonic() until which its frames are kept
+        self._pictures: dict[str, Picture] = {}
         self._post = BoardPost()
         self._recent: deque[Event] = deque(maxlen=recent_events)
         self._rates: dict[str, tuple[float, int, float]] = {}  # per stream: (since, frames then, frames/s)
@@ -65,6 +85,24 @@ class StatusBoard:
     def record(self, event: Event) -> None:
         with self._lock:
             self._recent.append(event)
+
+    def offer(self, stream_id: str, image: np.ndarray, tracks: list[TrackView], labels: list[str],
+              zones: ZoneLineMonitor) -> None:
+        """A tracked frame; kept (copied) only while the stream is watched and its last one is old enough."""
+        until = self._watched.get(stream_id)
+        if until is None:
+            return
+        now = time.monotonic()
+        if now > until:
+            with self._lock:
+                self._watched.pop(stream_id, None)
+                self._pictures.pop(stream_id, None)
+            return
+        last = self._pictures.get(stream_id)
+        if last is None or now - last.at >= self._picture_every_s:
+            picture = Picture(now, image.copy(), list(tracks), list(labels), zones)
+            with self._lock:
+                self._pictures[stream_id] = picture
 
     def due(self) -> bool:
         """POST_EVERY_S has passed since the last posting."""
@@ -98,6 +136,12 @@ class StatusBoard:
     def recent(self) -> list[Event]:
         with self._lock:
             return list(self._recent)
+
+    def watch(self, stream_id: str) -> Picture | None:
+        """Keep the stream's frames for WATCHED_FOR_S more; its latest kept frame, if any."""
+        with self._lock:
+            self._watched[stream_id] = time.monotonic() + WATCHED_FOR_S
+            return self._pictures.get(stream_id)
 
 
 class StatusPoster:

@@ -30,6 +30,12 @@ class StreamState:
     # bound still drops the oldest), so frames between detections are tracked, not dropped for the newest
     tracks_every_frame: bool = False
 
+    def tracked(self, frame: Frame, detected: bool) -> None:
+        """One of its frames went through the tracker (`detected`: and through the detector first)."""
+        self.frames += 1
+        self.detected += detected
+        self.last_frame = frame
+
     def summary_entry(self) -> dict:
         """Its line in summary.json: frames processed, drops, status, and what went wrong."""
         capture = self.capture

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 
+from support.browser import CHROMIUM_FLAGS, chromium_path
 from support.helpers import (
     CITY,
     CROWD_TRUNCATED,
@@ -30,18 +31,10 @@ from support.helpers import (
 )
 
 DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-
-
 def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
-    exe = shutil.which("chromium")
-    if exe is None:
-        pytest.skip("headless Chromium is missing: apt-get install chromium (.ci/run and `make test` do this as root)")
     return subprocess.run(
-        [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+        [chromium_path(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True,
+        timeout=120,
     )
 
 

@@ -7,7 +7,9 @@ import json
 import subprocess
 import sys
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,6 +18,7 @@ from roadwatch.config import Config, HttpConfig
 from roadwatch.pipeline import Pipeline
 from roadwatch.streams import SourceSpec
 
+from support.browser import Browser
 from support.helpers import CITY, ROOT, require, wait_until
 from support.running import Running
 
@@ -187,3 +190,26 @@ def test_any_address_but_loopback_needs_a_token_or_auth_none(tmp_path):
     )
     assert run.returncode == 2
     assert run.stderr.strip().splitlines()[-1].startswith("roadwatch: error: http.listen 0.0.0.0:0")
+
+
+def test_the_live_page_shows_moving_cameras_and_fills_its_event_list(served, tmp_path):
+    """Headless Chromium on the page: a card per camera whose live view changes, the event list filling, and
+    a screenshot that is not blank. The page samples each live view into a canvas every second and counts
+    the changes (it flags a frozen view that way); the test reads those counts."""
+    s = served(sources={"north": f"replay:{require(CITY)}", "south": f"replay:{require(CITY)}"})
+    wait_until(lambda: len(s.client.get("/api/streams").json()) == 2, 30, "both cameras on /api/streams")
+    with Browser(tmp_path / "chromium") as browser:
+        browser.open(s.server.url + "/")
+        cards = "document.querySelectorAll('.camera').length"
+        wait_until(lambda: browser.evaluate(cards) == 2, 30, "a card per camera")
+        changes = "Math.min(...[...document.querySelectorAll('.camera')].map(c => Number(c.dataset.changes)))"
+        wait_until(lambda: browser.evaluate(changes) >= 1, 30, "both live views to show a picture")
+        first = browser.evaluate(changes)
+        wait_until(lambda: browser.evaluate(changes) >= first + 2, 10, "both live views to change over 3 s")
+        wait_until(lambda: browser.evaluate("document.querySelectorAll('#events li').length") >= 3, 30,
+                   "the event list to fill")
+        assert browser.evaluate("document.querySelector('.camera .badge').textContent") == "up"
+        assert browser.evaluate("document.getElementById('run').textContent") == "alive"
+        shot = cv2.imdecode(np.frombuffer(browser.screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    assert shot is not None and shot.std() > 20, "the screenshot is blank"
+    cv2.imwrite(str(tmp_path / "page.png"), shot)
