@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import sys
-import time
 from pathlib import Path
 
 import typer
 
 from roadwatch import jobs
+from roadwatch.cli_events import broker, keys, subscribe
+from roadwatch.cli_support import fail, interrupt_on_signals
 from roadwatch.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -24,12 +23,6 @@ DETECT_FPS_HELP = ("Detections a second per source; the frames between are track
                    "[config: schedule.live_detect_fps, 5; schedule.file_detect_fps, every frame]")
 MOTION_HELP = ("Detect only where the picture moves or a track is, and not at all when nothing does "
                "[config: schedule.live_motion, on; schedule.file_motion, off]")
-
-
-def fail(message: str) -> None:
-    """One line on stderr and exit status 2: the contract for every input a user can fix."""
-    print(f"roadwatch: error: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
-    raise typer.Exit(2)
 
 
 def _user_errors(work) -> dict:
@@ -108,17 +101,6 @@ def analyze(
     _exit_status(summary)
 
 
-def _interrupt_on_signals() -> None:
-    """Ctrl-C and SIGTERM raise KeyboardInterrupt, even in a process started with SIGINT ignored (as a
-    shell's background jobs are), so a blocking loop ends cleanly."""
-
-    def interrupt(_signum, _frame) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, interrupt)
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 @app.command()
 def bench(
     clip: Path = typer.Option(
@@ -179,7 +161,7 @@ def bench(
     d.update({k: v for k, v in given.items() if v is not None})
     settings = BenchSettings(clip=clip, model=model, device=device, imgsz=imgsz, overlap=overlap, trace=trace,
                              decode_threads=decode_threads, capture=capture, **d)
-    _interrupt_on_signals()
+    interrupt_on_signals()
     try:
         run_bench(settings, out)
     except KeyboardInterrupt:
@@ -218,160 +200,15 @@ def capacity(
     settings = BenchSettings(clip=clips[0], model=model, device=device, imgsz=640, file_streams=[],
                              frames_per_stream=0, live_streams=[], live_seconds=seconds, max_batch=8,
                              baseline_frames=0, backend=backend, half=half)
-    _interrupt_on_signals()
+    interrupt_on_signals()
     try:
         _user_errors(lambda: run_capacity(settings, clips, detect_fps, most, out))
     except KeyboardInterrupt:
         fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted")
 
 
-@app.command()
-def subscribe(
-    endpoint: str = typer.Option("tcp://127.0.0.1:5556", "--endpoint", "-e", help="Publisher's ZeroMQ endpoint"),
-    type_: list[str] | None = typer.Option(
-        None, "--type", help="Event type prefix, e.g. 'track.' or 'line.crossed'; repeat for several"
-    ),
-    stream: list[str] | None = typer.Option(None, "--stream", help="Stream id; repeat for several"),
-    topic: list[str] | None = typer.Option(
-        None, "--topic", "-t", help="Raw topic prefix '<type>/<stream_id>' (instead of --type/--stream)"
-    ),
-    fmt: str = typer.Option("jsonl", "--format", "-f", help="jsonl (one JSON object a line) or pretty"),
-    heartbeats: bool = typer.Option(False, "--heartbeats/--no-heartbeats", help="Also print heartbeats"),
-    timeout: float | None = typer.Option(None, "--timeout", help="Exit after this many seconds without a message"),
-    client_key: Path | None = typer.Option(None, "--client-key", help="CURVE: this client's NAME.key_secret"),
-    server_key: Path | None = typer.Option(None, "--server-key", help="CURVE: the publisher's public NAME.key"),
-) -> None:
-    """Print events as they arrive; warns on stderr when events were missed (a jump in seq) and, once per kind,
-    when a message that is not an event was skipped."""
-    import zmq
-
-    from roadwatch.events.schema import HEARTBEAT
-    from roadwatch.events.zmq_io import Subscriber
-
-    if fmt not in ("jsonl", "pretty"):
-        fail(f"format '{fmt}': use jsonl or pretty")
-    if (client_key is None) != (server_key is None):
-        fail("--client-key and --server-key go together")
-    subscriber = Subscriber(endpoint, type_, stream, timeout_s=timeout, topics=topic or None,
-                            client_secret_key=client_key, server_public_key=server_key,
-                            on_malformed=_warn_once_per_kind)
-    _interrupt_on_signals()
-    reported, skipped = 0, 0
-    try:
-        for event in subscriber:
-            for gap in subscriber.gaps[reported:]:
-                print(f"roadwatch: warning: missed events {gap.first_missing}..{gap.last_missing} from "
-                      f"{gap.producer_id}",
-                      file=sys.stderr, flush=True)
-            reported = len(subscriber.gaps)
-            if fmt == "pretty" and subscriber.malformed.total() > skipped:
-                skipped = subscriber.malformed.total()
-                print(f"-- {skipped} malformed message(s) skipped so far: {_kinds(subscriber.malformed)}", flush=True)
-            if event["type"] == HEARTBEAT and not heartbeats:
-                continue
-            print(_pretty(event) if fmt == "pretty" else json.dumps(event, default=repr), flush=True)
-    except KeyboardInterrupt:
-        pass
-    except UserError as exc:
-        fail(str(exc))
-    except zmq.ZMQError as exc:  # a bad endpoint string, for instance
-        fail(f"endpoint '{endpoint}': {exc}")
-    finally:
-        if subscriber.malformed:
-            print(f"roadwatch: warning: skipped {subscriber.malformed.total()} malformed message(s): "
-                  f"{_kinds(subscriber.malformed)}", file=sys.stderr, flush=True)
-
-
-_warned_kinds: set[str] = set()
-
-
-def _warn_once_per_kind(bad) -> None:
-    if bad.kind not in _warned_kinds:
-        _warned_kinds.add(bad.kind)
-        print(f"roadwatch: warning: skipped a message that is not an event ({bad}); later ones of this kind are "
-              "only counted", file=sys.stderr, flush=True)
-
-
-def _kinds(counts) -> str:
-    return ", ".join(f"{kind} {n}" for kind, n in counts.most_common())
-
-
-@app.command()
-def keys(
-    name: str = typer.Argument(..., help="Name of the key pair, e.g. the machine or program it is for"),
-    folder: Path = typer.Option(Path("keys"), "--dir", help="Folder to write NAME.key and NAME.key_secret in"),
-    force: bool = typer.Option(False, "--force", help="Replace an existing pair of that name"),
-) -> None:
-    """Make a CURVE key pair: NAME.key (public: give it out, or put it in an allowlist folder) and
-    NAME.key_secret (keep it private; written 0600)."""
-    from roadwatch.events.curve import create_keys
-
-    try:
-        public, secret = create_keys(folder, name, force=force)
-    except UserError as exc:
-        fail(str(exc))
-    print(f"public key: {public}\nsecret key: {secret}")
-
-
-@app.command()
-def broker(
-    frontend: str = typer.Option(
-        "tcp://127.0.0.1:5557", "--frontend", help="Where producers connect (run with events.connect: true)"
-    ),
-    backend: str = typer.Option("tcp://127.0.0.1:5556", "--backend", help="Where subscribers connect"),
-    secret_key: Path | None = typer.Option(None, "--secret-key", help="CURVE: the broker's NAME.key_secret"),
-    allowed: Path | None = typer.Option(None, "--allowed", help="CURVE: folder of allowed subscriber public keys"),
-    producers: Path | None = typer.Option(
-        None, "--producers", help="CURVE: folder of the public keys of the pipelines allowed to publish"
-    ),
-) -> None:
-    """Fan-in: many pipelines publish into one place, many subscribers read from it (until Ctrl-C)."""
-    from roadwatch.events.broker import Broker
-    from roadwatch.events.curve import CurveServerKeys
-
-    logging.basicConfig(level=logging.WARNING, format="roadwatch: %(levelname)s: %(message)s")
-    if len({secret_key is None, allowed is None, producers is None}) > 1:
-        fail("--secret-key, --allowed and --producers go together: with CURVE both sides need an allowlist")
-    curve = CurveServerKeys(secret_key, allowed) if secret_key is not None else None
-    try:
-        running = Broker(frontend, backend, curve, producers).start()
-    except UserError as exc:
-        fail(str(exc))
-    print(f"roadwatch broker: producers -> {frontend}, subscribers -> {backend}", file=sys.stderr, flush=True)
-    _interrupt_on_signals()
-    try:
-        # Wait in short slices: a signal may land on one of libzmq's threads, and Python runs its
-        # handlers only in the main thread, between such slices.
-        while running.running():
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        running.stop()
-
-
-def _pretty(event: dict) -> str:
-    """One readable line; an event whose fields are not as documented (the envelope was checked, the body
-    was not) is printed as JSON rather than ending the subscriber."""
-    try:
-        return _pretty_line(event)
-    except (KeyError, TypeError, ValueError, AttributeError):
-        return f"{event['type']} (fields not as documented) {json.dumps(event, default=repr)}"
-
-
-def _pretty_line(event: dict) -> str:
-    """Time, stream, type, then what matters for that type."""
-    from roadwatch.events.schema import HEARTBEAT
-
-    head = f"{event['ts']:.3f} {event.get('stream_id', '-'):<12} {event['type']:<14}"
-    if "track_id" in event:
-        extra = " ".join(f"{k}={event[k]}" for k in ("zone_id", "line_id", "direction", "reason") if k in event)
-        return f"{head} #{event['track_id']} {event['class']} {event['confidence']:.2f} {extra}".rstrip()
-    if event["type"] == HEARTBEAT:
-        overflows = event.get("subscriber_overflows", 0)
-        lossy = f", {overflows} subscriber overflows" if overflows else ""
-        return f"{head} {event['fps']} frames/s, {len(event['streams'])} streams{lossy}"
-    return f"{head} {event.get('status', '')} {event.get('reason', '')}".rstrip()
+for command in (subscribe, keys, broker):  # the event plane's commands (cli_events.py)
+    app.command()(command)
 
 
 def main() -> None:
