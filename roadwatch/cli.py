@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from roadwatch import jobs
-from roadwatch.cli_events import broker, keys, subscribe
+from roadwatch.cli_events import broker, keys, mqtt, subscribe
 from roadwatch.cli_support import fail, interrupt_on_signals
 from roadwatch.errors import UserError
 
@@ -207,7 +207,7 @@ def capacity(
         fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted")
 
 
-for command in (subscribe, keys, broker):  # the event plane's commands (cli_events.py)
+for command in (subscribe, keys, broker, mqtt):  # the event plane's commands (cli_events.py)
     app.command()(command)
 
 

@@ -159,3 +159,52 @@ def _pretty_line(event: dict) -> str:
         lossy = f", {overflows} subscriber overflows" if overflows else ""
         return f"{head} {event['fps']} frames/s, {len(event['streams'])} streams{lossy}"
     return f"{head} {event.get('status', '')} {event.get('reason', '')}".rstrip()
+
+
+def mqtt(
+    endpoint: str = typer.Option("tcp://127.0.0.1:5556", "--endpoint", "-e", help="The pipeline's ZeroMQ events"),
+    broker: str = typer.Option("mqtt://127.0.0.1:1883", "--broker", "-b", help="mqtt://HOST[:PORT] or mqtts://..."),
+    username: str | None = typer.Option(None, "--username", "-u", help="Broker user"),
+    password: str | None = typer.Option(
+        None, "--password", envvar="ROADWATCH_MQTT_PASSWORD",
+        help="Broker password; better from env ROADWATCH_MQTT_PASSWORD (not seen in the process list)"
+    ),
+    tls: bool = typer.Option(False, "--tls", help="Connect with TLS (mqtts:// says so too)"),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="CA certificates for TLS; the system's if unset"),
+    prefix: str = typer.Option("roadwatch", "--prefix", help="First level of every topic"),
+    discovery_prefix: str = typer.Option("homeassistant", "--discovery-prefix", help="Home Assistant's"),
+    discovery: bool = typer.Option(True, "--discovery/--no-discovery", help="Publish Home Assistant discovery"),
+    queue: int = typer.Option(10_000, "--queue", min=1, help="Events held while the broker is away (oldest dropped)"),
+    client_key: Path | None = typer.Option(None, "--client-key", help="CURVE: this client's NAME.key_secret"),
+    server_key: Path | None = typer.Option(None, "--server-key", help="CURVE: the publisher's public NAME.key"),
+) -> None:
+    """Bridge events to MQTT until Ctrl-C: each event on <prefix>/<stream>/<type>; retained camera status,
+    objects in view per category, objects per zone and line crossings; Home Assistant discovery. A broker
+    that is away is retried with backoff while events wait in a bounded queue."""
+    from roadwatch.detector.categories import DEFAULT_CATEGORIES
+    from roadwatch.events.zmq_io import Subscriber
+    from roadwatch.mqtt.bridge import Broker, MqttBridge
+    from roadwatch.mqtt.topics import Topics, level
+
+    logging.basicConfig(level=logging.WARNING, format="roadwatch mqtt: %(levelname)s: %(message)s")
+    if (client_key is None) != (server_key is None):
+        fail("--client-key and --server-key go together")
+    if any(level(part) != part for part in (*prefix.split("/"), discovery_prefix)):
+        fail(f"--prefix '{prefix}' / --discovery-prefix '{discovery_prefix}': no '+', '#' or empty levels")
+    try:
+        address = Broker.parse(broker, username, password, tls)
+    except ValueError as exc:
+        fail(str(exc))
+    bridge = MqttBridge(address, Topics(prefix, discovery_prefix), list(DEFAULT_CATEGORIES), queue, discovery,
+                        str(ca_file) if ca_file else None)
+    bridge.start()
+    print(f"roadwatch mqtt: events from {endpoint} -> {address} ({prefix}/...)", file=sys.stderr, flush=True)
+    interrupt_on_signals()
+    try:
+        for event in Subscriber(endpoint, client_secret_key=client_key, server_public_key=server_key,
+                                on_malformed=_warn_once_per_kind):
+            bridge.handle(event)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bridge.stop()
