@@ -163,8 +163,9 @@ def test_tokens_read_cannot_change_streams_and_none_or_wrong_is_401(served):
     assert c.post("/api/streams", json=body, headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 202
 
 
-def test_a_camera_password_shows_in_no_answer_and_no_log(served, tmp_path, caplog):
-    c = served().client
+def test_a_camera_password_shows_in_no_answer_no_log_and_no_file(served, tmp_path, caplog):
+    s = served()
+    c = s.client
     secret_uri = "rtsp://viewer:hunter2secret@127.0.0.1:9/live"  # port 9: nothing listens, the camera is down
     answer = c.post("/api/streams", json={"uri": secret_uri, "id": "door"})
     assert answer.status_code == 202
@@ -174,6 +175,11 @@ def test_a_camera_password_shows_in_no_answer_and_no_log(served, tmp_path, caplo
     assert stream(c, "door")["source"] == "rtsp://viewer:***@127.0.0.1:9/live"
     for text in texts + [caplog.text]:
         assert "hunter2secret" not in text
+    s.running.end()  # summary.json and the events file are written whole
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "summary.json" for p in written) and any(p.name.startswith("events") for p in written)
+    for path in written:
+        assert b"hunter2secret" not in path.read_bytes(), f"the password is in {path.name}"
 
 
 def test_any_address_but_loopback_needs_a_token_or_auth_none(tmp_path):

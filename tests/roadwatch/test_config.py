@@ -96,3 +96,27 @@ def test_empty_file_means_defaults(tmp_path):
     p = tmp_path / "empty.yaml"
     p.write_text("")
     assert load_config(p) == Config()
+
+
+def test_http_tokens_come_from_the_environment_and_must_be_long_and_differ(monkeypatch):
+    from roadwatch.config import HttpConfig
+
+    monkeypatch.setenv("ROADWATCH_HTTP_TOKEN", "admin-from-env-0123456789")
+    monkeypatch.setenv("ROADWATCH_HTTP_READ_TOKEN", "read-from-env-0123456789")
+    settings = HttpConfig(listen="0.0.0.0:8080")
+    assert settings.token == "admin-from-env-0123456789" and settings.read_token == "read-from-env-0123456789"
+    settings.check_exposure()  # a token is set: any address may be used
+    assert not settings.open_access
+    monkeypatch.setenv("ROADWATCH_HTTP_TOKEN", "short")
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        HttpConfig()
+    monkeypatch.setenv("ROADWATCH_HTTP_TOKEN", "read-from-env-0123456789")
+    with pytest.raises(ValueError, match="must differ"):
+        HttpConfig()
+
+
+def test_a_bad_http_section_is_a_one_line_error_naming_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("http: {listen: 'localhost'}\n")
+    with pytest.raises(ConfigError, match=r"http.listen: .*HOST:PORT"):
+        load_config(path)
