@@ -12,7 +12,7 @@ RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFA
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
 .PHONY: run test lint test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host \
-	bench-schedule bench-capacity bench-counts
+	bench-schedule bench-capacity bench-counts bench-http
 
 venv: $(STAMP)
 
@@ -40,6 +40,9 @@ test-deps:
 
 bench-streams: $(STAMP)
 	$(BIN)/python bench/streams_bench.py
+
+bench-http: $(STAMP)
+	$(BIN)/python bench/http_bench.py
 
 bench-events: $(STAMP)
 	$(BIN)/python bench/events_bench.py
