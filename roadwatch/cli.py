@@ -207,6 +207,22 @@ def capacity(
         fail(f"interrupted; the runs that had finished are in {out}" if out.is_file() else "interrupted")
 
 
+@app.command()
+def calibrate(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config with the calibration"),
+    stream: str | None = typer.Option(None, "--stream", help="Stream id whose calibration to draw"),
+    source: str | None = typer.Option(None, "--source", "-s", help="Where to take a frame from [the config's source]"),
+    output: Path = typer.Option(Path("calibration.png"), "--output", "-o", help="PNG to write"),
+) -> None:
+    """Draw a camera's calibration on one of its frames: the points, numbered with their metres, and a 1 m grid
+    (every 5 m labelled) that must follow the lane markings if the calibration is right."""
+    from roadwatch.config import load_config
+    from roadwatch.tools.calibrate import calibrate as draw_calibration
+
+    written = _user_errors(lambda: draw_calibration(load_config(config), stream, source, output))
+    print(f"roadwatch: wrote {written}")
+
+
 for command in (subscribe, keys, broker, mqtt):  # the event plane's commands (cli_events.py)
     app.command()(command)
 

@@ -4,12 +4,16 @@ Knows nothing of streams or detectors; it takes boxes, scores, classes and categ
 """
 
 from .camera_motion import CameraMotionEstimator
+from .ground import GroundPlane, GroundPlaneError
+from .ground_motion import GroundMotion
 from .kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
+from .road_rules import DwellRule, RoadRules, Rule, RuleEvent, SpeedingRule, TrackFrame, WrongWayRule
 from .tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
 from .zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
-    "CameraMotionEstimator", "KalmanBoxFilter", "KalmanParams", "TrackArrays", "Line", "LineEvent",
-    "MultiStreamTracker", "Tracker", "TrackerConfig", "TrackerStep", "TrackView", "Zone", "ZoneEvent",
-    "ZoneLineMonitor", "cxcywh_to_xyxy", "predict_xyxy", "xyxy_to_cxcywh",
+    "CameraMotionEstimator", "DwellRule", "GroundMotion", "GroundPlane", "GroundPlaneError", "KalmanBoxFilter",
+    "KalmanParams", "Line", "LineEvent", "MultiStreamTracker", "RoadRules", "Rule", "RuleEvent", "SpeedingRule",
+    "TrackArrays", "TrackFrame", "TrackView", "Tracker", "TrackerConfig", "TrackerStep", "WrongWayRule", "Zone",
+    "ZoneEvent", "ZoneLineMonitor", "cxcywh_to_xyxy", "predict_xyxy", "xyxy_to_cxcywh",
 ]

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from roadwatch.config.analytics import CalibrationConfig, RuleConfig
 from roadwatch.config.base import MAX_IMGSZ, MAX_WAIT_S, DetectFps, Fraction, Point, Section
 from roadwatch.config.detection import DetectorConfig, PlatesConfig, ScheduleConfig
 from roadwatch.config.http import HttpConfig
@@ -20,9 +21,9 @@ from roadwatch.config.tracking import LineConfig, MaskConfig, TrackerSettings, Z
 from roadwatch.errors import ConfigError
 
 __all__ = [
-    "MAX_IMGSZ", "MAX_WAIT_S", "Config", "DetectFps", "DetectorConfig", "EventsConfig", "Fraction", "HttpConfig",
-    "LineConfig", "MaskConfig", "OutputConfig", "PlatesConfig", "Point", "ScheduleConfig", "Section", "SourceConfig",
-    "StreamsConfig", "TrackerSettings", "ZoneConfig", "load_config",
+    "MAX_IMGSZ", "MAX_WAIT_S", "CalibrationConfig", "Config", "DetectFps", "DetectorConfig", "EventsConfig",
+    "Fraction", "HttpConfig", "LineConfig", "MaskConfig", "OutputConfig", "PlatesConfig", "Point", "RuleConfig",
+    "ScheduleConfig", "Section", "SourceConfig", "StreamsConfig", "TrackerSettings", "ZoneConfig", "load_config",
 ]
 
 
@@ -38,6 +39,8 @@ class Config(Section):
     zones: list[ZoneConfig] = Field(default_factory=list)
     lines: list[LineConfig] = Field(default_factory=list)
     masks: list[MaskConfig] = Field(default_factory=list)
+    calibration: list[CalibrationConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list)
 
     @field_validator("sources", mode="before")
     @classmethod
@@ -45,6 +48,27 @@ class Config(Section):
         if isinstance(value, list):
             return [{"uri": item} if isinstance(item, (str, int)) else item for item in value]
         return value
+
+
+    @model_validator(mode="after")
+    def _rules_name_known_zones(self) -> Config:
+        """A rule's zone exists (with a direction, for wrong_way); calibrations do not overlap."""
+        zones = {z.id: z for z in self.zones}
+        for i, rule in enumerate(self.rules):
+            if rule.zone is not None and rule.zone not in zones:
+                raise ValueError(f"rules.{i}.zone: no zone '{rule.zone}' among zones ({', '.join(zones) or 'none'})")
+            if rule.type == "wrong_way" and zones[rule.zone].direction is None:
+                raise ValueError(f"rules.{i}.zone: a wrong_way rule needs zone '{rule.zone}' to have a direction")
+        if len({r.id for r in self.rules}) < len(self.rules):
+            raise ValueError("rules: two rules have the same id")
+        applies_to_all = [i for i, c in enumerate(self.calibration) if c.streams is None]
+        if len(self.calibration) > 1 and applies_to_all:
+            raise ValueError(f"calibration.{applies_to_all[0]}.streams: with several calibrations each names its "
+                             "streams")
+        named = [sid for c in self.calibration for sid in (c.streams or [])]
+        if len(set(named)) < len(named):
+            raise ValueError("calibration: a stream has two calibrations")
+        return self
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -73,6 +97,7 @@ def load_config(path: str | Path | None) -> Config:
         return Config.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ") if not where else first["msg"]
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"config '{path}': {where}: {first['msg']}{more}") from exc
+        raise ConfigError(f"config '{path}': {where + ': ' if where else ''}{message}{more}") from exc

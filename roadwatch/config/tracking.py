@@ -52,6 +52,9 @@ class ZoneConfig(Section):
     id: str = Field(description="Zone id carried by zone events")
     polygon: list[Point] = Field(min_length=3, description="Corners in pixels, in order")
     streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
+    direction: list[Point] | None = Field(
+        None, min_length=2, max_length=2, description="A lane's direction of travel: two points in pixels, from "
+        "where traffic comes to where it goes (wrong_way rules, heading relative to the lane)")
 
 
 class LineConfig(Section):

@@ -7,7 +7,9 @@ seconds) and `published_ts`. Track events add `track_id` (unique within its stre
 height), `velocity` [vx, vy] of the box centre in pixels per second, `speed_px_s`, `heading_deg`
 (0 right, 90 down) and `predicted_bbox`, where the box will be `predicted_in_s` seconds later at
 constant velocity. `track.ended` adds `reason`. Zone events add `zone_id`, `line.crossed` adds
-`line_id` and `direction` ("in" or "out").
+`line_id` and `direction` ("in" or "out"). On a calibrated camera track events add `speed_kmh`, and inside a
+zone with a lane direction `lane_heading_deg`; rule events (`rule.speeding`, `rule.wrong_way`, `zone.dwell`) add
+`rule_id` and what the rule measured.
 Stream events (`stream.up`, `stream.down`, `stream.stalled`) add `source`, `reason` and, while a live
 source is retrying, `retry_in_s`; their `frame` is the number of frames the stream had read.
 """
@@ -25,7 +27,7 @@ import numpy as np
 
 from roadwatch.trackers import TrackArrays, TrackView
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "1.3"
 
 Event = dict[str, Any]
 
@@ -38,6 +40,9 @@ class EventType(str, Enum):
     ZONE_EXITED = "zone.exited"
     LINE_CROSSED = "line.crossed"
     PLATE_READ = "plate.read"
+    RULE_SPEEDING = "rule.speeding"
+    RULE_WRONG_WAY = "rule.wrong_way"
+    ZONE_DWELL = "zone.dwell"
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"
@@ -50,7 +55,8 @@ HEARTBEAT = EventType.HEARTBEAT.value
 # what a late subscriber's live state keeps: the latest event of each active track, and of each stream
 TRACK_STATE_TYPES = frozenset(_VALUES[t] for t in (
     EventType.TRACK_STARTED, EventType.TRACK_UPDATED, EventType.ZONE_ENTERED, EventType.ZONE_EXITED,
-    EventType.LINE_CROSSED, EventType.PLATE_READ))
+    EventType.LINE_CROSSED, EventType.PLATE_READ, EventType.RULE_SPEEDING, EventType.RULE_WRONG_WAY,
+    EventType.ZONE_DWELL))
 STREAM_TYPES = frozenset(_VALUES[t] for t in (EventType.STREAM_UP, EventType.STREAM_DOWN, EventType.STREAM_STALLED))
 
 

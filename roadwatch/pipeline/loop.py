@@ -36,7 +36,14 @@ from roadwatch.pipeline.plate_stage import PlateStage, Search
 from roadwatch.pipeline.roster import SourceRoster
 from roadwatch.pipeline.stage_clock import StageClock
 from roadwatch.pipeline.status_board import StatusBoard, StatusPoster
-from roadwatch.pipeline.stream_setup import configured_sources, mask_for, settings_by_source, wanted_sources, zones_for
+from roadwatch.pipeline.stream_setup import (
+    configured_sources,
+    mask_for,
+    road_analytics,
+    settings_by_source,
+    wanted_sources,
+    zones_for,
+)
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.pipeline.track_events import TrackEvents
 from roadwatch.streams import Frame, SourceInfo, SourceSpec, StatusChange, StreamStatus, stream_ids_for
@@ -274,7 +281,7 @@ class Pipeline:
         self.outputs.add_stream(sid, spec.shown, fps, zones.zones, zones.lines)
         rate = StreamRate.of(self.config.schedule, spec.live, self._settings.get((spec.uri, sid)))
         state = self.roster.add(
-            spec, zones=zones, tracks_every_frame=rate.scheduled,
+            spec, zones=zones, tracks_every_frame=rate.scheduled, **road_analytics(self.config, sid),
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
             plates=self.plates.schedule() if self.plates is not None else None,
             thumbnails={} if self.thumbnails else None,

@@ -1,5 +1,5 @@
-"""What a stream gets from the config: its zones, lines and exclusion mask, and a configured source's own
-settings; the source list a reload asks for."""
+"""What a stream gets from the config: its zones, lines and exclusion mask, its ground plane and road rules,
+and a configured source's own settings; the source list a reload asks for."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from roadwatch.config import Config, SourceConfig
 from roadwatch.detector.filters import ExclusionMask
 from roadwatch.streams import SourceSpec, stream_ids_for
-from roadwatch.trackers import Line, Zone, ZoneLineMonitor
+from roadwatch.trackers import GroundMotion, GroundPlane, Line, RoadRules, Zone, ZoneLineMonitor
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,34 @@ def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
         [Line(x.id, x.start, x.end) for x in config.lines if _applies(x, stream_id)],
         config.tracker.zone_min_frames,
     )
+
+
+def road_analytics(config: Config, stream_id: str) -> dict:
+    """The stream's ground motion (a calibrated camera) and road rules, as StreamState fields (`ground`, `rules`);
+    none for a stream with neither. A lane's direction is taken on the ground where the camera is calibrated."""
+    calibration = next((c for c in config.calibration if _applies(c, stream_id)), None)
+    plane = calibration.plane() if calibration is not None else None
+    rules = [r for r in config.rules if _applies(r, stream_id)]
+    for r in rules:
+        if r.type == "speeding" and plane is None:
+            log.warning("rule '%s' (speeding) will not fire on stream '%s': it has no calibration", r.id, stream_id)
+    lanes = {z.id: lane_direction(z.direction, plane) for z in config.zones if z.direction and _applies(z, stream_id)}
+    fields: dict = {}
+    if plane is not None:
+        fields["ground"] = GroundMotion(plane)
+    if rules or lanes:
+        fields["rules"] = RoadRules([r.rule() for r in rules], lanes)
+    return fields
+
+
+def lane_direction(points, plane: GroundPlane | None) -> np.ndarray:
+    """A lane's direction of travel from its two image points: on the ground (metres) if calibrated, else pixels."""
+    image = np.asarray(points, dtype=np.float64).reshape(2, 2)
+    if plane is not None:
+        ground = plane.to_ground(image)
+        if np.isfinite(ground).all():
+            return ground[1] - ground[0]
+    return image[1] - image[0]
 
 
 def configured_sources(sources: list[SourceConfig]) -> list[tuple[SourceSpec, SourceConfig]]:

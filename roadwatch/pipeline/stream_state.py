@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from roadwatch.pipeline.plate_schedule import PlateSchedule
 from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec, StreamStatus
-from roadwatch.trackers import CameraMotionEstimator, ZoneLineMonitor
+from roadwatch.trackers import CameraMotionEstimator, GroundMotion, RoadRules, ZoneLineMonitor
 
 
 @dataclass
@@ -18,6 +18,8 @@ class StreamState:
     slot: int  # its stream index in the pipeline's MultiStreamTracker; a re-added stream gets a new one
     zones: ZoneLineMonitor
     camera: CameraMotionEstimator | None = None
+    ground: GroundMotion | None = None  # a calibrated camera: each track's position and speed on the road
+    rules: RoadRules | None = None  # road rules (speeding, wrong way, dwell) and lane directions
     plates: PlateSchedule | None = None  # with the plate stage on
     thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG (footage analysis' report)
     frames: int = 0

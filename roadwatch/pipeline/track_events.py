@@ -1,4 +1,4 @@
-"""What the tracker says about a frame, as events: track lifecycle, zones, lines, plates.
+"""What the tracker says about a frame, as events: track lifecycle, zones, lines, plates, road rules.
 
 The pipeline decides what runs when (batches, tracker updates, the plate model, stream lifecycles); this
 module decides which events a frame's tracker step makes and keeps each track on its update schedule
@@ -14,12 +14,17 @@ import numpy as np
 
 from roadwatch.detector.plates import PlateReading
 from roadwatch.events.schema import Event, EventFactory, EventType, FrameFields, fields_of
+from roadwatch.pipeline.road_step import forget_track, road_step
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.streams import Frame
 from roadwatch.trackers import TrackerStep, TrackView
 
 # moments in a track's life rather than updates: they leave its update schedule alone
-MOMENTS = (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ)
+MOMENTS = (EventType.ZONE_ENTERED, EventType.ZONE_EXITED, EventType.LINE_CROSSED, EventType.PLATE_READ,
+           EventType.RULE_SPEEDING, EventType.RULE_WRONG_WAY, EventType.ZONE_DWELL)
+RULE_EVENTS = {
+    "speeding": EventType.RULE_SPEEDING, "wrong_way": EventType.RULE_WRONG_WAY, "dwell": EventType.ZONE_DWELL,
+}
 
 
 def thumbnail(image: np.ndarray, xyxy, height: int = 96) -> bytes:
@@ -60,17 +65,23 @@ class TrackEvents:
         fields = FrameFields(step.tracks, size, self.horizon_s)
         for track in step.ended:
             self.end_track(frame, track, size, state, reason="lost")
-        for track in step.started:
-            self._emit(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id])
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
+        road, rule_events = road_step(frame.pts, state, step.tracks, zone_events)
+        for track in step.started:
+            self._emit(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id],
+                       **road.get(track.track_id, {}))
         for ze in zone_events:
             kind = EventType.ZONE_ENTERED if ze.entered else EventType.ZONE_EXITED
-            self._emit(kind, frame, by_id[ze.track_id], state, fields[ze.track_id], zone_id=ze.zone_id)
+            self._emit(kind, frame, by_id[ze.track_id], state, fields[ze.track_id], zone_id=ze.zone_id,
+                       **road.get(ze.track_id, {}))
         for le in line_events:
             self._emit(EventType.LINE_CROSSED, frame, by_id[le.track_id], state, fields[le.track_id],
-                       line_id=le.line_id, direction=le.direction)
+                       line_id=le.line_id, direction=le.direction, **road.get(le.track_id, {}))
+        for re in rule_events:
+            self._emit(RULE_EVENTS[re.kind], frame, by_id[re.track_id], state, fields[re.track_id],
+                       rule_id=re.rule_id, **{**road.get(re.track_id, {}), **re.fields})
         started_ids = {t.track_id for t in step.started}
         zone_changed = {ze.track_id for ze in zone_events}
         for track in visible:
@@ -79,7 +90,8 @@ class TrackEvents:
             due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= self.update_interval_s
             reclassified = state.last_class.get(track.track_id) != track.class_id
             if due or reclassified or track.track_id in zone_changed:
-                self._emit(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id])
+                self._emit(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id],
+                           **road.get(track.track_id, {}))
         return visible
 
     def end_track(self, frame: Frame, track: TrackView, size: tuple[int, int], state: StreamState, reason: str) -> None:
@@ -87,6 +99,7 @@ class TrackEvents:
         fields = fields_of(track, size, self.horizon_s)
         for ze in state.zones.forget(track.track_id):
             self._emit(EventType.ZONE_EXITED, frame, track, state, fields, zone_id=ze.zone_id)
+        forget_track(state, track.track_id)
         extra = {}
         if state.plates is not None:
             if plate := state.plates.text_of(track.track_id):

@@ -120,3 +120,42 @@ def test_a_bad_http_section_is_a_one_line_error_naming_the_key(tmp_path):
     path.write_text("http: {listen: 'localhost'}\n")
     with pytest.raises(ConfigError, match=r"http.listen: .*HOST:PORT"):
         load_config(path)
+
+
+ROAD = (
+    "zones:\n  - {id: north, polygon: [[0, 300], [640, 300], [640, 360], [0, 360]],\n"
+    "     direction: [[320, 360], [320, 300]]}\n"
+    "  - {id: kerb, polygon: [[0, 0], [10, 0], [10, 10]]}\n"
+)
+CALIBRATION = "calibration:\n  - {image: [[100, 700], [1180, 700], [700, 200], [580, 200]], ground: %s}\n"
+
+
+@pytest.mark.parametrize("text, says", [
+    (CALIBRATION % "[[0, 0], [10, 0], [10, 60], [0, 60], [5, 5]]", "calibration.0: Value error, 4 image points but 5 "
+                                                                     "ground points"),
+    (CALIBRATION % "[[0, 0], [1000, 0], [1000, 6000], [0, 6000]]", "calibration.0: Value error, ground points span "
+                                                                     "6000: give metres"),
+    (CALIBRATION % "[[0, 0], [0, 10], [0, 20], [0, 30]]", "calibration.0: Value error, the ground points lie on "
+                                                            "one line"),
+    (ROAD + "rules:\n  - {id: r, type: dwell, zone: south, seconds: 5}\n", "rules.0.zone: no zone 'south' among zones"),
+    (ROAD + "rules:\n  - {id: r, type: wrong_way, zone: kerb}\n", "rules.0.zone: a wrong_way rule needs zone 'kerb' to "
+                                                              "have a direction"),
+    (ROAD + "rules:\n  - {id: r, type: speeding}\n", "rules.0: Value error, a speeding rule needs limit_kmh"),
+    (ROAD + "rules:\n  - {id: r, type: speeding, limit_kmh: 80000}\n", "rules.0.limit_kmh: Input should be less than"),
+    (ROAD + "rules:\n  - {id: r, type: dwell, zone: kerb, seconds: 5, limit_kmh: 50}\n", "limit_kmh is for speeding"),
+])
+def test_bad_road_analytics_are_one_line_errors_naming_the_key(tmp_path, text, says):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert says in str(error.value) and "\n" not in str(error.value), str(error.value)
+
+
+def test_road_analytics_that_make_sense_load(tmp_path):
+    path = tmp_path / "c.yaml"
+    rules = "rules:\n  - {id: fast, type: speeding, limit_kmh: 50}\n  - {id: back, type: wrong_way, zone: north}\n"
+    path.write_text(ROAD + CALIBRATION % "[[0, 0], [10, 0], [10, 60], [0, 60]]" + rules)
+    cfg = load_config(path)
+    assert [r.rule().rule_id for r in cfg.rules] == ["fast", "back"]
+    assert cfg.calibration[0].plane().to_ground([[640, 700]]).round(3).tolist() == [[5.0, 0.0]]

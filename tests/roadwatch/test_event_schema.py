@@ -54,6 +54,19 @@ def test_schema_is_a_2020_12_schema_and_has_teeth():
         {**good, "type": "line.crossed", "line_id": "l", "direction": "sideways"},
     ):
         assert not validator.is_valid(broken)
+    speeding = track_event(EventFactory("p"), EventType.RULE_SPEEDING, rule_id="limit", speed_kmh=91.5, limit_kmh=80)
+    dwell = track_event(EventFactory("p"), EventType.ZONE_DWELL, rule_id="kerb", zone_id="kerb", dwell_s=30.04,
+                        limit_s=30)
+    wrong = track_event(EventFactory("p"), EventType.RULE_WRONG_WAY, rule_id="w", zone_id="north",
+                        lane_heading_deg=176.0, speed_kmh=40.0)
+    assert all(validator.is_valid(e) for e in (speeding, dwell, wrong))
+    for broken in (
+        {k: v for k, v in speeding.items() if k != "limit_kmh"},
+        {k: v for k, v in dwell.items() if k != "rule_id"},
+        {**wrong, "lane_heading_deg": 200.0},
+        {**good, "speed_kmh": -3.0},
+    ):
+        assert not validator.is_valid(broken)
 
 
 def test_track_fields_for_many_tracks_equal_each_track_computed_alone():
@@ -104,7 +117,7 @@ def test_msgpack_and_json_payloads_decode_to_the_same_event():
 def test_topics_for_types_and_streams():
     assert topics_for() == [""]
     assert topics_for(["track."]) == ["track."]
-    assert set(topics_for(["zone."], ["cam1"])) == {"zone.entered/cam1", "zone.exited/cam1"}
+    assert set(topics_for(["zone."], ["cam1"])) == {"zone.entered/cam1", "zone.exited/cam1", "zone.dwell/cam1"}
     assert "heartbeat/cam1" not in topics_for(["track."], ["cam1"])
 
 

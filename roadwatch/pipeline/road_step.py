@@ -1,0 +1,57 @@
+"""A frame's road analytics for one stream: each track's speed on the road (a calibrated camera), its heading
+relative to the lane it is in, and the road rules it broke in this frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from roadwatch.pipeline.stream_state import StreamState
+from roadwatch.trackers import RuleEvent, TrackArrays, TrackFrame, ZoneEvent
+
+KMH_PER_MS = 3.6
+
+
+def road_step(
+    t: float, state: StreamState, tracks: TrackArrays, zone_events: list[ZoneEvent]
+) -> tuple[dict[int, dict[str, Any]], list[RuleEvent]]:
+    """Per visible track, the fields its events add (`speed_kmh`, `lane_heading_deg`), and the rule events of
+    this frame. The ground filter is fed only the tracks matched to a detection now (`last_seen` is `t`):
+    a predicted box is no measurement."""
+    if state.ground is None and state.rules is None:
+        return {}, []
+    ids = tracks.track_id
+    if state.ground is not None:
+        measured = tracks.last_seen == t
+        state.ground.update(t, ids[measured], tracks.xyxy[measured])
+        velocity = state.ground.velocity(ids)
+        speed = np.linalg.norm(velocity, axis=1) * KMH_PER_MS
+    else:
+        velocity = tracks.velocity
+        speed = np.linalg.norm(velocity, axis=1)
+    extra: dict[int, dict[str, Any]] = {i: {} for i in ids.tolist()}
+    if state.ground is not None:
+        for i, kmh in zip(ids.tolist(), speed.tolist()):
+            if np.isfinite(kmh):
+                extra[i]["speed_kmh"] = round(kmh, 1)
+    if state.rules is None:
+        return extra, []
+    for ze in zone_events:
+        if ze.entered:
+            state.rules.entered(ze.track_id, ze.zone_id, t)
+        else:
+            state.rules.exited(ze.track_id, ze.zone_id)
+    zones = [state.zones.zones_of(i) for i in ids.tolist()]
+    for i, heading in zip(ids.tolist(), state.rules.lane_heading(velocity, zones)):
+        if heading is not None:
+            extra[i]["lane_heading_deg"] = heading
+    return extra, state.rules.update(TrackFrame(t, ids, speed, velocity, zones, state.ground is not None))
+
+
+def forget_track(state: StreamState, track_id: int) -> None:
+    """A track ended: its ground filter and rule state go."""
+    if state.ground is not None:
+        state.ground.forget(track_id)
+    if state.rules is not None:
+        state.rules.forget(track_id)
