@@ -62,6 +62,17 @@ class GroundMotion:
                 out[k] = self.mean[row, 2:]
         return out
 
+    def velocity_std(self, track_ids: np.ndarray) -> np.ndarray:
+        """(N,) m/s: how uncertain each track's speed still is (the larger axis); inf for one never measured. A
+        track's first measurements start it at rest with a wide velocity: its speed means little until this is
+        small."""
+        out = np.full(len(track_ids), np.inf)
+        for k, i in enumerate(np.asarray(track_ids).reshape(-1).tolist()):
+            row = self._row.get(i)
+            if row is not None:
+                out[k] = float(np.sqrt(self.cov[row, :, VV].max()))
+        return out
+
     def position(self, track_ids: np.ndarray) -> np.ndarray:
         """(N, 2) metres, at each track's last measurement; NaN for one never measured."""
         out = np.full((len(track_ids), 2), np.nan)

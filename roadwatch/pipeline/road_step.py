@@ -11,22 +11,28 @@ from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.trackers import RuleEvent, TrackArrays, TrackFrame, ZoneEvent
 
 KMH_PER_MS = 3.6
+SETTLED_MS = 3.0  # a track's speed is used once its standard deviation is under this (about 11 km/h)
+# a box whose bottom is this close to the frame's (share of its height) is cut by it: its bottom is not where the
+# vehicle touches the road (detectors stop such boxes a few pixels short of the edge)
+EDGE_SHARE = 0.015
 
 
 def road_step(
-    t: float, state: StreamState, tracks: TrackArrays, zone_events: list[ZoneEvent]
+    t: float, state: StreamState, tracks: TrackArrays, zone_events: list[ZoneEvent], frame_height: int
 ) -> tuple[dict[int, dict[str, Any]], list[RuleEvent]]:
     """Per visible track, the fields its events add (`speed_kmh`, `lane_heading_deg`), and the rule events of
-    this frame. The ground filter is fed only the tracks matched to a detection now (`last_seen` is `t`):
-    a predicted box is no measurement."""
+    this frame. The ground filter is fed only the tracks matched to a detection now (`last_seen` is `t`; a
+    predicted box is no measurement) whose box is not cut by the bottom of the frame; a speed is used, in events
+    and rules, once the filter is sure of it (a new track starts at rest)."""
     if state.ground is None and state.rules is None:
         return {}, []
     ids = tracks.track_id
     if state.ground is not None:
-        measured = tracks.last_seen == t
+        measured = (tracks.last_seen == t) & (tracks.xyxy[:, 3] < frame_height * (1 - EDGE_SHARE))
         state.ground.update(t, ids[measured], tracks.xyxy[measured])
         velocity = state.ground.velocity(ids)
         speed = np.linalg.norm(velocity, axis=1) * KMH_PER_MS
+        speed[~(state.ground.velocity_std(ids) < SETTLED_MS)] = np.nan  # not yet sure: no speed, no rule on it
     else:
         velocity = tracks.velocity
         speed = np.linalg.norm(velocity, axis=1)

@@ -68,7 +68,7 @@ class TrackEvents:
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
-        road, rule_events = road_step(frame.pts, state, step.tracks, zone_events)
+        road, rule_events = road_step(frame.pts, state, step.tracks, zone_events, size[1])
         for track in step.started:
             self._emit(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id],
                        **road.get(track.track_id, {}))

@@ -155,3 +155,60 @@ def test_calibrate_draws_the_points_and_a_metre_grid_on_a_frame(tmp_path):
     run = roadwatch("calibrate", "--config", str(bad), "--source", str(HIGHWAY))
     assert run.returncode == 2 and run.stderr.strip() == (
         "roadwatch: error: the config has no calibration: add a calibration entry (image and ground points)")
+
+
+# The shared highway clip, calibrated from its own lane markings (docs/road_analytics.md says how): at five rows
+# where a dash of the lane line ends, the dash's end and the left edge line, 3.65 m apart (a UK lane), the rows
+# 9 m apart (UK lane lines on roads over 40 mph: 2 m marks, 7 m gaps; Traffic Signs Manual ch. 5, table 4-2).
+HIGHWAY_ROWS = [(676, 491.0, 941.6), (621, 476.5, 900.8), (572, 459.0, 862.0), (528, 441.5, 825.7),
+                (489, 421.0, 787.7)]
+HIGHWAY_CONFIG = {
+    "calibration": [{"image": [[x, y] for y, left, centre in HIGHWAY_ROWS for x in (left, centre)],
+                     "ground": [[x, 9.0 * k] for k in range(len(HIGHWAY_ROWS)) for x in (0.0, 3.65)]}],
+    "zones": [{"id": "carriageway", "polygon": [[380, 420], [1080, 420], [1280, 560], [1280, 720], [470, 720]],
+               "direction": [[750, 457], [941, 676]]}],  # along the lane line, the way traffic comes: towards us
+    "rules": [{"id": "against", "type": "wrong_way", "zone": "carriageway"}],
+    "tracker": {"update_interval_s": 0},
+}
+
+
+def run_clip(clip, folder, detector) -> list[dict]:
+    folder.mkdir()
+    cfg = Config.model_validate({**HIGHWAY_CONFIG, "output": {"dir": str(folder), "video": False}})
+    spec = SourceSpec.from_uri(str(clip), "highway")
+    Pipeline(cfg, [spec], {"highway": probe(spec)}, detector, None, folder).run(threading.Event())
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+
+
+def moving_in_lane(events: list[dict]) -> dict[int, float]:
+    """Tracks seen at least 15 times on the calibrated stretch inside the carriageway: their median km/h there."""
+    speeds: dict[int, list[float]] = {}
+    for e in events:
+        on_stretch = e["type"] == "track.updated" and e["bbox"][3] >= HIGHWAY_ROWS[-1][0] and "speed_kmh" in e
+        if on_stretch and "carriageway" in e.get("zones", []):
+            speeds.setdefault(e["track_id"], []).append(e["speed_kmh"])
+    return {t: float(np.median(s)) for t, s in speeds.items() if len(s) >= 15 and np.median(s) > 20}
+
+
+def test_the_highway_clip_calibrated_from_its_lane_markings_forwards_and_backwards(tmp_path, detector):
+    forwards = run_clip(require(HIGHWAY), tmp_path / "forwards", detector)
+    moving = moving_in_lane(forwards)
+    assert len(moving) >= 5, moving
+    assert all(70 <= kmh <= 150 for kmh in moving.values()), moving  # a 70 mph dual carriageway
+    assert not [e for e in forwards if e["type"] == "rule.wrong_way"]
+
+    cap = cv2.VideoCapture(str(HIGHWAY))
+    frames = []
+    while (got := cap.read())[0]:
+        frames.append(got[1])
+    backwards = tmp_path / "backwards.mp4"
+    writer = cv2.VideoWriter(str(backwards), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, SIZE)
+    for frame in reversed(frames):
+        writer.write(frame)
+    writer.release()
+    events = run_clip(backwards, tmp_path / "backwards", detector)
+    against = {e["track_id"] for e in events if e["type"] == "rule.wrong_way"}
+    moving_back = moving_in_lane(events)
+    assert len(moving_back) >= 5, moving_back
+    assert set(moving_back) <= against, f"moving, not flagged: {set(moving_back) - against}"
+    assert_valid_events(events)
