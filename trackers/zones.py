@@ -24,11 +24,13 @@ class Zone:
 @dataclass(frozen=True)
 class Line:
     """A counting line from `start` to `end`. Direction "in" is from the left of start->end to its
-    right as seen on screen (for a line drawn left to right: moving down), "out" the other way."""
+    right as seen on screen (for a line drawn left to right: moving down), "out" the other way. With
+    `zone_id`, only tracks inside that zone when they cross count: a line per lane."""
 
     line_id: str
     start: tuple[float, float]
     end: tuple[float, float]
+    zone_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class ZoneLineMonitor:
         ]
         self._zone_state: dict[int, _Debounced] = {}
         self._line_state: dict[int, _Debounced] = {}
+        zone_index = {z.zone_id: i for i, z in enumerate(self.zones)}
+        unknown = [l.zone_id for l in self.lines if l.zone_id is not None and l.zone_id not in zone_index]
+        if unknown:
+            raise ValueError(f"a line names zone '{unknown[0]}', which this stream does not have")
+        self._line_zone = [zone_index.get(l.zone_id, -1) for l in self.lines]  # -1: the whole frame
 
     def update(self, track_ids: np.ndarray, xyxy: np.ndarray) -> tuple[list[ZoneEvent], list[LineEvent]]:
         """One frame of confirmed tracks seen in it; returns the zone and line events it caused."""
@@ -110,7 +117,11 @@ class ZoneLineMonitor:
             for row, track_id in enumerate(track_ids.tolist()):
                 state = self._line_state.setdefault(track_id, _Debounced.new(len(self.lines)))
                 flipped = state.observe(side[row], within[row], self.min_frames)
+                zones = self._zone_state.get(track_id)
                 for l in np.flatnonzero(flipped):
+                    lane = self._line_zone[l]
+                    if lane >= 0 and (zones is None or zones.state[lane] != 1):
+                        continue  # crossed outside the line's lane
                     direction = "in" if state.state[l] == 1 else "out"
                     line_events.append(LineEvent(track_id, self.lines[l].line_id, direction))
         return zone_events, line_events

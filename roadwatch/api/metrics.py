@@ -74,11 +74,18 @@ class BoardCollector(Collector):
         for zone, by_kind in counts.get("zones", {}).items():
             for kind, n in by_kind.items():
                 zones.add_metric([zone, kind], n)
-        lines = CounterMetricFamily("roadwatch_line_crossings", "Line crossings, by direction",
-                                    labels=["line", "direction"])
-        for line, by_direction in counts.get("lines", {}).items():
-            for direction, n in by_direction.items():
-                lines.add_metric([line, direction], n)
+        lines = CounterMetricFamily("roadwatch_line_crossings", "Line crossings, by direction and the track's class",
+                                    labels=["line", "direction", "class"])
+        for line, by_direction in counts.get("line_classes", {}).items():
+            for direction, by_class in by_direction.items():
+                for class_name, n in by_class.items():
+                    lines.add_metric([line, direction, class_name], n)
+        od = CounterMetricFamily("roadwatch_zone_flows",
+                                 "Tracks by the first and the last zone they entered (counted as they end)",
+                                 labels=["origin", "destination"])
+        for origin, to in counts.get("od", {}).items():
+            for destination, n in to.items():
+                od.add_metric([origin, destination], n)
         active = GaugeMetricFamily("roadwatch_active_tracks", "Tracks active now", labels=["stream", "category"])
         for sid, stream_tracks in post.tracks.items():
             for category, n in Counter(str(e.get("category")) for e in stream_tracks).items():
@@ -88,7 +95,7 @@ class BoardCollector(Collector):
         overflows = CounterMetricFamily("roadwatch_subscriber_overflows",
                                         "Times a ZeroMQ subscriber's queue was found full (events dropped for it)")
         overflows.add_metric([], post.publisher.get("overflows", 0))
-        yield from (events, tracks, zones, lines, active, sent, overflows)
+        yield from (events, tracks, zones, lines, od, active, sent, overflows)
 
 
 def metrics_text(registry: CollectorRegistry) -> bytes:

@@ -51,14 +51,19 @@ class Config(Section):
 
 
     @model_validator(mode="after")
-    def _rules_name_known_zones(self) -> Config:
-        """A rule's zone exists (with a direction, for wrong_way); calibrations do not overlap."""
+    def _references_hold(self) -> Config:
+        """A rule's or a lane line's zone exists (with a direction, for wrong_way); calibrations do not overlap."""
         zones = {z.id: z for z in self.zones}
         for i, rule in enumerate(self.rules):
             if rule.zone is not None and rule.zone not in zones:
                 raise ValueError(f"rules.{i}.zone: no zone '{rule.zone}' among zones ({', '.join(zones) or 'none'})")
             if rule.type == "wrong_way" and zones[rule.zone].direction is None:
                 raise ValueError(f"rules.{i}.zone: a wrong_way rule needs zone '{rule.zone}' to have a direction")
+        for i, line in enumerate(self.lines):
+            if line.zone is not None and line.zone not in zones:
+                raise ValueError(f"lines.{i}.zone: no zone '{line.zone}' among zones ({', '.join(zones) or 'none'})")
+            if line.zone is not None and not _covers(zones[line.zone].streams, line.streams):
+                raise ValueError(f"lines.{i}.zone: zone '{line.zone}' is not on every stream the line is on")
         if len({r.id for r in self.rules}) < len(self.rules):
             raise ValueError("rules: two rules have the same id")
         applies_to_all = [i for i, c in enumerate(self.calibration) if c.streams is None]
@@ -69,6 +74,11 @@ class Config(Section):
         if len(set(named)) < len(named):
             raise ValueError("calibration: a stream has two calibrations")
         return self
+
+
+def _covers(outer: list[str] | None, inner: list[str] | None) -> bool:
+    """Streams `outer` applies to include all of `inner`'s (None: every stream)."""
+    return outer is None or (inner is not None and set(inner) <= set(outer))
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -62,6 +62,7 @@ class LineConfig(Section):
     start: Point
     end: Point
     streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
+    zone: str | None = Field(None, description="Count only tracks inside this zone when they cross (a lane)")
 
 
 class MaskConfig(Section):

@@ -30,15 +30,19 @@ def read_events(path: Path) -> list[dict[str, Any]]:
 
 
 def track_spans(events: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """track id -> category, class, first and last media time, and the speeds its events reported."""
+    """track id -> category, class, first and last media time, and the speeds its events reported (pixels/s, and
+    km/h where the camera is calibrated)."""
     spans: dict[int, dict[str, Any]] = {}
     for e in events:
         if not e["type"].startswith("track."):
             continue
         span = spans.setdefault(e["track_id"], {"category": e["category"], "class": e["class"],
-                                                "start": e["pts"], "end": e["pts"], "speeds": []})
+                                                "start": e["pts"], "end": e["pts"], "speeds": [], "kmh": []})
         span["end"] = max(span["end"], e["pts"])
+        span["class"] = e["class"]  # its class voted over its life: the last event's says it best
         span["speeds"].append(e["speed_px_s"])
+        if "speed_kmh" in e:
+            span["kmh"].append(e["speed_kmh"])
     return spans
 
 
@@ -81,15 +85,36 @@ def plot_zone_line_counts(summary: dict[str, Any]) -> str | None:
 
 
 def plot_speed_histogram(spans: dict[int, dict[str, Any]]) -> str | None:
-    speeds = [float(np.median(s["speeds"])) for s in spans.values() if s["speeds"]]
+    """Each track's median speed: in km/h on a calibrated camera, else on screen in pixels/s."""
+    calibrated = any(s["kmh"] for s in spans.values())
+    key, unit = ("kmh", "on the road (km/h)") if calibrated else ("speeds", "on screen (pixels/s)")
+    speeds = [float(np.median(s[key])) for s in spans.values() if s[key]]
     if not speeds:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 2.6))
     ax.hist(speeds, bins=min(20, max(5, len(speeds) // 2)), color="#3b82f6")
-    ax.set_xlabel("median speed of each track on screen (pixels/s)")
+    ax.set_xlabel(f"median speed of each track {unit}")
     ax.set_ylabel("tracks")
     ax.set_title("Speed")
     return _png(fig)
+
+
+def counts_tables(summary: dict[str, Any]) -> str:
+    """Line crossings per class and direction, and the flows between zones (first entered -> last entered)."""
+    esc = html.escape
+    out = ""
+    crossings = [(line, d, c, n) for line, by in sorted(summary.get("line_classes", {}).items())
+                 for d, cs in sorted(by.items()) for c, n in sorted(cs.items())]
+    if crossings:
+        rows = "".join(f"<tr><td>{esc(line)}</td><td>{esc(d)}</td><td>{esc(c)}</td><td>{n}</td></tr>"
+                       for line, d, c, n in crossings)
+        head = "<tr><th>line</th><th>direction</th><th>class</th><th>count</th></tr>"
+        out += f"<h2>Line crossings</h2><table>{head}{rows}</table>"
+    flows = [(o, d, n) for o, to in sorted(summary.get("od", {}).items()) for d, n in sorted(to.items())]
+    if flows:
+        rows = "".join(f"<tr><td>{esc(o)}</td><td>{esc(d)}</td><td>{n}</td></tr>" for o, d, n in flows)
+        out += f"<h2>Flows between zones</h2><table><tr><th>from</th><th>to</th><th>tracks</th></tr>{rows}</table>"
+    return out
 
 
 def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, long_lived_s: float = 2.0) -> Path:
@@ -138,6 +163,7 @@ figure img {{ max-width: 100%; }}
 {summary["events"].get("track.started", 0)} tracks.</p>
 {notes}
 <table><tr><th>category</th><th>tracks</th></tr>{rows}</table>
+{counts_tables(summary)}
 <h2>Plots</h2>
 {plots}
 <h2>First sightings of tracks seen for {long_lived_s:g} s or more</h2>

@@ -9,7 +9,8 @@ from roadwatch.events.schema import Event, EventType
 
 # plain strings: an Enum member's .value is a property lookup, and this runs for every event
 TRACK_STARTED, LINE_CROSSED = EventType.TRACK_STARTED.value, EventType.LINE_CROSSED.value
-ZONE_TYPES = (EventType.ZONE_ENTERED.value, EventType.ZONE_EXITED.value)
+TRACK_ENDED, ZONE_ENTERED = EventType.TRACK_ENDED.value, EventType.ZONE_ENTERED.value
+ZONE_TYPES = (ZONE_ENTERED, EventType.ZONE_EXITED.value)
 
 
 class RunSummary:
@@ -22,6 +23,9 @@ class RunSummary:
         self.tracks_by_category: Counter[str] = Counter()
         self.zones: dict[str, Counter[str]] = {}
         self.lines: dict[str, Counter[str]] = {}
+        self.line_classes: dict[str, dict[str, Counter[str]]] = {}  # line -> direction -> class -> crossings
+        self.od: dict[str, Counter[str]] = {}  # first zone entered -> last zone entered -> tracks (when they end)
+        self._paths: dict[tuple[str, int], list[str | None]] = {}  # a live track's [first zone in, last zone in]
         self.output_errors: list[str] = []  # outputs that could not be written, one line each
 
     def add_output_error(self, error: str) -> None:
@@ -41,8 +45,18 @@ class RunSummary:
                 self.tracks_by_category[category] += 1
         if kind in ZONE_TYPES:
             self.zones.setdefault(event["zone_id"], Counter())[kind.split(".")[1]] += 1
+            if kind == ZONE_ENTERED:
+                path = self._paths.setdefault((event["stream_id"], event["track_id"]), [None, None])
+                path[0] = path[0] or event["zone_id"]
+                path[1] = event["zone_id"]
         elif kind == LINE_CROSSED:
             self.lines.setdefault(event["line_id"], Counter())[event["direction"]] += 1
+            by_class = self.line_classes.setdefault(event["line_id"], {}).setdefault(event["direction"], Counter())
+            by_class[event["class"]] += 1
+        elif kind == TRACK_ENDED:
+            origin, destination = self._paths.pop((event["stream_id"], event["track_id"]), (None, None))
+            if origin is not None and destination is not None and origin != destination:
+                self.od.setdefault(origin, Counter())[destination] += 1
 
     def to_dict(self, elapsed_s: float) -> dict[str, Any]:
         frames = sum(s["frames"] for s in self.streams.values())
@@ -56,5 +70,7 @@ class RunSummary:
             "events_by_category": dict(self.events_by_category),
             "zones": {zone: dict(counts) for zone, counts in self.zones.items()},
             "lines": {line: dict(counts) for line, counts in self.lines.items()},
+            "line_classes": {line: {d: dict(c) for d, c in by.items()} for line, by in self.line_classes.items()},
+            "od": {origin: dict(to) for origin, to in self.od.items()},
             "output_errors": list(self.output_errors),
         }

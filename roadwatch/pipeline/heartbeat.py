@@ -1,4 +1,5 @@
-"""The producer's pulse on ZeroMQ: throughput and every stream's state, every `events.heartbeat_s`.
+"""The producer's pulse on ZeroMQ: throughput, every stream's state and the run's counts (line crossings per
+class and direction, flows between zones), every `events.heartbeat_s`.
 
 It describes the running process, not the footage, so it goes in no events file or summary. The final one,
 when the pipeline stops, carries the last seq and every stream's last status, so a subscriber knows whether
@@ -12,12 +13,15 @@ from collections.abc import Mapping
 
 from roadwatch.events.schema import EventFactory
 from roadwatch.events.zmq_io import EventPublisher
+from roadwatch.outputs.summary import RunSummary
 from roadwatch.pipeline.stream_state import StreamState
 
 
 class Heartbeat:
-    def __init__(self, publisher: EventPublisher | None, factory: EventFactory, interval_s: float) -> None:
+    def __init__(self, publisher: EventPublisher | None, factory: EventFactory, interval_s: float,
+                 summary: RunSummary | None = None) -> None:
         self.publisher = publisher
+        self.summary = summary
         self.factory = factory
         self.interval_s = interval_s
         self._at = time.monotonic()
@@ -43,5 +47,12 @@ class Heartbeat:
         self.publisher.publish(self.factory.heartbeat(
             interval_s=round(interval, 3), fps=round((frames - self._frames) / interval, 2),
             events_sent=self.publisher.sent, subscriber_overflows=self.publisher.overflows, streams=status,
+            **self._counts(),
         ))
         self._at, self._frames = now, frames
+
+    def _counts(self) -> dict:
+        if self.summary is None:
+            return {}
+        lines = {line: {d: dict(c) for d, c in by.items()} for line, by in self.summary.line_classes.items()}
+        return {"lines": lines, "od": {origin: dict(to) for origin, to in self.summary.od.items()}}

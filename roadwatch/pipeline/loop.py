@@ -141,7 +141,7 @@ class Pipeline:
             self.events, self.fanout.emit, detector.names, detector.category_names,
             config.tracker.prediction_horizon_s, config.tracker.update_interval_s,
         )
-        self.heartbeat = Heartbeat(publisher, self.events, config.events.heartbeat_s)
+        self.heartbeat = Heartbeat(publisher, self.events, config.events.heartbeat_s, self.outputs.summary)
         self.clock = StageClock()  # where the loop's time goes, for benchmarks and profiling
         self.snapshots: SnapshotServer | None = None
         self.reload_sources_hook: Callable[[], list[SourceConfig]] | None = None  # the CLI's: the config file's

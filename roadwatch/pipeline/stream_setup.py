@@ -24,7 +24,7 @@ def _applies(item, stream_id: str) -> bool:
 def zones_for(config: Config, stream_id: str) -> ZoneLineMonitor:
     return ZoneLineMonitor(
         [Zone(z.id, tuple(z.polygon)) for z in config.zones if _applies(z, stream_id)],
-        [Line(x.id, x.start, x.end) for x in config.lines if _applies(x, stream_id)],
+        [Line(x.id, x.start, x.end, x.zone) for x in config.lines if _applies(x, stream_id)],
         config.tracker.zone_min_frames,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from roadwatch.pipeline.class_votes import ClassVotes
 from roadwatch.pipeline.plate_schedule import PlateSchedule
 from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec, StreamStatus
 from roadwatch.trackers import CameraMotionEstimator, GroundMotion, RoadRules, ZoneLineMonitor
@@ -27,6 +28,7 @@ class StreamState:
     last_frame: Frame | None = None
     last_update_pts: dict[int, float] = field(default_factory=dict)
     last_class: dict[int, int] = field(default_factory=dict)
+    classes: ClassVotes = field(default_factory=ClassVotes)  # each track's class, voted over its life
     finished: bool = False
     # a live stream detected on a schedule: the batcher hands over every frame its buffer holds (that buffer's
     # bound still drops the oldest), so frames between detections are tracked, not dropped for the newest

@@ -65,6 +65,7 @@ class TrackEvents:
         fields = FrameFields(step.tracks, size, self.horizon_s)
         for track in step.ended:
             self.end_track(frame, track, size, state, reason="lost")
+        state.classes.observe(step.tracks, frame.pts)
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
@@ -88,7 +89,7 @@ class TrackEvents:
             if track.track_id in started_ids:
                 continue
             due = frame.pts - state.last_update_pts.get(track.track_id, -np.inf) >= self.update_interval_s
-            reclassified = state.last_class.get(track.track_id) != track.class_id
+            reclassified = state.last_class.get(track.track_id) != state.classes.class_of(track)
             if due or reclassified or track.track_id in zone_changed:
                 self._emit(EventType.TRACK_UPDATED, frame, track, state, fields[track.track_id],
                            **road.get(track.track_id, {}))
@@ -122,7 +123,7 @@ class TrackEvents:
         out = []
         for track in tracks:
             plate = state.plates.text_of(track.track_id) if state.plates is not None else None
-            name = self.class_names[track.class_id]
+            name = self.class_names[state.classes.class_of(track)]
             out.append(f"{name} {plate}" if plate else name)
         return out
 
@@ -138,7 +139,7 @@ class TrackEvents:
             frame.pts,
             fields,
             category=self.category_names[track.category],
-            class_name=self.class_names[track.class_id],
+            class_name=self.class_names[state.classes.class_of(track)],
             **extra,
         )
         if type not in MOMENTS:
@@ -147,7 +148,8 @@ class TrackEvents:
             if type is EventType.TRACK_ENDED:
                 state.last_update_pts.pop(track.track_id, None)
                 state.last_class.pop(track.track_id, None)
+                state.classes.forget(track.track_id)
             else:
                 state.last_update_pts[track.track_id] = frame.pts
-                state.last_class[track.track_id] = track.class_id
+                state.last_class[track.track_id] = state.classes.class_of(track)
         self.emit(event)

@@ -143,6 +143,9 @@ CALIBRATION = "calibration:\n  - {image: [[100, 700], [1180, 700], [700, 200], [
     (ROAD + "rules:\n  - {id: r, type: speeding}\n", "rules.0: Value error, a speeding rule needs limit_kmh"),
     (ROAD + "rules:\n  - {id: r, type: speeding, limit_kmh: 80000}\n", "rules.0.limit_kmh: Input should be less than"),
     (ROAD + "rules:\n  - {id: r, type: dwell, zone: kerb, seconds: 5, limit_kmh: 50}\n", "limit_kmh is for speeding"),
+    (ROAD + "lines:\n  - {id: l, start: [0, 0], end: [9, 9], zone: lane9}\n", "lines.0.zone: no zone 'lane9'"),
+    ("zones:\n  - {id: z, polygon: [[0, 0], [9, 0], [9, 9]], streams: [a]}\n"
+     "lines:\n  - {id: l, start: [0, 0], end: [9, 9], zone: z}\n", "lines.0.zone: zone 'z' is not on every stream"),
 ])
 def test_bad_road_analytics_are_one_line_errors_naming_the_key(tmp_path, text, says):
     path = tmp_path / "c.yaml"

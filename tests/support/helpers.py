@@ -119,6 +119,10 @@ def assert_summary_matches(summary: dict, events: list[dict]) -> None:
     assert summary["events"] == dict(Counter(e["type"] for e in events))
     assert summary["tracks"] == dict(Counter(e["category"] for e in events if e["type"] == "track.started"))
     assert summary["events_by_category"] == dict(Counter(e["category"] for e in events if "category" in e))
+    crossings = Counter((e["line_id"], e["direction"], e["class"]) for e in events if e["type"] == "line.crossed")
+    listed = {(line, d, c): n for line, by in summary["line_classes"].items() for d, cs in by.items()
+              for c, n in cs.items()}
+    assert listed == dict(crossings)
 
 
 SCHEMA = ROOT / "docs" / "events.schema.json"
