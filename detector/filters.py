@@ -1,7 +1,12 @@
-"""What to keep of a frame's detections: per-category confidence, minimum size, excluded regions.
+"""What to keep of a frame's detections: per-category confidence, minimum size, excluded regions, and people
+seen through a vehicle's windows.
 
 Users tune these per camera: a parked-car lot that should not count, a billboard that looks like a
-pedestrian, far-away specks too small to track. The model's own thresholds stay in the detector.
+pedestrian, far-away specks too small to track. The model's own thresholds stay in the detector. A driver or
+passenger is a `person` to the model; counted, every car would bring a pedestrian with it (two "pedestrians"
+crossed a motorway's counting line that way), so a person box lying inside a vehicle's box with its bottom
+well above the vehicle's wheels is dropped. A pedestrian in front of a vehicle reaches the road below its
+wheels, and one behind it shows above its roof: both are kept.
 """
 
 from __future__ import annotations
@@ -39,12 +44,17 @@ class ExclusionMask:
         return raster[y, x]
 
 
+OCCUPANT_INSIDE = 0.9  # share of a person box inside a vehicle box...
+OCCUPANT_ABOVE = 0.2  # ...and its bottom at least this share of the vehicle's height above the vehicle's bottom
+
+
 class DetectionFilter:
-    """Confidence threshold per category (`conf` for the ones not listed) and a minimum box width and height."""
+    """Confidence threshold per category (`conf` for the ones not listed), a minimum box width and height, and
+    vehicle occupants dropped (with `drop_occupants`, where there are `pedestrian` and `vehicle` categories)."""
 
     def __init__(
         self, categories: list[str], conf: float, category_conf: dict[str, float] | None = None,
-        min_size_px: float = 0.0,
+        min_size_px: float = 0.0, drop_occupants: bool = True,
     ) -> None:
         unknown = set(category_conf or {}) - set(categories)
         if unknown:
@@ -53,6 +63,8 @@ class DetectionFilter:
         self.thresholds = np.array([(category_conf or {}).get(c, conf) for c in categories], dtype=np.float32)
         self.lowest = float(self.thresholds.min()) if len(categories) else conf
         self.min_size_px = min_size_px
+        has_both = drop_occupants and "pedestrian" in categories and "vehicle" in categories
+        self._occupant_of = (categories.index("pedestrian"), categories.index("vehicle")) if has_both else None
 
     def __call__(
         self, detections: sv.Detections, frame_shape: tuple[int, ...], mask: ExclusionMask | None = None
@@ -65,4 +77,23 @@ class DetectionFilter:
             keep &= wh.min(axis=1) >= self.min_size_px
         if mask is not None:
             keep &= ~mask.excluded(detections.xyxy, frame_shape[0], frame_shape[1])
+        if self._occupant_of is not None:
+            keep &= ~self.occupants(detections.xyxy, detections.data["category_id"], keep)
         return detections if keep.all() else detections[keep]
+
+    def occupants(self, xyxy: np.ndarray, category_id: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        """True for each person box inside a kept vehicle box (OCCUPANT_INSIDE of its area) whose bottom is at least
+        OCCUPANT_ABOVE of the vehicle's height above the vehicle's bottom: someone seen through its windows."""
+        pedestrian, vehicle = self._occupant_of
+        people = np.flatnonzero(category_id == pedestrian)
+        vehicles = np.flatnonzero((category_id == vehicle) & kept)
+        out = np.zeros(len(xyxy), dtype=bool)
+        if not len(people) or not len(vehicles):
+            return out
+        p, v = xyxy[people][:, None].astype(np.float64), xyxy[vehicles][None].astype(np.float64)
+        wh = np.clip(np.minimum(p[..., 2:], v[..., 2:]) - np.maximum(p[..., :2], v[..., :2]), 0, None)
+        area = np.maximum((p[..., 2] - p[..., 0]) * (p[..., 3] - p[..., 1]), 1e-9)
+        inside = wh[..., 0] * wh[..., 1] / area >= OCCUPANT_INSIDE
+        above = p[..., 3] <= v[..., 3] - OCCUPANT_ABOVE * (v[..., 3] - v[..., 1])
+        out[people] = (inside & above).any(axis=1)
+        return out

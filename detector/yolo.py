@@ -76,7 +76,7 @@ class YoloDetector:
         self, model: str, categories: CategoryMap | str, device: str = "auto", imgsz: int = 640, conf: float = 0.25,
         iou: float = 0.7, half: bool = False, agnostic_nms: bool = True, max_det: int = 300,
         category_conf: dict[str, float] | None = None, min_size_px: float = 0.0, backend: str = "pytorch",
-        max_batch: int = 64, trace: bool = True,
+        max_batch: int = 64, trace: bool = True, drop_occupants: bool = True,
     ) -> None:
         from ultralytics.nn.autobackend import AutoBackend
         from ultralytics.utils.checks import check_imgsz
@@ -120,7 +120,7 @@ class YoloDetector:
         self.conf = conf
         self.iou = iou
         self.max_det = max_det
-        self.filters = DetectionFilter(self.category_names, conf, category_conf, min_size_px)
+        self.filters = DetectionFilter(self.category_names, conf, category_conf, min_size_px, drop_occupants)
         stride = int(self.backend.stride)
         self.imgsz = check_imgsz(imgsz, stride=stride, min_dim=1, max_dim=1)
         self.letterbox = DeviceLetterbox(self.imgsz, stride, torch.device(self.device), self.backend.fp16)

@@ -66,7 +66,7 @@ def load_models(cfg, console: Console):
         detector = YoloDetector(d.model, CategoryMap(d.categories), device=d.device, imgsz=d.imgsz, conf=d.conf,
                                 iou=d.iou, half=d.half, agnostic_nms=d.agnostic_nms, category_conf=d.category_conf,
                                 min_size_px=d.min_box_px, backend=d.backend, max_batch=d.max_batch,
-                                trace=d.trace)
+                                trace=d.trace, drop_occupants=d.drop_occupants)
     p = d.plates
     if p.model is None:
         return detector, None

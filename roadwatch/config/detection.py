@@ -56,6 +56,9 @@ class DetectorConfig(Section):
     )
     min_box_px: float = Field(0.0, ge=0, le=MAX_IMGSZ,
         description="Detections narrower or shorter than this (pixels) are dropped")
+    drop_occupants: StrictBool = Field(
+        True, description="Drop a person seen through a vehicle's windows (inside its box, its bottom well above "
+        "the vehicle's): a driver is no pedestrian")
     plates: PlatesConfig = Field(default_factory=PlatesConfig)
     max_wait_ms: float = Field(20.0, ge=0, le=60_000, description="Longest wait to fill a batch after its first frame")
     overlap: StrictBool | None = Field(

@@ -212,3 +212,26 @@ def test_the_highway_clip_calibrated_from_its_lane_markings_forwards_and_backwar
     assert len(moving_back) >= 5, moving_back
     assert set(moving_back) <= against, f"moving, not flagged: {set(moving_back) - against}"
     assert_valid_events(events)
+
+
+# Counted by hand on the highway clip, every 8th frame (frames 0-267, 1280x720, 30 frames/s) looked at with the
+# line drawn at y = 600 from x = 300 to the right edge; a vehicle is counted when its box's bottom edge passes the
+# line between two looked-at frames (bottom-edge rows read off the frames, full-frame pixels):
+HAND_COUNTED = [  # (vehicle, frames either side of its crossing, bottom row before -> after)
+    ("red Audi A1, left lane", (16, 24), (590, 646)),
+    ("white Vauxhall Astra, right lane", (32, 40), (566, 620)),
+    ("black Audi, left lane", (48, 56), (570, 610)),
+    ("grey Fiat, left lane", (72, 80), (574, 620)),
+    ("red Nissan Qashqai, right lane", (104, 112), (570, 610)),
+    ("black Nissan, left lane", (120, 128), (600, 650)),
+    ("grey VW Golf, left lane", (216, 224), (570, 624)),
+]  # not counted: a black BMW already past the line at frame 0, a white BMW that has not reached it at frame 267
+HAND_COUNTS = {"across": {"in": {"car": len(HAND_COUNTED)}}}  # all cars, all coming towards the camera
+
+
+def test_line_counts_per_class_and_direction_equal_a_count_by_hand(tmp_path, detector):
+    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": False},
+                                 "lines": [{"id": "across", "start": [300, 600], "end": [1280, 600]}]})
+    spec = SourceSpec.from_uri(str(require(HIGHWAY)), "highway")
+    summary = Pipeline(cfg, [spec], {"highway": probe(spec)}, detector, None, tmp_path).run(threading.Event())
+    assert summary["line_classes"] == HAND_COUNTS
