@@ -7,13 +7,24 @@ from .camera_motion import CameraMotionEstimator
 from .ground import GroundPlane, GroundPlaneError
 from .ground_motion import GroundMotion
 from .kalman import KalmanBoxFilter, KalmanParams, cxcywh_to_xyxy, xyxy_to_cxcywh
-from .road_rules import DwellRule, RoadRules, Rule, RuleEvent, SpeedingRule, TrackFrame, WrongWayRule
+from .road_rules import (
+    DwellRule,
+    OccupancyReport,
+    OccupancyRule,
+    RoadRules,
+    Rule,
+    RuleEvent,
+    SpeedingRule,
+    TrackFrame,
+    WrongWayRule,
+)
 from .tracker import MultiStreamTracker, TrackArrays, Tracker, TrackerConfig, TrackerStep, TrackView, predict_xyxy
 from .zones import Line, LineEvent, Zone, ZoneEvent, ZoneLineMonitor
 
 __all__ = [
     "CameraMotionEstimator", "DwellRule", "GroundMotion", "GroundPlane", "GroundPlaneError", "KalmanBoxFilter",
-    "KalmanParams", "Line", "LineEvent", "MultiStreamTracker", "RoadRules", "Rule", "RuleEvent", "SpeedingRule",
-    "TrackArrays", "TrackFrame", "TrackView", "Tracker", "TrackerConfig", "TrackerStep", "WrongWayRule", "Zone",
-    "ZoneEvent", "ZoneLineMonitor", "cxcywh_to_xyxy", "predict_xyxy", "xyxy_to_cxcywh",
+    "KalmanParams", "Line", "LineEvent", "MultiStreamTracker", "OccupancyReport", "OccupancyRule", "RoadRules",
+    "Rule", "RuleEvent", "SpeedingRule", "TrackArrays", "TrackFrame", "TrackView", "Tracker", "TrackerConfig",
+    "TrackerStep", "WrongWayRule", "Zone", "ZoneEvent", "ZoneLineMonitor", "cxcywh_to_xyxy", "predict_xyxy",
+    "xyxy_to_cxcywh",
 ]

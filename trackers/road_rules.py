@@ -1,5 +1,6 @@
 """Road rules on confirmed tracks, per stream: speeding, driving against a lane's direction, staying in a zone
-too long. Each fires once per track and rule (a car that keeps speeding is one event, not one a frame), after
+too long; and periodic reports of what a zone holds (tracks per category, the queue along its lane). Each
+per-track rule fires once per track and rule (a car that keeps speeding is one event, not one a frame), after
 the condition has held for `frames` consecutive frames (a noisy speed for one frame is not an offence).
 
 Speeds come in km/h (a calibrated camera, ground_motion.py); directions are compared on the ground when the
@@ -38,7 +39,33 @@ class DwellRule:
     seconds: float
 
 
-Rule = SpeedingRule | WrongWayRule | DwellRule
+@dataclass(frozen=True)
+class OccupancyRule:
+    rule_id: str
+    zone_id: str
+    seconds: float  # a report this often
+    queue_kmh: float = 5.0  # tracks slower than this in the zone are queued (a calibrated camera)
+
+
+Rule = SpeedingRule | WrongWayRule | DwellRule | OccupancyRule
+
+
+@dataclass(frozen=True)
+class OccupancyReport:
+    rule_id: str
+    zone_id: str
+    counts: dict[int, int]  # category id -> tracks in the zone
+    queued: int  # of them, slower than the rule's queue_kmh (0 on an uncalibrated camera: no speeds)
+    queue_m: float | None  # along the lane, from the zone's downstream end to the furthest queued track
+
+
+def queue_length(lane: np.ndarray, zone: np.ndarray, queued_at: np.ndarray) -> float:
+    """Metres along `lane` (a ground direction) from the zone's downstream end (its polygon's furthest point that
+    way) back to the furthest-upstream of the queued tracks' ground points; 0 with none queued."""
+    if not len(queued_at):
+        return 0.0
+    way = lane / np.linalg.norm(lane)
+    return float(max(0.0, (zone @ way).max() - (queued_at @ way).min()))
 
 
 @dataclass(frozen=True)
@@ -67,13 +94,20 @@ class TrackFrame:
     velocity: np.ndarray  # (N, 2) ground m/s when calibrated, else image px/s
     zones: list[list[str]]  # the zones each track is in
     calibrated: bool
+    categories: np.ndarray | None = None  # (N,) category ids (occupancy reports)
+    positions: np.ndarray | None = None  # (N, 2) ground metres, NaN where unknown (queue lengths)
 
 
 class RoadRules:
-    def __init__(self, rules: list[Rule], lanes: dict[str, np.ndarray]) -> None:
-        """`lanes`: zone id -> its direction of travel, in the same space as the velocities given."""
-        self.rules = list(rules)
+    def __init__(self, rules: list[Rule], lanes: dict[str, np.ndarray],
+                 ground_zones: dict[str, np.ndarray] | None = None) -> None:
+        """`lanes`: zone id -> its direction of travel, in the same space as the velocities given;
+        `ground_zones`: zone id -> its polygon on the ground (a calibrated camera: queue lengths)."""
+        self.rules = [r for r in rules if not isinstance(r, OccupancyRule)]
+        self.occupancy = [r for r in rules if isinstance(r, OccupancyRule)]
         self.lanes = {zone: np.asarray(d, dtype=np.float64) for zone, d in lanes.items()}
+        self.ground_zones = {zone: np.asarray(p, dtype=np.float64) for zone, p in (ground_zones or {}).items()}
+        self._reported: dict[str, float] = {}  # occupancy rule -> media time of its last report
         self._streak: dict[tuple[int, str], int] = {}
         self._fired: set[tuple[int, str]] = set()
         self._entered: dict[tuple[int, str], float] = {}  # (track, zone) -> media time it entered
@@ -114,6 +148,26 @@ class RoadRules:
                     kind = "speeding" if isinstance(rule, SpeedingRule) else "wrong_way"
                     events.append(RuleEvent(track_id, rule.rule_id, kind, fields))
         return events
+
+    def reports(self, frame: TrackFrame) -> list[OccupancyReport]:
+        """The occupancy reports due at this frame: the first at a stream's first frame, then every `seconds`."""
+        out = []
+        for rule in self.occupancy:
+            last = self._reported.get(rule.rule_id)
+            if last is not None and frame.t - last < rule.seconds:
+                continue
+            self._reported[rule.rule_id] = frame.t
+            inside = np.array([rule.zone_id in zones for zones in frame.zones], dtype=bool).reshape(-1)
+            categories = frame.categories if frame.categories is not None else np.zeros(len(inside), dtype=np.int64)
+            counts = {int(c): int(n) for c, n in zip(*np.unique(categories[inside], return_counts=True))}
+            queued = inside & (frame.speed < rule.queue_kmh) if frame.calibrated else np.zeros_like(inside)
+            queue_m = None
+            lane, zone = self.lanes.get(rule.zone_id), self.ground_zones.get(rule.zone_id)
+            if frame.calibrated and lane is not None and zone is not None and frame.positions is not None:
+                at = frame.positions[queued]
+                queue_m = round(queue_length(lane, zone, at[np.isfinite(at).all(axis=1)]), 1)
+            out.append(OccupancyReport(rule.rule_id, rule.zone_id, counts, int(queued.sum()), queue_m))
+        return out
 
     def forget(self, track_id: int) -> None:
         for table in (self._streak, self._entered):

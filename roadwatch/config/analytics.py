@@ -7,7 +7,15 @@ from typing import Literal
 from pydantic import Field, StrictInt, model_validator
 
 from roadwatch.config.base import MAX_WAIT_S, Point, Section
-from roadwatch.trackers import DwellRule, GroundPlane, GroundPlaneError, Rule, SpeedingRule, WrongWayRule
+from roadwatch.trackers import (
+    DwellRule,
+    GroundPlane,
+    GroundPlaneError,
+    OccupancyRule,
+    Rule,
+    SpeedingRule,
+    WrongWayRule,
+)
 
 MAX_GROUND_EXTENT_M = 2000.0  # calibration points further apart than this are not metres (centimetres? feet?)
 
@@ -41,15 +49,18 @@ class CalibrationConfig(Section):
 
 class RuleConfig(Section):
     """One rule. `speeding`: over `limit_kmh` for `frames` frames (a calibrated camera; in `zone` if given);
-    `wrong_way`: against `zone`'s direction for `frames` frames; `dwell`: inside `zone` for `seconds`."""
+    `wrong_way`: against `zone`'s direction for `frames` frames; `dwell`: inside `zone` for `seconds`;
+    `occupancy`: a report of what `zone` holds every `seconds` (tracks per category, the queue along its lane)."""
 
     id: str = Field(min_length=1, description="Rule id carried by its events")
-    type: Literal["speeding", "wrong_way", "dwell"]
+    type: Literal["speeding", "wrong_way", "dwell", "occupancy"]
     streams: list[str] | None = Field(None, description="Stream ids it applies to; all streams if unset")
     zone: str | None = Field(None, description="Zone it applies in (wrong_way and dwell need one)")
     limit_kmh: float | None = Field(None, gt=0, le=400, description="speeding: the limit, km/h")
     frames: StrictInt = Field(5, ge=1, le=1000, description="speeding, wrong_way: frames in a row before it fires")
-    seconds: float | None = Field(None, gt=0, le=MAX_WAIT_S, description="dwell: longest stay in the zone")
+    seconds: float | None = Field(None, gt=0, le=MAX_WAIT_S,
+                                  description="dwell: longest stay in the zone; occupancy: a report this often")
+    queue_kmh: float = Field(5.0, ge=0, le=100, description="occupancy: tracks slower than this are queued")
     min_angle_deg: float = Field(120.0, ge=90, le=180,
                                  description="wrong_way: heading at least this far from the lane's direction")
     min_speed: float = Field(5.0, ge=0, description="wrong_way: slower counts as standing (km/h calibrated, "
@@ -57,14 +68,15 @@ class RuleConfig(Section):
 
     @model_validator(mode="after")
     def _fields_of_its_type(self) -> RuleConfig:
-        needs = {"speeding": ["limit_kmh"], "wrong_way": ["zone"], "dwell": ["zone", "seconds"]}[self.type]
+        needs = {"speeding": ["limit_kmh"], "wrong_way": ["zone"], "dwell": ["zone", "seconds"],
+                 "occupancy": ["zone", "seconds"]}[self.type]
         missing = [name for name in needs if getattr(self, name) is None]
         if missing:
             raise ValueError(f"a {self.type} rule needs {' and '.join(missing)}")
         if self.type != "speeding" and self.limit_kmh is not None:
             raise ValueError("limit_kmh is for speeding rules")
-        if self.type != "dwell" and self.seconds is not None:
-            raise ValueError("seconds is for dwell rules")
+        if self.type not in ("dwell", "occupancy") and self.seconds is not None:
+            raise ValueError("seconds is for dwell and occupancy rules")
         return self
 
     def rule(self) -> Rule:
@@ -72,4 +84,6 @@ class RuleConfig(Section):
             return SpeedingRule(self.id, self.limit_kmh, self.frames, self.zone)
         if self.type == "wrong_way":
             return WrongWayRule(self.id, self.zone, self.frames, self.min_angle_deg, self.min_speed)
+        if self.type == "occupancy":
+            return OccupancyRule(self.id, self.zone, self.seconds, self.queue_kmh)
         return DwellRule(self.id, self.zone, self.seconds)

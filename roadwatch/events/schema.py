@@ -9,7 +9,8 @@ height), `velocity` [vx, vy] of the box centre in pixels per second, `speed_px_s
 constant velocity. `track.ended` adds `reason`. Zone events add `zone_id`, `line.crossed` adds
 `line_id` and `direction` ("in" or "out"). On a calibrated camera track events add `speed_kmh`, and inside a
 zone with a lane direction `lane_heading_deg`; rule events (`rule.speeding`, `rule.wrong_way`, `zone.dwell`) add
-`rule_id` and what the rule measured.
+`rule_id` and what the rule measured; `zone.occupancy` (no track) reports a zone's tracks per category and
+its queue.
 Stream events (`stream.up`, `stream.down`, `stream.stalled`) add `source`, `reason` and, while a live
 source is retrying, `retry_in_s`; their `frame` is the number of frames the stream had read.
 """
@@ -43,6 +44,7 @@ class EventType(str, Enum):
     RULE_SPEEDING = "rule.speeding"
     RULE_WRONG_WAY = "rule.wrong_way"
     ZONE_DWELL = "zone.dwell"
+    ZONE_OCCUPANCY = "zone.occupancy"  # a zone's periodic report: no track
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"

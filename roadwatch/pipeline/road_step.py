@@ -1,14 +1,15 @@
 """A frame's road analytics for one stream: each track's speed on the road (a calibrated camera), its heading
-relative to the lane it is in, and the road rules it broke in this frame."""
+relative to the lane it is in, the road rules it broke in this frame, and the zone reports due."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from roadwatch.pipeline.stream_state import StreamState
-from roadwatch.trackers import RuleEvent, TrackArrays, TrackFrame, ZoneEvent
+from roadwatch.trackers import OccupancyReport, RuleEvent, TrackArrays, TrackFrame, ZoneEvent
 
 KMH_PER_MS = 3.6
 SETTLED_MS = 3.0  # a track's speed is used once its standard deviation is under this (about 11 km/h)
@@ -17,15 +18,22 @@ SETTLED_MS = 3.0  # a track's speed is used once its standard deviation is under
 EDGE_SHARE = 0.015
 
 
+@dataclass
+class RoadStep:
+    extra: dict[int, dict[str, Any]] = field(default_factory=dict)  # track id -> fields its events add
+    rule_events: list[RuleEvent] = field(default_factory=list)
+    reports: list[OccupancyReport] = field(default_factory=list)
+
+
 def road_step(
     t: float, state: StreamState, tracks: TrackArrays, zone_events: list[ZoneEvent], frame_height: int
-) -> tuple[dict[int, dict[str, Any]], list[RuleEvent]]:
+) -> RoadStep:
     """Per visible track, the fields its events add (`speed_kmh`, `lane_heading_deg`), and the rule events of
     this frame. The ground filter is fed only the tracks matched to a detection now (`last_seen` is `t`; a
     predicted box is no measurement) whose box is not cut by the bottom of the frame; a speed is used, in events
     and rules, once the filter is sure of it (a new track starts at rest)."""
     if state.ground is None and state.rules is None:
-        return {}, []
+        return RoadStep()
     ids = tracks.track_id
     if state.ground is not None:
         measured = (tracks.last_seen == t) & (tracks.xyxy[:, 3] < frame_height * (1 - EDGE_SHARE))
@@ -42,7 +50,7 @@ def road_step(
             if np.isfinite(kmh):
                 extra[i]["speed_kmh"] = round(kmh, 1)
     if state.rules is None:
-        return extra, []
+        return RoadStep(extra)
     for ze in zone_events:
         if ze.entered:
             state.rules.entered(ze.track_id, ze.zone_id, t)
@@ -52,7 +60,9 @@ def road_step(
     for i, heading in zip(ids.tolist(), state.rules.lane_heading(velocity, zones)):
         if heading is not None:
             extra[i]["lane_heading_deg"] = heading
-    return extra, state.rules.update(TrackFrame(t, ids, speed, velocity, zones, state.ground is not None))
+    positions = state.ground.position(ids) if state.ground is not None else None
+    frame = TrackFrame(t, ids, speed, velocity, zones, state.ground is not None, tracks.category, positions)
+    return RoadStep(extra, state.rules.update(frame), state.rules.reports(frame))
 
 
 def forget_track(state: StreamState, track_id: int) -> None:

@@ -39,11 +39,15 @@ def road_analytics(config: Config, stream_id: str) -> dict:
         if r.type == "speeding" and plane is None:
             log.warning("rule '%s' (speeding) will not fire on stream '%s': it has no calibration", r.id, stream_id)
     lanes = {z.id: lane_direction(z.direction, plane) for z in config.zones if z.direction and _applies(z, stream_id)}
+    ground_zones = {}
+    if plane is not None:
+        ground_zones = {z.id: plane.to_ground(np.array(z.polygon, dtype=np.float64)) for z in config.zones
+                        if _applies(z, stream_id)}
     fields: dict = {}
     if plane is not None:
         fields["ground"] = GroundMotion(plane)
     if rules or lanes:
-        fields["rules"] = RoadRules([r.rule() for r in rules], lanes)
+        fields["rules"] = RoadRules([r.rule() for r in rules], lanes, ground_zones)
     return fields
 
 

@@ -69,7 +69,8 @@ class TrackEvents:
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
-        road, rule_events = road_step(frame.pts, state, step.tracks, zone_events, size[1])
+        analytics = road_step(frame.pts, state, step.tracks, zone_events, size[1])
+        road = analytics.extra
         for track in step.started:
             self._emit(EventType.TRACK_STARTED, frame, track, state, fields[track.track_id],
                        **road.get(track.track_id, {}))
@@ -80,9 +81,15 @@ class TrackEvents:
         for le in line_events:
             self._emit(EventType.LINE_CROSSED, frame, by_id[le.track_id], state, fields[le.track_id],
                        line_id=le.line_id, direction=le.direction, **road.get(le.track_id, {}))
-        for re in rule_events:
+        for re in analytics.rule_events:
             self._emit(RULE_EVENTS[re.kind], frame, by_id[re.track_id], state, fields[re.track_id],
                        rule_id=re.rule_id, **{**road.get(re.track_id, {}), **re.fields})
+        for report in analytics.reports:
+            self.emit(self.factory.make(
+                EventType.ZONE_OCCUPANCY, frame.stream_id, frame.index, frame.captured_at, frame.pts,
+                zone_id=report.zone_id, rule_id=report.rule_id, queued=report.queued, queue_m=report.queue_m,
+                counts={self.category_names[c]: n for c, n in report.counts.items()},
+            ))
         started_ids = {t.track_id for t in step.started}
         zone_changed = {ze.track_id for ze in zone_events}
         for track in visible:

@@ -99,7 +99,8 @@ def test_speeds_wrong_way_and_dwell_on_a_rendered_road(tmp_path, detector):
                   {"id": "shoulder", "polygon": shoulder.tolist()}],
         "rules": [{"id": "limit18", "type": "speeding", "limit_kmh": 18},
                   {"id": "against", "type": "wrong_way", "zone": "road"},
-                  {"id": "no_stopping", "type": "dwell", "zone": "shoulder", "seconds": DWELL_S}],
+                  {"id": "no_stopping", "type": "dwell", "zone": "shoulder", "seconds": DWELL_S},
+                  {"id": "load", "type": "occupancy", "zone": "road", "seconds": 1.0}],
     })
     spec = SourceSpec.from_uri(str(clip), "road")
     Pipeline(cfg, [spec], {"road": probe(spec)}, detector, None, tmp_path).run(threading.Event())
@@ -124,6 +125,11 @@ def test_speeds_wrong_way_and_dwell_on_a_rendered_road(tmp_path, detector):
         else:
             assert np.median(settled) < 3.0, (name, np.median(settled))
 
+    reports = [e for e in events if e["type"] == "zone.occupancy"]
+    assert len(reports) == int(SECONDS) + 1 and reports[0]["frame"] == 0
+    assert all(1.0 <= b["pts"] - a["pts"] < 1.0 + 1 / FPS + 1e-6 for a, b in zip(reports, reports[1:]))
+    assert max(r["counts"].get("vehicle", 0) for r in reports) == 2  # the two moving cars; the parked one is off it
+    assert all(r["queue_m"] == 0.0 and r["queued"] == 0 for r in reports)  # nothing stands in the lane
     fired = {(e["type"], mover_of(e["track_id"])) for e in events if e["type"].startswith(("rule.", "zone.dwell"))}
     assert fired == {("rule.speeding", "away"), ("rule.wrong_way", "against"), ("zone.dwell", "parked")}, fired
     entered = next(e for e in events if e["type"] == "zone.entered" and e["zone_id"] == "shoulder")

@@ -62,3 +62,33 @@ def test_a_track_that_leaves_the_zone_before_its_time_does_not_dwell():
     rules.entered(3, "kerb", 0.0)
     rules.exited(3, "kerb")
     assert not rules.update(frame(5.0, [0.0], [(0, 0)], [[]], ids=[3]))
+
+
+def test_occupancy_reports_every_period_with_counts_and_the_queue_behind_the_zone_end():
+    from roadwatch.trackers import OccupancyRule
+
+    # a lane 0..40 m long, traffic going +y (its downstream end at y = 40); three cars stopped at y = 38, 31, 24
+    # and one moving at y = 10; a pedestrian (category 1) standing in it
+    zone = np.array([[0.0, 0.0], [3.5, 0.0], [3.5, 40.0], [0.0, 40.0]])
+    rules = RoadRules([OccupancyRule("q", "lane", seconds=2.0)], {"lane": NORTH}, {"lane": zone})
+    positions = np.array([[1.7, 38.0], [1.7, 31.0], [1.7, 24.0], [1.7, 10.0], [3.0, 30.0]])
+    reports = []
+    for f in range(126):  # 5 s at 25 frames/s
+        frame = TrackFrame(f / 25, np.arange(1, 6), np.array([0.5, 1.0, 2.0, 40.0, 0.0]), np.zeros((5, 2)),
+                           [["lane"]] * 5, True, np.array([0, 0, 0, 0, 1]), positions)
+        reports += [(f / 25, r) for r in rules.reports(frame)]
+    assert [t for t, _ in reports] == [0.0, 2.0, 4.0]
+    report = reports[0][1]
+    assert report.counts == {0: 4, 1: 1}
+    assert report.queued == 4  # the three cars and the pedestrian are slower than 5 km/h
+    assert report.queue_m == 16.0  # from the lane's end at 40 m back to the last stopped one at 24 m
+
+
+def test_occupancy_on_an_uncalibrated_camera_counts_but_has_no_queue():
+    from roadwatch.trackers import OccupancyRule
+
+    rules = RoadRules([OccupancyRule("q", "lane", seconds=1.0)], {"lane": np.array([0.0, -1.0])})
+    frame = TrackFrame(0.0, np.array([1, 2]), np.array([0.0, 0.0]), np.zeros((2, 2)), [["lane"], []], False,
+                       np.array([0, 0]), None)
+    (report,) = rules.reports(frame)
+    assert report.counts == {0: 1} and report.queued == 0 and report.queue_m is None
