@@ -117,7 +117,8 @@ def test_msgpack_and_json_payloads_decode_to_the_same_event():
 def test_topics_for_types_and_streams():
     assert topics_for() == [""]
     assert topics_for(["track."]) == ["track."]
-    assert set(topics_for(["zone."], ["cam1"])) == {"zone.entered/cam1", "zone.exited/cam1", "zone.dwell/cam1"}
+    assert set(topics_for(["zone."], ["cam1"])) == {
+        "zone.entered/cam1", "zone.exited/cam1", "zone.dwell/cam1", "zone.occupancy/cam1"}
     assert "heartbeat/cam1" not in topics_for(["track."], ["cam1"])
 
 
