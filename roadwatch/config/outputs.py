@@ -67,7 +67,8 @@ class EventsConfig(Section):
 class OutputConfig(Section):
     dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
     video: StrictBool = Field(True, description="Write the annotated video")
-    codec: str = Field("mp4v", min_length=4, max_length=4, description="FourCC of the annotated video")
+    codec: str = Field("h264", min_length=4, max_length=4, description="h264: H.264 in MP4 through PyAV, which "
+                       "browsers play; any other FourCC (mp4v...) through OpenCV's writer")
     segment_s: float | None = Field(
         None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
         "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")

@@ -2,7 +2,8 @@
 
 Built from the input's own events.jsonl and summary.json (so it can be rebuilt from the outputs alone),
 plus the first-sighting thumbnails the pipeline kept. Plots are PNGs from matplotlib and, like the
-thumbnails, embedded as base64, so the page can be mailed or archived as a single file.
+thumbnails, embedded as base64, so the page can be mailed or archived as a single file; the annotated video
+beside it (H.264, which browsers play) is shown in a <video> element by its relative name.
 """
 
 from __future__ import annotations
@@ -132,6 +133,8 @@ def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, l
 
     esc = html.escape
     rows = "".join(f"<tr><td>{esc(c)}</td><td>{n}</td></tr>" for c, n in sorted(summary["tracks"].items()))
+    video = ('<h2>Annotated video</h2><video src="annotated.mp4" controls muted playsinline preload="auto"></video>'
+             if (stream_dir / "annotated.mp4").is_file() else "")
     notes = "".join(f'<p class="warn">{esc(stream[k])}</p>' for k in ("warning", "error") if stream.get(k))
     plots = "".join(
         f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{png}"></figure>' if png
@@ -155,7 +158,7 @@ left; }}
 .warn {{ color: #b45309; }} .none {{ color: #666; }}
 .strip {{ display: flex; flex-wrap: wrap; gap: 0.5rem; }} .thumb {{ margin: 0; font-size: 0.75rem; text-align: center;
 }}
-figure img {{ max-width: 100%; }}
+figure img, video {{ max-width: 100%; }}
 </style></head>
 <body>
 <h1>{esc(stream_id)}</h1>
@@ -164,6 +167,7 @@ figure img {{ max-width: 100%; }}
 {notes}
 <table><tr><th>category</th><th>tracks</th></tr>{rows}</table>
 {counts_tables(summary)}
+{video}
 <h2>Plots</h2>
 {plots}
 <h2>First sightings of tracks seen for {long_lived_s:g} s or more</h2>

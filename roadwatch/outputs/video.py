@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from roadwatch.outputs.encoders import FrameWriter, even_size, open_writer
 from roadwatch.outputs.names import refuse_link
 from roadwatch.outputs.overlay import Overlay
 from roadwatch.trackers import TrackView
@@ -46,7 +47,7 @@ class AnnotatedVideo:
         self.error: str | None = None  # why there is no video (it could not be written); the run goes on
         self._growth_check_frames = max(1, round(self.fps * GROWTH_CHECK_S))
         self._bytes_at_check = 0
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: FrameWriter | None = None
         self._size: tuple[int, int] | None = None
         self._start: float | None = None  # media time of frame 0, for frames placed by time
         self._last: np.ndarray | None = None  # the last frame written, held over a live stream's drops
@@ -88,7 +89,11 @@ class AnnotatedVideo:
     def _put(self, canvas: np.ndarray) -> None:
         if self._writer is None:  # given up (a full disk) by the growth check of an earlier frame
             return
-        self._writer.write(canvas)
+        try:
+            self._writer.write(canvas)
+        except OSError as exc:  # PyAV reports a failed write (OpenCV does not: the growth check below)
+            self._give_up(f"a write failed ({exc})")
+            return
         self.frames_written += 1
         if self.frames_written % self._growth_check_frames == 0:
             self._check_growth()
@@ -107,19 +112,20 @@ class AnnotatedVideo:
         self._bytes_at_check = size
 
     def _open(self, image: np.ndarray) -> None:
-        self._size = (image.shape[1], image.shape[0])
-        refuse_link(self.path)  # OpenCV opens by name, following links: refused before it does
-        self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*self.codec), self.fps, self._size)
-        if not self._writer.isOpened():
-            self._writer = None
-            raise OSError(f"cannot write video '{self.path}' with codec '{self.codec}'")
+        self._size = even_size(image.shape[1], image.shape[0])
+        refuse_link(self.path)  # the writers open by name, following links: refused before they do
+        self._writer = open_writer(self.path, self.codec, self.fps, self._size)
 
     def close(self) -> None:
         """Finalise the container (writes its index), so the file plays; checked, as writes are not."""
         if self._writer is None:
             return
-        self._writer.release()
-        self._writer = None
+        writer, self._writer = self._writer, None
+        try:
+            writer.close()
+        except OSError as exc:
+            self._give_up(f"it could not be finalised ({exc})")
+            return
         reader = cv2.VideoCapture(str(self.path))
         playable = reader.isOpened() and reader.get(cv2.CAP_PROP_FRAME_COUNT) > 0
         reader.release()
@@ -129,8 +135,11 @@ class AnnotatedVideo:
     def _give_up(self, why: str) -> None:
         """No video rather than one that does not play."""
         if self._writer is not None:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                writer.close()
+            except OSError:
+                pass  # the file goes anyway
         try:
             free = f"{shutil.disk_usage(self.path.parent).free / 2**20:.0f} MB free there"
         except OSError:

@@ -28,6 +28,7 @@ from support.helpers import (
     require,
     roadwatch,
     spawn_roadwatch,
+    wait_until,
 )
 
 DASHCAM = VIDEOS / "dashcam_a_640x360.mp4"
@@ -185,3 +186,40 @@ def test_an_interrupted_analysis_leaves_playable_outputs_and_a_report(tmp_path, 
     assert waiting["frames"] == 0 and waiting["status"] == "stopped"
     assert (out / "later" / "events.jsonl").read_bytes() == b"" and (out / "later" / "report.html").is_file()
     assert not (out / "later" / "annotated.mp4").exists()
+
+
+PLAYS = """(() => {
+  const v = document.querySelector('video');
+  if (!v) return 'no video element';
+  if (v.error) return 'error ' + v.error.code;
+  if (v.paused) { v.muted = true; v.play(); }
+  return [v.readyState, v.currentTime, v.videoWidth];
+})()"""
+
+
+def plays_in(browser, url: str) -> list:
+    """Opens `url`, plays its first <video> muted; its [readyState, currentTime, videoWidth] once half a second
+    has played (fails the test on a media error, or if it never does)."""
+    browser.open(url)
+    state: dict = {}
+
+    def playing() -> bool:
+        state["now"] = browser.evaluate(PLAYS)
+        assert not isinstance(state["now"], str) or state["now"] == "no video element", state["now"]
+        return isinstance(state["now"], list) and state["now"][0] >= 2 and state["now"][1] > 0.5
+
+    wait_until(playing, 30, f"{url} to play")
+    return state["now"]
+
+
+def test_the_annotated_video_and_the_reports_embedded_one_play_in_headless_chromium(dashcam, tmp_path):
+    """H.264 in MP4 with its index at the front: Chromium decodes it, alone and inside the report."""
+    from support.browser import Browser
+
+    _, folder = dashcam
+    video = folder / "annotated.mp4"
+    head = video.read_bytes()[:65536]
+    assert head[4:8] == b"ftyp" and b"moov" in head, "the index (moov) is at the front: it plays while it downloads"
+    for n, url in enumerate((video.resolve().as_uri(), (folder / "report.html").resolve().as_uri())):
+        with Browser(tmp_path / f"chromium-{n}") as browser:
+            assert plays_in(browser, url)[2] == 640, "its frames decode at the clip's size"
