@@ -72,6 +72,9 @@ class OutputConfig(Section):
     segment_s: float | None = Field(
         None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
         "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")
+    snapshots: StrictBool | None = Field(
+        None, description="Each track's best picture (crop and whole frame) saved when it ends, its paths in "
+        "track.ended; null: on for analyze, off for run (nothing prunes them yet in a 24/7 run)")
     keep_segments: StrictInt | None = Field(
         None, ge=1, description="With segment_s: keep the newest this many of each, delete older ones; null: keep all")
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from roadwatch.config import OutputConfig
 from roadwatch.events.schema import Event
+from roadwatch.outputs.best_frames import BestFrames
 from roadwatch.outputs.event_log import EventLog
 from roadwatch.outputs.files import write_json_atomic
 from roadwatch.outputs.names import run_suffix
@@ -100,6 +101,16 @@ class RunOutputs:
         if outputs is not None and outputs.log is not None:
             outputs.log.write(event)
             outputs.summary.observe(event)
+
+    def best_frames(self, stream_id: str) -> BestFrames | None:
+        """Where a stream's tracks' best pictures go (`output.snapshots`; null: with per-input folders, as in
+        analyze): snapshots/ in its input's folder, or snapshots/<stream id>/ in the run's."""
+        wanted = self.config.snapshots if self.config.snapshots is not None else self.per_stream
+        if not wanted:
+            return None
+        if self.per_stream:
+            return BestFrames(self.folder_of(stream_id) / "snapshots", "snapshots")
+        return BestFrames(self.out_dir / "snapshots" / stream_id, f"snapshots/{stream_id}")
 
     def draw(self, stream_id: str, image: np.ndarray, tracks: list[TrackView], labels: list[str],
              at: float | None) -> None:

@@ -284,7 +284,7 @@ class Pipeline:
             spec, zones=zones, tracks_every_frame=rate.scheduled, **road_analytics(self.config, sid),
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
             plates=self.plates.schedule() if self.plates is not None else None,
-            thumbnails={} if self.thumbnails else None,
+            thumbnails={} if self.thumbnails else None, best=self.outputs.best_frames(sid),
         )
         self.planner.add(sid, rate, mask_for(self.config, sid))
         if start:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from roadwatch.outputs.best_frames import BestFrames
 from roadwatch.pipeline.class_votes import ClassVotes
 from roadwatch.pipeline.plate_schedule import PlateSchedule
 from roadwatch.streams import ERROR_STATES, Capture, Frame, SourceSpec, StreamStatus
@@ -23,6 +24,7 @@ class StreamState:
     rules: RoadRules | None = None  # road rules (speeding, wrong way, dwell) and lane directions
     plates: PlateSchedule | None = None  # with the plate stage on
     thumbnails: dict[int, bytes] | None = None  # first sighting of each track, JPEG (footage analysis' report)
+    best: BestFrames | None = None  # each track's best picture, saved when it ends (output.snapshots)
     frames: int = 0
     detected: int = 0  # of its frames, those that went through the detector (the others were predicted)
     last_frame: Frame | None = None

@@ -66,6 +66,8 @@ class TrackEvents:
         for track in step.ended:
             self.end_track(frame, track, size, state, reason="lost")
         state.classes.observe(step.tracks, frame.pts)
+        if state.best is not None:
+            state.best.observe(frame.image, step.tracks, frame.pts)
         visible = step.tracks.views()
         by_id = {t.track_id: t for t in visible}
         zone_events, line_events = state.zones.update(step.tracks.track_id, step.tracks.xyxy)
@@ -108,7 +110,7 @@ class TrackEvents:
         for ze in state.zones.forget(track.track_id):
             self._emit(EventType.ZONE_EXITED, frame, track, state, fields, zone_id=ze.zone_id)
         forget_track(state, track.track_id)
-        extra = {}
+        extra = state.best.save(track.track_id) if state.best is not None else {}
         if state.plates is not None:
             if plate := state.plates.text_of(track.track_id):
                 extra["plate_text"] = plate

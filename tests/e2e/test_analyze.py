@@ -223,3 +223,18 @@ def test_the_annotated_video_and_the_reports_embedded_one_play_in_headless_chrom
     for n, url in enumerate((video.resolve().as_uri(), (folder / "report.html").resolve().as_uri())):
         with Browser(tmp_path / f"chromium-{n}") as browser:
             assert plays_in(browser, url)[2] == 640, "its frames decode at the clip's size"
+
+
+def test_every_track_that_ended_has_its_best_picture_saved(dashcam):
+    _, folder = dashcam
+    ended = [e for e in read_jsonl(folder / "events.jsonl") if e["type"] == "track.ended"]
+    assert ended and all("snapshot" in e and "snapshot_frame" in e for e in ended)
+    frame_size = (360, 640)
+    for e in ended:
+        crop, whole = cv2.imread(str(folder / e["snapshot"])), cv2.imread(str(folder / e["snapshot_frame"]))
+        assert crop is not None and whole is not None, e["snapshot"]
+        assert whole.shape[:2] == frame_size
+        assert crop.shape[0] * crop.shape[1] < 0.8 * frame_size[0] * frame_size[1], "a crop, not the frame"
+        drawn = cv2.inRange(whole, (0, 190, 225), (40, 250, 255))  # the box, drawn in (0, 220, 255)
+        assert drawn.sum() > 0, f"{e['snapshot_frame']} has no box drawn"
+    assert not list(folder.rglob("*.tmp")), "no half-written picture left behind"
