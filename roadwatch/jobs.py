@@ -233,6 +233,10 @@ def _analyze(cfg, out_dir: Path, paths, events, camera_motion, parallel, signals
     attempt(summary_path, write_json_atomic, summary_path, summary)
     for stream_id, state in pipeline.streams.items():
         folder = pipeline.outputs.folder_of(stream_id)
+        if not (folder / "summary.json").is_file():  # it is built from it: the reason is said above
+            summary["output_errors"].append(f"cannot write '{folder / 'report.html'}': it is built from the "
+                                            "summary.json beside it, which could not be written")
+            continue
         attempt(folder / "report.html", write_report, folder, state.thumbnails)
     Console().print(summary_table(summary))
     for stream_id, entry in summary["streams"].items():

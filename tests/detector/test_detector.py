@@ -26,7 +26,8 @@ SCORE_TOLERANCE = 0.01
 
 @pytest.fixture(scope="module")
 def detector(model_path):
-    return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu")
+    """Compared with Ultralytics' predict, which has no occupant filter: that one is off here (test_filters.py)."""
+    return YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", drop_occupants=False)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,8 @@ def test_one_batch_of_real_clips_equals_predict_frame_by_frame(detector, referen
 
 
 def test_class_aware_nms_also_equals_predict(model_path, reference, clip_frames):
-    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", agnostic_nms=False)
+    detector = YoloDetector(str(model_path), CategoryMap(DEFAULT_CATEGORIES), device="cpu", agnostic_nms=False,
+                            drop_occupants=False)
     frames = clip_frames[::3]
     for image, detections in zip(frames, detector.detect(frames)):
         assert_same_detections(detections, predict(reference, detector, image), detector.conf)
@@ -270,7 +272,8 @@ def test_an_exported_backend_is_made_once_and_equals_predict(
 ):
     pytest.importorskip(package, reason=f"the {backend} backend needs the {backend} extra (make installs it)")
     detector = YoloDetector(
-        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend, half=False
+        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend=backend, half=False,
+        drop_occupants=False,
     )
     assert detector.backend.format == backend and detector.forward_mode == mode
     exported = checkpoint_copy.with_name(export)
@@ -287,7 +290,8 @@ def test_openvino_with_half_runs_bf16_where_the_cpu_has_it_and_stays_close_to_pr
 ):
     pytest.importorskip("openvino", reason="the OpenVINO backend needs the openvino extra (make installs it)")
     detector = YoloDetector(
-        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True
+        str(checkpoint_copy), CategoryMap(DEFAULT_CATEGORIES), device="cpu", backend="openvino", half=True,
+        drop_occupants=False,
     )
     flags = set(Path("/proc/cpuinfo").read_text().split()) if Path("/proc/cpuinfo").exists() else set()
     native_bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
