@@ -174,16 +174,23 @@ HIGHWAY_CONFIG = {
     "zones": [{"id": "carriageway", "polygon": [[380, 420], [1080, 420], [1280, 560], [1280, 720], [470, 720]],
                "direction": [[750, 457], [941, 676]]}],  # along the lane line, the way traffic comes: towards us
     "rules": [{"id": "against", "type": "wrong_way", "zone": "carriageway"}],
+    "lines": [{"id": "across", "start": [300, 600], "end": [1280, 600]}],  # counted by hand: HAND_COUNTED below
     "tracker": {"update_interval_s": 0},
 }
 
 
-def run_clip(clip, folder, detector) -> list[dict]:
+def run_clip(clip, folder, detector) -> tuple[list[dict], dict]:
+    """The clip through the pipeline with HIGHWAY_CONFIG: its events and summary."""
     folder.mkdir()
     cfg = Config.model_validate({**HIGHWAY_CONFIG, "output": {"dir": str(folder), "video": False}})
     spec = SourceSpec.from_uri(str(clip), "highway")
-    Pipeline(cfg, [spec], {"highway": probe(spec)}, detector, None, folder).run(threading.Event())
-    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()]
+    summary = Pipeline(cfg, [spec], {"highway": probe(spec)}, detector, None, folder).run(threading.Event())
+    return [json.loads(line) for line in (folder / "events.jsonl").read_text().splitlines()], summary
+
+
+@pytest.fixture(scope="module")
+def highway_forwards(tmp_path_factory, detector) -> tuple[list[dict], dict]:
+    return run_clip(require(HIGHWAY), tmp_path_factory.mktemp("highway") / "forwards", detector)
 
 
 def moving_in_lane(events: list[dict]) -> dict[int, float]:
@@ -196,8 +203,10 @@ def moving_in_lane(events: list[dict]) -> dict[int, float]:
     return {t: float(np.median(s)) for t, s in speeds.items() if len(s) >= 15 and np.median(s) > 20}
 
 
-def test_the_highway_clip_calibrated_from_its_lane_markings_forwards_and_backwards(tmp_path, detector):
-    forwards = run_clip(require(HIGHWAY), tmp_path / "forwards", detector)
+def test_the_highway_clip_calibrated_from_its_lane_markings_forwards_and_backwards(
+    tmp_path, detector, highway_forwards
+):
+    forwards, _ = highway_forwards
     moving = moving_in_lane(forwards)
     assert len(moving) >= 5, moving
     assert all(70 <= kmh <= 150 for kmh in moving.values()), moving  # a 70 mph dual carriageway
@@ -212,7 +221,7 @@ def test_the_highway_clip_calibrated_from_its_lane_markings_forwards_and_backwar
     for frame in reversed(frames):
         writer.write(frame)
     writer.release()
-    events = run_clip(backwards, tmp_path / "backwards", detector)
+    events, _ = run_clip(backwards, tmp_path / "backwards", detector)
     against = {e["track_id"] for e in events if e["type"] == "rule.wrong_way"}
     moving_back = moving_in_lane(events)
     assert len(moving_back) >= 5, moving_back
@@ -235,9 +244,6 @@ HAND_COUNTED = [  # (vehicle, frames either side of its crossing, bottom row bef
 HAND_COUNTS = {"across": {"in": {"car": len(HAND_COUNTED)}}}  # all cars, all coming towards the camera
 
 
-def test_line_counts_per_class_and_direction_equal_a_count_by_hand(tmp_path, detector):
-    cfg = Config.model_validate({"output": {"dir": str(tmp_path), "video": False},
-                                 "lines": [{"id": "across", "start": [300, 600], "end": [1280, 600]}]})
-    spec = SourceSpec.from_uri(str(require(HIGHWAY)), "highway")
-    summary = Pipeline(cfg, [spec], {"highway": probe(spec)}, detector, None, tmp_path).run(threading.Event())
+def test_line_counts_per_class_and_direction_equal_a_count_by_hand(highway_forwards):
+    _, summary = highway_forwards
     assert summary["line_classes"] == HAND_COUNTS

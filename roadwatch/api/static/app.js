@@ -121,6 +121,9 @@ function describe(event) {
   if (event.zone_id) parts.push(`zone ${event.zone_id}`);
   if (event.line_id) parts.push(`line ${event.line_id} ${event.direction || ""}`);
   if (event.plate_text) parts.push(event.plate_text);
+  if (event.rule_id) parts.push(`rule ${event.rule_id}`);
+  if (event.speed_kmh !== undefined) parts.push(`${event.speed_kmh} km/h`);
+  if (event.counts) parts.push(Object.entries(event.counts).map(([c, n]) => `${n} ${c}`).join(", ") || "empty");
   if (event.reason) parts.push(event.reason);
   return parts.join(" ");
 }
