@@ -64,6 +64,14 @@ class EventsConfig(Section):
         return CurveServerKeys(Path(self.curve_secret_key), Path(self.curve_allowed_clients))
 
 
+class RetainConfig(Section):
+    """How much evidence (snapshots) a run keeps: older files, then the oldest beyond the size, are deleted."""
+
+    days: float | None = Field(None, gt=0, le=36500, description="Delete evidence older than this; null: no limit")
+    max_gb: float | None = Field(None, gt=0, le=1e6, description="Keep at most this much, oldest deleted first; "
+                                 "null: no limit")
+
+
 class OutputConfig(Section):
     dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
     video: StrictBool = Field(True, description="Write the annotated video")
@@ -72,9 +80,10 @@ class OutputConfig(Section):
     segment_s: float | None = Field(
         None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
         "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")
+    retain: RetainConfig = Field(default_factory=RetainConfig)
     snapshots: StrictBool | None = Field(
         None, description="Each track's best picture (crop and whole frame) saved when it ends, its paths in "
-        "track.ended; null: on for analyze, off for run (nothing prunes them yet in a 24/7 run)")
+        "track.ended; null: on for analyze, off for run (set output.retain before turning it on 24/7)")
     keep_segments: StrictInt | None = Field(
         None, ge=1, description="With segment_s: keep the newest this many of each, delete older ones; null: keep all")
 

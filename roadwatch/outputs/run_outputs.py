@@ -24,12 +24,16 @@ from roadwatch.outputs.best_frames import BestFrames
 from roadwatch.outputs.event_log import EventLog
 from roadwatch.outputs.files import write_json_atomic
 from roadwatch.outputs.names import run_suffix
+from roadwatch.outputs.retention import prune_evidence
 from roadwatch.outputs.segments import prune, segment_path, segment_start
 from roadwatch.outputs.summary import RunSummary
 from roadwatch.outputs.video import AnnotatedVideo
 from roadwatch.trackers import Line, TrackView, Zone
 
 log = logging.getLogger(__name__)
+
+
+PRUNE_EVERY_S = 60.0  # how often output.retain is applied while a run goes on
 
 
 @dataclass
@@ -57,6 +61,7 @@ class RunOutputs:
     ) -> None:
         self.config = config
         self.out_dir = out_dir
+        self._next_prune = 0.0  # time.monotonic() of the next evidence pruning
         self.category_names = category_names
         self.per_stream = per_stream
         self.single_stream = single_stream  # one source: its video is annotated.mp4, not annotated_<id>.mp4
@@ -138,12 +143,16 @@ class RunOutputs:
     # --- the run -----------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """After every batch: a reader following events.jsonl sees each batch's events."""
+        """After every batch: a reader following events.jsonl sees each batch's events; and once a minute, the
+        evidence folder is pruned to `output.retain`."""
         if self.event_log is not None:
             self.event_log.flush()
         for outputs in self.streams.values():
             if outputs.log is not None:
                 outputs.log.flush()
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY_S
+            prune_evidence(self.out_dir / "snapshots", self.config.retain.days, self.config.retain.max_gb)
 
     def roll_segments(self) -> None:
         """With output.segment_s, at a segment boundary: close the events file and the videos (whole, playable),
