@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from roadwatch.streams import SourceSpec, check_stream_id
 from roadwatch.streams.redact import mask_uri
 
 PAGE = Path(__file__).parent / "static"
+SNAPSHOT_NAME = re.compile(r"[0-9]+(_frame)?\.jpg")
 ALIVE_WITHIN_S = 5.0  # the loop posts every 0.25 s while it runs; silence this long means it is stuck or over
 
 
@@ -61,9 +63,11 @@ def _missing_file(uri: str) -> str | None:
 
 
 def create_app(
-    board: StatusBoard, control: StreamControl, loop_metrics: CollectorRegistry, settings: HttpConfig
+    board: StatusBoard, control: StreamControl, loop_metrics: CollectorRegistry, settings: HttpConfig,
+    run_dir: Path | None = None,
 ) -> FastAPI:
-    """`loop_metrics`: the pipeline's histograms, served beside the board's counts."""
+    """`loop_metrics`: the pipeline's histograms, served beside the board's counts; `run_dir`: the run's output
+    folder, whose snapshots/ the API serves."""
     app = FastAPI(title="roadwatch", summary="Live road-camera detection, tracking and events",
                   version="1", docs_url="/docs", redoc_url=None)
     tokens = TokenCheck(settings)
@@ -148,6 +152,20 @@ def create_app(
         """The run so far, as summary.json will have it: tracks per category, events per type, zone and line
         counts, per-stream entries."""
         return board.current().counts
+
+    @app.get("/api/snapshots/{stream_id}/{name}", tags=["tracks"], dependencies=readers, response_class=FileResponse,
+             responses={200: {"content": {"image/jpeg": {}}}})
+    def snapshot(stream_id: str, name: str) -> FileResponse:
+        """A track's best picture, as a `track.ended` event names it (`snapshot`: snapshots/<stream>/<id>.jpg;
+        `snapshot_frame`: <id>_frame.jpg), with `output.snapshots` on."""
+        missing = HTTPException(404, f"no snapshot '{stream_id}/{name}'")
+        if run_dir is None or not SNAPSHOT_NAME.fullmatch(name):
+            raise missing
+        folder = (run_dir / "snapshots").resolve()
+        path = (folder / stream_id / name).resolve()  # links followed: where it leads must still be in there
+        if path.parent.parent != folder or not path.is_file():  # a stream id of '..' would leave the folder
+            raise missing
+        return FileResponse(path, media_type="image/jpeg")
 
     @app.get("/metrics", tags=["status"], dependencies=readers)
     def metrics() -> Response:

@@ -50,7 +50,8 @@ class HttpServer:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         self.settings = settings
-        self.app = create_app(pipeline.board, control_of(pipeline), pipeline.metrics.registry, settings)
+        self.app = create_app(pipeline.board, control_of(pipeline), pipeline.metrics.registry, settings,
+                              pipeline.outputs.out_dir)
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -39,7 +39,7 @@ class Served:
 
     def __init__(self, tmp_path, detector, http: dict, sources: dict[str, str]) -> None:
         cfg = Config.model_validate({
-            "output": {"dir": str(tmp_path), "video": False},
+            "output": {"dir": str(tmp_path), "video": False, "snapshots": True},
             "streams": {"open_timeout_s": 2, "stall_timeout_s": 2, "reconnect_base_s": 0.2, "reconnect_cap_s": 1},
             "http": {"listen": "127.0.0.1:0", **http},
         })
@@ -111,6 +111,13 @@ def test_a_stream_added_by_post_runs_shows_events_and_delete_ends_its_tracks(ser
     ended = {e["track_id"]: e["reason"] for e in events_of(c, stream="added", type="track.ended")}
     assert started == set(ended), "every track of the removed stream ended"
     assert "removed" in ended.values() and seen[0]["track_id"] in ended
+    pictures = [e[k] for e in events_of(c, stream="added", type="track.ended") for k in ("snapshot", "snapshot_frame")]
+    assert pictures and all(p.startswith("snapshots/added/") for p in pictures)
+    for path in pictures:  # each, as the event names it, from the API
+        got = c.get("/api/" + path)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg" and got.content[:2] == b"\xff\xd8"
+    for bad in ("/api/snapshots/added/1.png", "/api/snapshots/..%2F..%2Fetc/1.jpg", "/api/snapshots/added/999.jpg"):
+        assert c.get(bad).status_code == 404, bad
     assert c.get("/api/tracks").json().get("added") is None
 
     summary = s.running.end()
