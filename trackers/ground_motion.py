@@ -55,31 +55,24 @@ class GroundMotion:
 
     def velocity(self, track_ids: np.ndarray) -> np.ndarray:
         """(N, 2) m/s of each track; NaN for one never measured."""
-        out = np.full((len(track_ids), 2), np.nan)
-        for k, i in enumerate(np.asarray(track_ids).reshape(-1).tolist()):
-            row = self._row.get(i)
-            if row is not None:
-                out[k] = self.mean[row, 2:]
-        return out
+        return self._per_track(track_ids, self.mean[:, 2:], np.nan)
 
     def velocity_std(self, track_ids: np.ndarray) -> np.ndarray:
         """(N,) m/s: how uncertain each track's speed still is (the larger axis); inf for one never measured. A
         track's first measurements start it at rest with a wide velocity: its speed means little until this is
         small."""
-        out = np.full(len(track_ids), np.inf)
-        for k, i in enumerate(np.asarray(track_ids).reshape(-1).tolist()):
-            row = self._row.get(i)
-            if row is not None:
-                out[k] = float(np.sqrt(self.cov[row, :, VV].max()))
-        return out
+        return self._per_track(track_ids, np.sqrt(self.cov[:, :, VV].max(axis=1)), np.inf)
 
     def position(self, track_ids: np.ndarray) -> np.ndarray:
         """(N, 2) metres, at each track's last measurement; NaN for one never measured."""
-        out = np.full((len(track_ids), 2), np.nan)
-        for k, i in enumerate(np.asarray(track_ids).reshape(-1).tolist()):
-            row = self._row.get(i)
-            if row is not None:
-                out[k] = self.mean[row, :2]
+        return self._per_track(track_ids, self.mean[:, :2], np.nan)
+
+    def _per_track(self, track_ids: np.ndarray, values: np.ndarray, unknown: float) -> np.ndarray:
+        """`values` (one row per filtered track) for each of `track_ids`, `unknown` for a track never measured."""
+        rows = np.array([self._row.get(i, -1) for i in np.asarray(track_ids).reshape(-1).tolist()], dtype=np.int64)
+        out = np.full((len(rows), *values.shape[1:]), unknown)
+        known = rows >= 0
+        out[known] = values[rows[known]]
         return out
 
     def forget(self, track_id: int) -> None:
