@@ -7,6 +7,7 @@ from .capture import ERROR_STATES, Capture, CaptureThread, ReconnectPolicy, Stat
 from .capture_process import CaptureProcess
 from .frame import Frame, FrameAllocator
 from .manager import CaptureMode, StreamManager
+from .packet_ring import CodecTemplate, Packet, PacketRing
 from .ring_buffer import BufferPolicy, RingBuffer
 from .sources import (
     SourceError,
@@ -21,8 +22,8 @@ from .sources import (
 )
 
 __all__ = [
-    "ERROR_STATES", "BufferPolicy", "Capture", "CaptureMode", "CaptureProcess", "CaptureThread", "Frame",
-    "FrameAllocator", "ReconnectPolicy", "RingBuffer", "SourceError", "SourceInfo", "SourceKind", "SourceSpec",
-    "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "check_stream_id", "classify", "open_reader",
-    "probe", "stream_ids_for",
+    "ERROR_STATES", "BufferPolicy", "Capture", "CaptureMode", "CaptureProcess", "CaptureThread", "CodecTemplate",
+    "Frame", "FrameAllocator", "Packet", "PacketRing", "ReconnectPolicy", "RingBuffer", "SourceError", "SourceInfo",
+    "SourceKind", "SourceSpec", "StatusChange", "StreamManager", "StreamStatus", "buffer_for", "check_stream_id",
+    "classify", "open_reader", "probe", "stream_ids_for",
 ]

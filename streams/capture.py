@@ -16,9 +16,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from .av_reader import PyAVReader
 from .frame import Frame, FrameAllocator
+from .packet_ring import PacketRing
 from .ring_buffer import BufferPolicy, RingBuffer
-from .sources import MAX_IMAGE_PIXELS, FrameReader, RtspTransport, SourceError, SourceInfo, SourceSpec, open_reader
+from .sources import (
+    MAX_IMAGE_PIXELS,
+    FrameReader,
+    RtspTransport,
+    SourceError,
+    SourceInfo,
+    SourceKind,
+    SourceSpec,
+    open_reader,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +143,10 @@ class CaptureThread(Capture):
     def __init__(
         self, spec: SourceSpec, buffer: RingBuffer[Frame], policy: ReconnectPolicy | None = None,
         on_status: Callable[[StatusChange], None] | None = None, decode_threads: int = 0,
-        allocate: FrameAllocator | None = None,
+        allocate: FrameAllocator | None = None, packets: PacketRing | None = None,
     ) -> None:
         super().__init__(f"capture-{spec.stream_id}", spec, buffer, policy, on_status, decode_threads, allocate)
+        self.packets = packets  # a camera URL's compressed packets are kept there too (PyAV reads it)
         self._rng = random.Random()
         self._clock_origin = time.monotonic()
 
@@ -150,6 +162,9 @@ class CaptureThread(Capture):
             self.buffer.close()
 
     def _open(self) -> FrameReader:
+        if self.packets is not None and self.spec.kind is SourceKind.URL:
+            return PyAVReader(self.spec, self.packets, self.policy.open_timeout_s, self.policy.stall_timeout_s,
+                              self._clock_origin, self.decode_threads, self.policy.rtsp_transport)
         return open_reader(
             self.spec, self.policy.open_timeout_s, self.policy.stall_timeout_s, self._clock_origin, self.decode_threads,
             self.policy.rtsp_transport, self.policy.max_image_pixels,

@@ -9,6 +9,7 @@ from typing import Literal
 from .capture import Capture, CaptureThread, ReconnectPolicy, StatusChange, buffer_for
 from .capture_process import CaptureProcess
 from .frame import Frame, FrameAllocator
+from .packet_ring import PacketRing
 from .ring_buffer import RingBuffer
 from .sources import SourceKind, SourceSpec
 
@@ -40,14 +41,21 @@ class StreamManager:
         self._captures: dict[str, Capture] = {}
         self._lock = threading.Lock()
 
-    def add(self, spec: SourceSpec, start: bool = True) -> Capture:
+    def add(self, spec: SourceSpec, start: bool = True, packets: PacketRing | None = None) -> Capture:
+        """With `packets`, a camera URL's compressed packets are kept there as well: it is read by PyAV in a
+        thread of this process, where the clip writer can reach them."""
         with self._lock:
             if spec.stream_id in self._captures:
                 raise ValueError(f"stream id '{spec.stream_id}' is already in use")
             buffer: RingBuffer[Frame] = buffer_for(spec, self.live_capacity, self.file_capacity, self._on_put)
             in_process = self.capture == "process" or (self.capture == "auto" and spec.kind is SourceKind.URL)
-            kind = CaptureProcess if in_process else CaptureThread
-            capture = kind(spec, buffer, self.policy, self._on_status, self.decode_threads, self.allocate)
+            if packets is not None:
+                capture: Capture = CaptureThread(spec, buffer, self.policy, self._on_status, self.decode_threads,
+                                                 self.allocate, packets)
+            elif in_process:
+                capture = CaptureProcess(spec, buffer, self.policy, self._on_status, self.decode_threads, self.allocate)
+            else:
+                capture = CaptureThread(spec, buffer, self.policy, self._on_status, self.decode_threads, self.allocate)
             self._captures[spec.stream_id] = capture
         if start:
             capture.start()

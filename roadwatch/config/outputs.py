@@ -72,6 +72,30 @@ class RetainConfig(Section):
                                  "null: no limit")
 
 
+ClipTrigger = Literal["track.started", "zone.entered", "line.crossed", "plate.read", "rule.speeding",
+                      "rule.wrong_way", "zone.dwell"]
+
+
+class ClipsConfig(Section):
+    """Event clips cut from a camera's own packets (no re-encode): the camera URL is then read through PyAV, in a
+    thread, with a ring of its packets beside decoding."""
+
+    enabled: StrictBool = Field(False, description="Write a clip around the events below, for camera URLs")
+    triggers: list[ClipTrigger] = Field(
+        ["track.started"], min_length=1, description="Events that start (or extend) a clip; track.started is a "
+        "track confirmed")
+    categories: list[str] | None = Field(
+        None, description="Only track events of these categories trigger a clip; null: every category")
+    pre_capture_s: float = Field(5.0, ge=0, le=60, description="A clip starts this long before its first trigger "
+                                 "(at the keyframe at or before)")
+    post_capture_s: float = Field(5.0, ge=0, le=300, description="A clip ends this long after its last trigger")
+    max_clip_s: float = Field(300.0, ge=1, le=3600, description="A clip longer than this is closed; a trigger "
+                              "after it starts the next")
+    ring_mb: float = Field(64.0, gt=0, le=4096, description="Most packet memory kept per camera (whole groups of "
+                           "pictures beyond it are dropped from the front)")
+    streams: list[str] | None = Field(None, description="Stream ids that get clips; null: every camera URL")
+
+
 class OutputConfig(Section):
     dir: str = Field("runs/latest", description="Folder for events.jsonl, summary.json and annotated video")
     video: StrictBool = Field(True, description="Write the annotated video")
@@ -81,6 +105,7 @@ class OutputConfig(Section):
         None, ge=1, description="run: a new events file and annotated video every this many seconds, on its "
         "multiples of UTC time (3600: on the hour), named by their start; null: one of each for the whole run")
     retain: RetainConfig = Field(default_factory=RetainConfig)
+    clips: ClipsConfig = Field(default_factory=ClipsConfig)
     snapshots: StrictBool | None = Field(
         None, description="Each track's best picture (crop and whole frame) saved when it ends, its paths in "
         "track.ended; null: on for analyze, off for run (set output.retain before turning it on 24/7)")

@@ -28,7 +28,7 @@ import numpy as np
 
 from roadwatch.trackers import TrackArrays, TrackView
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 
 Event = dict[str, Any]
 
@@ -45,6 +45,7 @@ class EventType(str, Enum):
     RULE_WRONG_WAY = "rule.wrong_way"
     ZONE_DWELL = "zone.dwell"
     ZONE_OCCUPANCY = "zone.occupancy"  # a zone's periodic report: no track
+    CLIP_SAVED = "clip.saved"  # a clip around events, written whole
     STREAM_UP = "stream.up"
     STREAM_DOWN = "stream.down"
     STREAM_STALLED = "stream.stalled"

@@ -1,6 +1,6 @@
-"""Retention for evidence files (snapshots now, clips later): files older than `days`, then the oldest until the
-folder holds at most `max_gb`, are deleted, so a 24/7 run keeps its disk. Never a file being written: those are
-temporaries (`.tmp`, `.part`) until renamed whole, and are left alone; never through a link.
+"""Retention for evidence files (snapshots and clips, counted together): files older than `days`, then the oldest
+until the folders hold at most `max_gb`, are deleted, so a 24/7 run keeps its disk. Never a file being written:
+those are temporaries (`.tmp`, `.part`) until renamed whole, and are left alone; never through a link.
 """
 
 from __future__ import annotations
@@ -32,12 +32,15 @@ def evidence_files(folder: Path) -> list[tuple[float, int, Path]]:
     return sorted(found)
 
 
-def prune_evidence(folder: Path, days: float | None, max_gb: float | None, now: float | None = None) -> int:
-    """Delete what `days` and `max_gb` do not keep; returns how many files went."""
-    if (days is None and max_gb is None) or not folder.is_dir():
+def prune_evidence(
+    folders: Path | list[Path], days: float | None, max_gb: float | None, now: float | None = None
+) -> int:
+    """Delete what `days` and `max_gb` do not keep, the files of all `folders` together; returns how many went."""
+    folders = [folders] if isinstance(folders, Path) else folders
+    if days is None and max_gb is None:
         return 0
     now = time.time() if now is None else now
-    files = evidence_files(folder)
+    files = sorted(f for folder in folders if folder.is_dir() for f in evidence_files(folder))
     total = sum(size for _, size, _ in files)
     budget = None if max_gb is None else max_gb * 2**30
     removed = 0

@@ -152,7 +152,8 @@ class RunOutputs:
                 outputs.log.flush()
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY_S
-            prune_evidence(self.out_dir / "snapshots", self.config.retain.days, self.config.retain.max_gb)
+            prune_evidence([self.out_dir / "snapshots", self.out_dir / "clips"], self.config.retain.days,
+                           self.config.retain.max_gb)
 
     def roll_segments(self) -> None:
         """With output.segment_s, at a segment boundary: close the events file and the videos (whole, playable),

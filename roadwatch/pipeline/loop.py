@@ -26,6 +26,7 @@ from roadwatch.events.schema import Event, EventFactory, EventType
 from roadwatch.events.snapshots import SnapshotServer
 from roadwatch.events.zmq_io import EventPublisher
 from roadwatch.outputs.run_outputs import RunOutputs
+from roadwatch.pipeline.clip_stage import ClipStage
 from roadwatch.pipeline.detect_plan import DetectPlanner, StreamRate
 from roadwatch.pipeline.detect_worker import END, DetectionWorker
 from roadwatch.pipeline.fanout import EventFanout
@@ -136,7 +137,8 @@ class Pipeline:
         self.board = StatusBoard(config.http.recent_events, config.http.live_fps)  # what the HTTP API reads
         self.metrics = LoopMetrics()  # latency, batch size and detector time, for /metrics
         self.status = StatusPoster(self.board, self.roster, self.live, self.outputs.summary, publisher, self.metrics)
-        self.fanout = EventFanout(self.live, self.outputs, publisher, self.board)
+        self.clips = ClipStage(config.output.clips, out_dir, self.events)  # event clips from cameras' packets
+        self.fanout = EventFanout(self.live, self.outputs, publisher, self.board, self.clips)
         self.track_events = TrackEvents(
             self.events, self.fanout.emit, detector.names, detector.category_names,
             config.tracker.prediction_horizon_s, config.tracker.update_interval_s,
@@ -206,8 +208,7 @@ class Pipeline:
                 t = clock.lap("wait", t)
                 if item == END:
                     break
-                # A capture thread reports `up` before its first frame, so draining here keeps each
-                # stream's status events ahead of the track events of its frames.
+                # `up` comes before a stream's first frame: drained here, it precedes that frame's track events
                 self._emit_status_changes()
                 counts: dict[str, int] = {}
                 if item is not None:
@@ -228,6 +229,7 @@ class Pipeline:
                     self._emit_status_changes()
                     for state in self.roster.exhausted(item.ended):  # their last frames are processed now
                         self._finish_stream(state, reason="end_of_stream")
+                self.fanout.pump_clips()
                 self.outputs.flush()
                 self.outputs.roll_segments()
                 self.heartbeat.beat(self.streams)
@@ -281,7 +283,8 @@ class Pipeline:
         self.outputs.add_stream(sid, spec.shown, fps, zones.zones, zones.lines)
         rate = StreamRate.of(self.config.schedule, spec.live, self._settings.get((spec.uri, sid)))
         state = self.roster.add(
-            spec, zones=zones, tracks_every_frame=rate.scheduled, **road_analytics(self.config, sid),
+            spec, self.clips.ring_for(spec), zones=zones, tracks_every_frame=rate.scheduled,
+            **road_analytics(self.config, sid),
             camera=CameraMotionEstimator() if self.config.tracker.camera_motion else None,
             plates=self.plates.schedule() if self.plates is not None else None,
             thumbnails={} if self.thumbnails else None, best=self.outputs.best_frames(sid),
@@ -328,8 +331,7 @@ class Pipeline:
 
     def _finish_stream(self, state: StreamState, reason: str) -> None:
         """End the stream's open tracks and finalise its outputs; safe to call once per stream."""
-        # A capture thread reports its last status before closing its buffer; emit it while this stream's
-        # log is still open, or it would be written after the close.
+        # a capture reports its last status before closing its buffer: emitted while the stream's log is open
         self._emit_status_changes()
         sid = state.spec.stream_id
         self._ended_streams.append(sid)
@@ -340,6 +342,7 @@ class Pipeline:
             size = (last.image.shape[1], last.image.shape[0])
             self.track_events.end_track(last, track, size, state, reason=reason)
         self.roster.finished(state, start_next=self._running)
+        self.clips.end_stream(sid, reason)
         self.outputs.close_stream(sid)
         self.outputs.update_stream(sid, **state.summary_entry())
 
@@ -350,6 +353,7 @@ class Pipeline:
                 self._finish_stream(state, reason=reason)
         self.roster.stop_all(timeout_s=5)
         self._emit_status_changes()
+        self.fanout.pump_clips(final=True)  # every clip closed whole, its clip.saved in the run's events
         for sid, state in self.streams.items():  # final statuses, after the threads have stopped
             self.outputs.update_stream(sid, **state.summary_entry())
         self.heartbeat.beat(self.streams, final=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from roadwatch.config import StreamsConfig
 from roadwatch.detector import Batcher
 from roadwatch.pipeline.stream_state import StreamState
-from roadwatch.streams import Frame, FrameAllocator, SourceSpec, StatusChange, StreamManager
+from roadwatch.streams import Frame, FrameAllocator, PacketRing, SourceSpec, StatusChange, StreamManager
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,12 @@ class SourceRoster:
     def in_use(self, stream_id: str) -> bool:
         return stream_id in self.streams and not self.streams[stream_id].finished
 
-    def add(self, spec: SourceSpec, **state_fields) -> StreamState:
-        """A new stream, not started yet; `state_fields` are its StreamState's other fields (zones, camera...)."""
+    def add(self, spec: SourceSpec, packets: PacketRing | None = None, **state_fields) -> StreamState:
+        """A new stream, not started yet; `state_fields` are its StreamState's other fields (zones, camera...).
+        With `packets`, its capture keeps its compressed packets there too (clips)."""
         if self.manager.get(spec.stream_id) is not None:  # a file that ended, added again: a fresh capture
             self.manager.remove(spec.stream_id)
-        capture = self.manager.add(spec, start=False)
+        capture = self.manager.add(spec, start=False, packets=packets)
         state = StreamState(spec, capture, self._slots, **state_fields)
         self._slots += 1
         self.streams[spec.stream_id] = state

@@ -54,3 +54,19 @@ def test_a_runs_outputs_apply_retention_as_they_flush(tmp_path):
     outputs.flush()
     assert not old.exists() and new.exists()
     outputs.close(1.0)
+
+
+def test_clips_and_snapshots_share_one_budget_oldest_first_whatever_the_folder(tmp_path):
+    from roadwatch.config import OutputConfig
+    from roadwatch.outputs.run_outputs import RunOutputs
+
+    now = time.time()
+    clip_old = make(tmp_path / "clips", "cam/a.mp4", 100_000, 3, now)
+    snap_mid = make(tmp_path / "snapshots", "cam/b.jpg", 100_000, 2, now)
+    clip_new = make(tmp_path / "clips", "cam/c.mp4", 100_000, 1, now)
+    part = make(tmp_path / "clips", "cam/d.mp4.part", 100_000, 5, now)  # being written: never counted or deleted
+    outputs = RunOutputs(OutputConfig(video=False, retain={"max_gb": 150_000 / 2**30}), tmp_path, ["vehicle"])
+    outputs.flush()
+    assert not clip_old.exists() and not snap_mid.exists()
+    assert clip_new.exists() and part.exists()
+    outputs.close(1.0)
