@@ -15,13 +15,23 @@ import psutil
 import pytest
 
 from roadwatch.config import SourceConfig
-from roadwatch.streams import ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
+from roadwatch.streams import PacketRing, ReconnectPolicy, SourceSpec, StreamManager, StreamStatus, open_reader
 
 from support.helpers import CITY, VIDEOS, assert_valid_events, count_frames, free_endpoint, require, wait_until
 from support.rtsp import MjpegServer, RtspServer, unavailable_reason
 from support.running import Running
 
 FAST_RETRY = ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=2.0)
+CAPTURES = ["thread", "process", "pyav"]  # pyav: the reader of cameras with clips on (their packets kept too)
+
+
+def manager_for(capture: str, **kwargs) -> StreamManager:
+    return StreamManager(capture="thread" if capture == "pyav" else capture, **kwargs)
+
+
+def add_camera(manager: StreamManager, spec: SourceSpec, capture: str):
+    """The camera read as `capture` says; with pyav, through PyAV with a packet ring beside decoding."""
+    return manager.add(spec, packets=PacketRing(5.0, 64 << 20) if capture == "pyav" else None)
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +132,15 @@ def test_pipeline_survives_an_rtsp_outage_while_a_file_stream_keeps_going(tmp_pa
     assert open_sockets() <= sockets_before
 
 
-@pytest.mark.parametrize("capture", ["thread", "process"])
+@pytest.mark.parametrize("capture", CAPTURES)
 def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture):
     server = servers(CITY)
     changes = []
-    manager = StreamManager(
-        policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
-        on_status=changes.append, capture=capture,
+    manager = manager_for(
+        capture, policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=1.5),
+        on_status=changes.append,
     )
-    capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    capture = add_camera(manager, SourceSpec.from_uri(server.url, "cam"), capture)
     statuses = lambda: [c.status for c in changes]  # noqa: E731
     try:
         wait_until(lambda: capture.frames_read >= 10, 20, "frames from the camera")
@@ -150,18 +160,18 @@ def test_a_silent_camera_is_detected_as_stalled_and_reconnected(servers, capture
     assert capture.reconnects >= 1
 
 
-@pytest.mark.parametrize("capture", ["thread", "process"])
+@pytest.mark.parametrize("capture", CAPTURES)
 def test_a_feed_paused_with_its_connection_open_is_stalled_on_time_and_its_late_frames_dropped(servers, capture):
     """The server goes on answering (RTSP, RTCP) but sends no media: FFmpeg's read timeout then released the
     frames left in its buffers one per timeout, seconds late, and the stall came only after three timeouts."""
     server = servers(CITY)
     changes: list = []
     stall_s = 2.0
-    manager = StreamManager(
-        policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=stall_s),
-        on_status=changes.append, capture=capture,
+    manager = manager_for(
+        capture, policy=ReconnectPolicy(base_s=0.2, cap_s=1.0, open_timeout_s=2.0, stall_timeout_s=stall_s),
+        on_status=changes.append,
     )
-    cam = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    cam = add_camera(manager, SourceSpec.from_uri(server.url, "cam"), capture)
     statuses = lambda: [c.status for c in changes]  # noqa: E731
     delivered: list[float] = []  # capture times of the frames that reached the buffer
     try:
@@ -266,6 +276,31 @@ def test_bad_addresses_report_a_status_and_never_hang(rtsp_ok):
     assert threading.active_count() == threads_before
 
 
+def test_bad_addresses_read_through_pyav_report_a_status_and_never_hang(rtsp_ok):
+    silent = socket.socket()  # accepts connections, never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    closed_port = socket.socket()
+    closed_port.bind(("127.0.0.1", 0))
+    sources = {"refused": f"rtsp://admin:hunter2@127.0.0.1:{closed_port.getsockname()[1]}/cam",
+               "silent": f"rtsp://admin:hunter2@127.0.0.1:{silent.getsockname()[1]}/cam", "badurl": "rtsp://"}
+    closed_port.close()
+    changes = []
+    manager = StreamManager(policy=ReconnectPolicy(base_s=0.2, cap_s=0.5, open_timeout_s=2.0), on_status=changes.append)
+    t0 = time.monotonic()
+    for sid, uri in sources.items():
+        add_camera(manager, SourceSpec.from_uri(uri, sid), "pyav")
+    try:
+        wait_until(lambda: {c.stream_id for c in changes} == set(sources), 6, "a status for every source")
+        assert time.monotonic() - t0 < 6
+        for change in changes:
+            assert change.status is StreamStatus.DOWN and "cannot open the stream" in change.reason
+            assert "hunter2" not in change.reason and "\n" not in change.reason
+    finally:
+        manager.stop_all(timeout_s=5)
+        silent.close()
+
+
 def test_max_retries_gives_a_live_source_up_and_ends_its_buffer(rtsp_ok):
     manager = StreamManager(policy=ReconnectPolicy(base_s=0.1, cap_s=0.2, open_timeout_s=1.0, max_retries=2))
     capture = manager.add(SourceSpec.from_uri("rtsp://127.0.0.1:1/cam", "gone"))
@@ -274,12 +309,12 @@ def test_max_retries_gives_a_live_source_up_and_ends_its_buffer(rtsp_ok):
     manager.stop_all()
 
 
-@pytest.mark.parametrize("capture", ["thread", "process"])
+@pytest.mark.parametrize("capture", CAPTURES)
 def test_a_slow_consumer_of_a_30fps_camera_only_ever_sees_fresh_frames(servers, capture):
     server = servers(VIDEOS / "dashcam_a_640x360.mp4")  # 30 frames/s
     capacity, fps = 4, 30.0
-    manager = StreamManager(live_capacity=capacity, policy=FAST_RETRY, capture=capture)
-    capture = manager.add(SourceSpec.from_uri(server.url, "cam"))
+    manager = manager_for(capture, live_capacity=capacity, policy=FAST_RETRY)
+    capture = add_camera(manager, SourceSpec.from_uri(server.url, "cam"), capture)
     process = psutil.Process()
     try:
         assert capture.buffer.get(timeout=15) is not None
