@@ -93,11 +93,14 @@ def analyze(
     ),
     detect_fps: float | None = typer.Option(None, "--detect-fps", min=0.001, help=DETECT_FPS_HELP),
     motion: bool | None = typer.Option(None, "--motion/--no-motion", help=MOTION_HELP),
+    clips: bool = typer.Option(
+        False, "--clips", help="Cut a clip around each event from the file's own packets (no re-encode) "
+        "[config: output.clips]"),
 ) -> None:
     """Analyse recorded footage, every frame by default, several files at once: annotated video, events,
     summary and an HTML report per input. --detect-fps and --motion trade accuracy for speed."""
     summary = _user_errors(lambda: jobs.analyze_job(
-        paths, output, model, config, device, events, camera_motion, parallel, detect_fps, motion))
+        paths, output, model, config, device, events, camera_motion, parallel, detect_fps, motion, clips))
     _exit_status(summary)
 
 

@@ -176,9 +176,11 @@ def expand_inputs(paths: list[Path]) -> tuple[list[Path], list[dict]]:
 
 
 def analyze_job(paths, output, model, config_path, device, events, camera_motion, parallel=None, detect_fps=None,
-                motion=None) -> dict:
+                motion=None, clips=False) -> dict:
     signals = JobSignals()
     cfg, out_dir = load_settings(config_path, model, device, output, detect_fps, motion)
+    if clips:
+        cfg.output.clips.enabled = True
     with OutputFolderLock(out_dir):
         return _analyze(cfg, out_dir, paths, events, camera_motion, parallel, signals)
 

@@ -23,12 +23,14 @@ PART = ".part"
 
 @dataclass
 class ClipResult:
-    """A clip written whole (`error` None) or given up (its `.part` removed)."""
+    """A clip written whole (`error` None) or given up (its `.part` removed); a clip cut from a file says where
+    it starts and ends in the file's time (`span`)."""
 
     path: Path
     packets: int
     bytes: int
     error: str | None = None
+    span: tuple[float, float] | None = None
 
 
 class ClipFile:
@@ -78,10 +80,10 @@ class ClipFile:
         ahead = next((k for k in range(i + 1, len(dts_known)) if dts_known[k] is not None), None)
         return 0 if ahead is None else dts_known[ahead] - (ahead - i) * self._step
 
-    def finish(self) -> ClipResult:
+    def finish(self, span: tuple[float, float] | None = None) -> ClipResult:
         self._container.close()
         os.replace(self.part, self.path)
-        return ClipResult(self.path, self.packets, self.bytes)
+        return ClipResult(self.path, self.packets, self.bytes, span=span)
 
     def abandon(self, why: str) -> ClipResult:
         try:
@@ -90,6 +92,33 @@ class ClipFile:
             pass
         self.part.unlink(missing_ok=True)
         return ClipResult(self.path, self.packets, self.bytes, why)
+
+
+def cut_file(path: Path, source: str, start_s: float, end_s: float) -> ClipResult:
+    """A clip of a video file, from the keyframe at or before `start_s` to the first packet at or after `end_s`
+    (seconds of the file's time), its packets copied."""
+    import av
+
+    with av.open(source) as container:
+        stream = container.streams.video[0]
+        base = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+        container.seek(max(0, int((start_s + base) / stream.time_base)), stream=stream, backward=True)
+        clip = ClipFile(path, CodecTemplate(stream))
+        packets: list[Packet] = []
+        try:
+            for data in container.demux(stream):
+                if data.size == 0 or data.dts is None or (not packets and (not data.is_keyframe or data.pts is None)):
+                    continue
+                at = float(data.pts * stream.time_base) - base if data.pts is not None else packets[-1].at
+                packets.append(Packet(len(packets), at, data.is_keyframe, data.size, 0, data.pts, data.dts, data))
+                if at >= end_s:
+                    break
+            if not packets:
+                return clip.abandon(f"no packets in {start_s:.2f}-{end_s:.2f} s of '{source}'")
+            clip.write(packets)
+            return clip.finish((packets[0].at, max(p.at for p in packets)))
+        except Exception as exc:  # noqa: BLE001  (PyAV's and the disk's errors alike end only this clip)
+            return clip.abandon(f"cannot write clip '{path}': {exc}")
 
 
 @dataclass
@@ -119,6 +148,10 @@ class ClipWriter:
         job.done = self._pool.submit(self._finish, job)
         return job.done
 
+    def cut(self, path: Path, source: str, start_s: float, end_s: float) -> Future:
+        """A clip of a file (`cut_file`), in the writer's turn."""
+        return self._pool.submit(self._cut, path, source, start_s, end_s)
+
     def close(self) -> None:
         """Waits for the clips asked to be finished."""
         self._pool.shutdown(wait=True)
@@ -130,6 +163,14 @@ class ClipWriter:
             job.file = ClipFile(path, template)
         except Exception as exc:  # noqa: BLE001  (PyAV's and the disk's errors alike end only this clip)
             job.error = f"cannot write clip '{path}': {exc}"
+
+    @staticmethod
+    def _cut(path: Path, source: str, start_s: float, end_s: float) -> ClipResult:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return cut_file(path, source, start_s, end_s)
+        except Exception as exc:  # noqa: BLE001
+            return ClipResult(path, 0, 0, f"cannot cut clip '{path}': {exc}")
 
     @staticmethod
     def _write(job: _Job, packets: list[Packet]) -> None:

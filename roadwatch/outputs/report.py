@@ -135,6 +135,12 @@ def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, l
     rows = "".join(f"<tr><td>{esc(c)}</td><td>{n}</td></tr>" for c, n in sorted(summary["tracks"].items()))
     video = ('<h2>Annotated video</h2><video src="annotated.mp4" controls muted playsinline preload="auto"></video>'
              if (stream_dir / "annotated.mp4").is_file() else "")
+    clips = "".join(
+        f'<tr><td><a href="{esc(e["path"])}">{esc(Path(e["path"]).name)}</a></td><td>{e["start_pts"]:.1f}-'
+        f'{e["end_pts"]:.1f} s</td><td>{esc(", ".join(e["reasons"]))}</td><td>{len(e["event_ids"])}</td></tr>'
+        for e in events if e["type"] == "clip.saved")
+    clips = (f"<h2>Clips</h2><table><tr><th>clip</th><th>video time</th><th>triggers</th><th>events</th></tr>{clips}"
+             "</table>" if clips else "")
     notes = "".join(f'<p class="warn">{esc(stream[k])}</p>' for k in ("warning", "error") if stream.get(k))
     plots = "".join(
         f'<figure><img alt="{esc(title)}" src="data:image/png;base64,{png}"></figure>' if png
@@ -168,6 +174,7 @@ figure img, video {{ max-width: 100%; }}
 <table><tr><th>category</th><th>tracks</th></tr>{rows}</table>
 {counts_tables(summary)}
 {video}
+{clips}
 <h2>Plots</h2>
 {plots}
 <h2>First sightings of tracks seen for {long_lived_s:g} s or more</h2>

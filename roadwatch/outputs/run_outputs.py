@@ -117,6 +117,14 @@ class RunOutputs:
             return BestFrames(self.folder_of(stream_id) / "snapshots", "snapshots")
         return BestFrames(self.out_dir / "snapshots" / stream_id, f"snapshots/{stream_id}")
 
+    def clips_folder(self, stream_id: str) -> tuple[Path, Path]:
+        """Where a stream's clips go (clips/ in its input's folder, or clips/<stream id>/ in the run's), and the
+        folder their paths in events are relative to (that of the events file they are in)."""
+        if self.per_stream:
+            folder = self.folder_of(stream_id)
+            return folder / "clips", folder
+        return self.out_dir / "clips" / stream_id, self.out_dir
+
     def draw(self, stream_id: str, image: np.ndarray, tracks: list[TrackView], labels: list[str],
              at: float | None) -> None:
         """A processed frame into the stream's annotated video, if it has one (`at`: a live frame's media time,

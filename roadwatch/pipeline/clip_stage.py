@@ -6,6 +6,9 @@ time less `pre_capture_s`; every trigger while it is open moves its end to `post
 clip closes when the camera's packets pass its end, at `max_clip_s`, when the camera goes down or reconnects
 (its packets stop, or start a new connection), when the stream ends, and at shutdown: always as a whole MP4.
 Each clip written becomes a `clip.saved` event.
+
+A file (`analyze --clips`) needs no ring: its clips are cut from the file itself once their end is known (a
+trigger past it, or the stream's end), from the keyframe at or before the start.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from roadwatch.config.outputs import ClipsConfig
 from roadwatch.events.schema import Event, EventFactory, EventType
 from roadwatch.outputs.clips import ClipResult, ClipWriter
+from roadwatch.outputs.run_outputs import RunOutputs
 from roadwatch.streams import PacketRing, SourceKind, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,7 @@ class OpenClip:
     """A clip being written: its packets so far, its end so far, and what it is evidence of."""
 
     path: Path
-    job: object
+    job: object  # the writer's job (a camera's clip); None for a file's, cut when it closes
     connection: int
     next_seq: int
     start_at: float
@@ -53,18 +57,24 @@ class ClosingClip:
     result: Future
 
 
-def clip_name(wall: float, reason: str) -> str:
-    """`<UTC start>_<reason>.mp4`, the start to the millisecond: names sort by time."""
-    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(wall)) + f".{int(wall * 1000) % 1000:03d}Z"
+def clip_name(start: float, reason: str, live: bool) -> str:
+    """A camera's `<UTC start>_<reason>.mp4`, to the millisecond; a file's `<start in the video>s_<reason>.mp4`
+    (00012.48s_...): names sort by time."""
+    if live:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(start)) + f".{int(start * 1000) % 1000:03d}Z"
+    else:
+        stamp = f"{start:08.2f}s"
     return f"{stamp}_{reason.replace('.', '_')}.mp4"
 
 
 class ClipRecorder:
-    """One camera's clips, one at a time."""
+    """One camera's clips, one at a time, from its packet ring."""
 
-    def __init__(self, stream_id: str, ring: PacketRing, writer: ClipWriter, folder: Path,
-                 config: ClipsConfig) -> None:
+    def __init__(self, stream_id: str, ring: PacketRing | None, writer: ClipWriter, folder: Path,
+                 config: ClipsConfig, source: str = "", relative_to: Path | None = None) -> None:
         self.stream_id, self.ring, self.writer, self.folder, self.config = stream_id, ring, writer, folder, config
+        self.source = source  # a file's path: its clips are cut from it (no ring)
+        self.relative_to = relative_to or folder  # clip.saved's paths are relative to this folder
         self.open: OpenClip | None = None
         self.closing: list[ClosingClip] = []
 
@@ -72,6 +82,8 @@ class ClipRecorder:
         at = float(event["pts"])
         if self.open is not None and at - self.open.start_at >= self.config.max_clip_s:
             self.close("max_length")
+        elif self.open is not None and self.open.job is None and at > self.open.end_at:
+            self.close("complete")  # a file's clip: its end has passed
         if self.open is None and not self._start(at, event):
             return
         clip = self.open
@@ -84,6 +96,11 @@ class ClipRecorder:
             clip.track_ids.append(event["track_id"])
 
     def _start(self, at: float, event: Event) -> bool:
+        offset = float(event["ts"]) - at
+        if self.ring is None:  # a file: cut from it when the clip closes
+            start_at = max(0.0, at - self.config.pre_capture_s)
+            self.open = OpenClip(self._path(start_at, event), None, 0, 0, start_at, at, offset)
+            return True
         ring = self.ring
         start = ring.start_for(at - self.config.pre_capture_s)
         template, connection = ring.template, ring.connection
@@ -91,19 +108,22 @@ class ClipRecorder:
         if template is None or not first:
             log.warning("stream %s: no packets yet for a clip of %s", self.stream_id, event["type"])
             return False
-        offset = float(event["ts"]) - at
-        path = self.folder / clip_name(offset + first[0].at, event["type"])
+        path = self._path(offset + first[0].at, event)
+        self.open = OpenClip(path, self.writer.open(path, template), connection, start, first[0].at, at, offset)
+        return True
+
+    def _path(self, start: float, event: Event) -> Path:
+        path = self.folder / clip_name(start, event["type"], self.ring is not None)
         n = 1
         while path.exists():
             n += 1
             path = path.with_name(f"{path.stem.split('~')[0]}~{n}.mp4")
-        self.open = OpenClip(path, self.writer.open(path, template), connection, start, first[0].at, at, offset)
-        return True
+        return path
 
     def pump(self) -> None:
         """Hand the writer the packets that came since, up to the clip's end; close it there."""
         clip = self.open
-        if clip is None:
+        if clip is None or clip.job is None:
             return
         if self.ring.connection != clip.connection:
             self.close("outage")
@@ -122,31 +142,44 @@ class ClipRecorder:
             self.close("complete")
 
     def close(self, why: str) -> None:
-        if self.open is not None:
-            self.closing.append(ClosingClip(self.open, self.stream_id, why, self.writer.finish(self.open.job)))
-            self.open = None
+        """The open clip ends: a camera's is finished by the writer, a file's cut from it by the writer."""
+        clip = self.open
+        if clip is None:
+            return
+        if clip.job is None:
+            end = clip.end_at if why != "max_length" else clip.start_at + self.config.max_clip_s
+            done = self.writer.cut(clip.path, self.source, clip.start_at, end)
+        else:
+            done = self.writer.finish(clip.job)
+        self.closing.append(ClosingClip(clip, self.stream_id, why, done))
+        self.open = None
 
 
 class ClipStage:
-    """Every camera's recorder, the run's clip writer, and the clip.saved events of clips written."""
+    """Every stream's recorder, the run's clip writer, and the clip.saved events of clips written."""
 
-    def __init__(self, config: ClipsConfig, out_dir: Path, events: EventFactory) -> None:
-        self.config, self.out_dir, self.events = config, out_dir, events
+    def __init__(self, config: ClipsConfig, outputs: RunOutputs, events: EventFactory) -> None:
+        self.config, self.outputs, self.events = config, outputs, events
         self.recorders: dict[str, ClipRecorder] = {}
+        self._retired: list[ClipRecorder] = []  # of streams removed and added again: their last clips still due
         self._writer: ClipWriter | None = None
         self._categories = set(config.categories) if config.categories is not None else None
 
     def ring_for(self, spec: SourceSpec) -> PacketRing | None:
-        """A new stream's packet ring, if it gets clips (a camera URL, named by `streams` or not filtered)."""
-        cfg = self.config
-        wanted = cfg.enabled and spec.kind is SourceKind.URL and (cfg.streams is None or spec.stream_id in cfg.streams)
-        if not wanted:
+        """A new stream's recorder, if it gets clips (a camera URL or a file, named by `streams` or not
+        filtered); a camera's packet ring for its capture to fill."""
+        cfg, sid = self.config, spec.stream_id
+        kinds = (SourceKind.URL, SourceKind.FILE)
+        if not cfg.enabled or spec.kind not in kinds or (cfg.streams is not None and sid not in cfg.streams):
             return None
         if self._writer is None:
             self._writer = ClipWriter()
-        ring = PacketRing(cfg.pre_capture_s + RING_SLACK_S, int(cfg.ring_mb * 2**20))
-        sid = spec.stream_id
-        self.recorders[sid] = ClipRecorder(sid, ring, self._writer, self.out_dir / "clips" / sid, cfg)
+        ring = PacketRing(cfg.pre_capture_s + RING_SLACK_S, int(cfg.ring_mb * 2**20)) if spec.live else None
+        folder, relative_to = self.outputs.clips_folder(sid)
+        source = "" if spec.live else spec.uri
+        if sid in self.recorders:
+            self._retired.append(self.recorders[sid])
+        self.recorders[sid] = ClipRecorder(sid, ring, self._writer, folder, cfg, source, relative_to)
         return ring
 
     def offer(self, event: Event) -> None:
@@ -161,27 +194,38 @@ class ClipStage:
                 self._categories is None or "category" not in event or event["category"] in self._categories):
             recorder.trigger(event)
 
-    def end_stream(self, stream_id: str, reason: str) -> None:
-        """The stream ended (`reason` as its tracks': shutdown, removed, end_of_stream): its clip closes."""
+    def end_stream(self, stream_id: str, reason: str) -> list[Event]:
+        """The stream ended (`reason` as its tracks': shutdown, removed, end_of_stream): its clip closes. A file's
+        clips are waited for, so that their clip.saved is in its events before they close."""
         recorder = self.recorders.get(stream_id)
-        if recorder is not None:
-            recorder.pump()
-            recorder.close("shutdown" if reason == "shutdown" else "stream_ended")
+        if recorder is None:
+            return []
+        recorder.pump()
+        ended = "shutdown" if reason == "shutdown" else "stream_ended"
+        recorder.close("complete" if recorder.ring is None and reason == "end_of_stream" else ended)
+        return self._collect(recorder, wait=recorder.ring is None)
 
     def pump(self, wait: bool = False) -> list[Event]:
         """Packets to the writer; clip.saved for each clip written whole since (all of them, with `wait`)."""
         saved: list[Event] = []
         for recorder in self.recorders.values():
             recorder.pump()
-            still = []
-            for closing in recorder.closing:
-                if wait or closing.result.done():
-                    event = self._saved(closing, closing.result.result())
-                    if event is not None:
-                        saved.append(event)
-                else:
-                    still.append(closing)
-            recorder.closing = still
+            saved += self._collect(recorder, wait)
+        for recorder in self._retired:
+            saved += self._collect(recorder, wait)
+        self._retired = [r for r in self._retired if r.closing]
+        return saved
+
+    def _collect(self, recorder: ClipRecorder, wait: bool) -> list[Event]:
+        saved, still = [], []
+        for closing in recorder.closing:
+            if wait or closing.result.done():
+                event = self._saved(recorder, closing, closing.result.result())
+                if event is not None:
+                    saved.append(event)
+            else:
+                still.append(closing)
+        recorder.closing = still
         return saved
 
     def close(self) -> list[Event]:
@@ -193,15 +237,16 @@ class ClipStage:
             self._writer.close()
         return events
 
-    def _saved(self, closing: ClosingClip, result: ClipResult) -> Event | None:
+    def _saved(self, recorder: ClipRecorder, closing: ClosingClip, result: ClipResult) -> Event | None:
         if result.error is not None:
             log.error("stream %s: clip not saved: %s", closing.stream_id, result.error)
             return None
         clip = closing.clip
+        start, end = result.span or (clip.start_at, clip.last_at)
         return self.events.make(
-            EventType.CLIP_SAVED, closing.stream_id, clip.frame, clip.wall_offset + clip.last_at, clip.last_at,
-            path=result.path.relative_to(self.out_dir).as_posix(), start_pts=round(clip.start_at, 3),
-            end_pts=round(clip.last_at, 3), start_ts=round(clip.wall_offset + clip.start_at, 3),
-            duration_s=round(clip.last_at - clip.start_at, 3), closed=closing.why, reasons=clip.reasons,
-            event_ids=clip.event_ids, track_ids=clip.track_ids, packets=result.packets, bytes=result.bytes,
+            EventType.CLIP_SAVED, closing.stream_id, clip.frame, clip.wall_offset + end, end,
+            path=result.path.relative_to(recorder.relative_to).as_posix(), start_pts=round(start, 3),
+            end_pts=round(end, 3), start_ts=round(clip.wall_offset + start, 3), duration_s=round(end - start, 3),
+            closed=closing.why, reasons=clip.reasons, event_ids=clip.event_ids, track_ids=clip.track_ids,
+            packets=result.packets, bytes=result.bytes,
         )

@@ -29,6 +29,11 @@ class EventFanout:
             self.publisher.publish(event)
         self.clips.offer(event)
 
+    def end_clips(self, stream_id: str, reason: str) -> None:
+        """The stream's clip closes; a file's clips are written now, their clip.saved before its events file ends."""
+        for event in self.clips.end_stream(stream_id, reason):
+            self.emit(event)
+
     def pump_clips(self, final: bool = False) -> None:
         """Packets to the clips being written, and a clip.saved for each clip written whole (every one, `final`)."""
         for event in self.clips.close() if final else self.clips.pump():

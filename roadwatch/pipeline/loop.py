@@ -137,7 +137,7 @@ class Pipeline:
         self.board = StatusBoard(config.http.recent_events, config.http.live_fps)  # what the HTTP API reads
         self.metrics = LoopMetrics()  # latency, batch size and detector time, for /metrics
         self.status = StatusPoster(self.board, self.roster, self.live, self.outputs.summary, publisher, self.metrics)
-        self.clips = ClipStage(config.output.clips, out_dir, self.events)  # event clips from cameras' packets
+        self.clips = ClipStage(config.output.clips, self.outputs, self.events)  # event clips from cameras' packets
         self.fanout = EventFanout(self.live, self.outputs, publisher, self.board, self.clips)
         self.track_events = TrackEvents(
             self.events, self.fanout.emit, detector.names, detector.category_names,
@@ -342,7 +342,7 @@ class Pipeline:
             size = (last.image.shape[1], last.image.shape[0])
             self.track_events.end_track(last, track, size, state, reason=reason)
         self.roster.finished(state, start_next=self._running)
-        self.clips.end_stream(sid, reason)
+        self.fanout.end_clips(sid, reason)
         self.outputs.close_stream(sid)
         self.outputs.update_stream(sid, **state.summary_entry())
 

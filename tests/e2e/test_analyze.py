@@ -57,7 +57,7 @@ def dashcam(tmp_path_factory, model_path):
     out = tmp_path_factory.mktemp("analyze")
     proc = roadwatch(
         "analyze", str(require(DASHCAM)), "--output", str(out), "--model", str(model_path), "--device", "cpu",
-        timeout=600,
+        "--clips", timeout=600,
     )
     return proc, out / "dashcam_a_640x360"
 
@@ -238,3 +238,40 @@ def test_every_track_that_ended_has_its_best_picture_saved(dashcam):
         drawn = cv2.inRange(whole, (0, 190, 225), (40, 250, 255))  # the box, drawn in (0, 220, 255)
         assert drawn.sum() > 0, f"{e['snapshot_frame']} has no box drawn"
     assert not list(folder.rglob("*.tmp")), "no half-written picture left behind"
+
+
+def test_analyze_cuts_a_clip_per_event_from_the_files_own_packets(dashcam):
+    """Each clip is the file's own packets from the keyframe at or before its first trigger less pre_capture_s
+    (5 s) to post_capture_s (5 s) after its last: its frames decode to exactly the file's pixels there."""
+    import av
+    import numpy as np
+
+    _, folder = dashcam
+    events = read_jsonl(folder / "events.jsonl")
+    by_id = {e["event_id"]: e for e in events}
+    clips = [e for e in events if e["type"] == "clip.saved"]
+    assert clips and all(e["closed"] == "complete" for e in clips)
+    with av.open(str(DASHCAM)) as source:
+        stream = source.streams.video[0]
+        keyframe_times = [float(p.pts * stream.time_base) for p in source.demux(stream) if p.is_keyframe]
+        source.seek(0)
+        source_frames = {round(float(f.time), 3): f.to_ndarray(format="bgr24") for f in source.decode(stream)}
+    duration = max(source_frames)
+    covered = set()
+    for clip in clips:
+        triggers = [by_id[i] for i in clip["event_ids"]]
+        assert triggers and all(t["type"] == "track.started" for t in triggers)
+        first, last = min(t["pts"] for t in triggers), max(t["pts"] for t in triggers)
+        start = max(k for k in keyframe_times if k <= max(0.0, first - 5.0) + 1e-6)
+        assert clip["start_pts"] == pytest.approx(start, abs=0.002)
+        assert clip["end_pts"] >= min(last + 5.0, duration) - 0.002
+        assert "report" not in clip["path"] and (folder / clip["path"]).parent == folder / "clips"
+        with av.open(str(folder / clip["path"])) as cut:
+            frames = list(cut.decode(cut.streams.video[0]))
+        assert len(frames) == clip["packets"]
+        first_frame = source_frames[round(clip["start_pts"], 3)]
+        assert np.array_equal(frames[0].to_ndarray(format="bgr24"), first_frame), "not the file's own pixels"
+        covered |= set(clip["event_ids"])
+    started = {e["event_id"] for e in events if e["type"] == "track.started"}
+    assert covered == started  # every trigger is in a clip, each in one
+    assert "<h2>Clips</h2>" in (folder / "report.html").read_text()
