@@ -25,6 +25,7 @@ from roadwatch.streams.redact import mask_uri
 
 PAGE = Path(__file__).parent / "static"
 SNAPSHOT_NAME = re.compile(r"[0-9]+(_frame)?\.jpg")
+CLIP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z_[a-z_]+(~[0-9]+)?\.mp4")
 ALIVE_WITHIN_S = 5.0  # the loop posts every 0.25 s while it runs; silence this long means it is stuck or over
 
 
@@ -153,19 +154,31 @@ def create_app(
         counts, per-stream entries."""
         return board.current().counts
 
+    def evidence(kind: str, stream_id: str, name: str, pattern: re.Pattern, media_type: str) -> FileResponse:
+        """A file of the run's snapshots/ or clips/ folder as an event names it; nothing outside it, links
+        included (a stream id of '..' would leave the folder)."""
+        missing = HTTPException(404, f"no {kind[:-1]} '{stream_id}/{name}'")
+        if run_dir is None or not pattern.fullmatch(name):
+            raise missing
+        folder = (run_dir / kind).resolve()
+        path = (folder / stream_id / name).resolve()  # links followed: where it leads must still be in there
+        if path.parent.parent != folder or not path.is_file():
+            raise missing
+        return FileResponse(path, media_type=media_type)
+
     @app.get("/api/snapshots/{stream_id}/{name}", tags=["tracks"], dependencies=readers, response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}}})
     def snapshot(stream_id: str, name: str) -> FileResponse:
         """A track's best picture, as a `track.ended` event names it (`snapshot`: snapshots/<stream>/<id>.jpg;
         `snapshot_frame`: <id>_frame.jpg), with `output.snapshots` on."""
-        missing = HTTPException(404, f"no snapshot '{stream_id}/{name}'")
-        if run_dir is None or not SNAPSHOT_NAME.fullmatch(name):
-            raise missing
-        folder = (run_dir / "snapshots").resolve()
-        path = (folder / stream_id / name).resolve()  # links followed: where it leads must still be in there
-        if path.parent.parent != folder or not path.is_file():  # a stream id of '..' would leave the folder
-            raise missing
-        return FileResponse(path, media_type="image/jpeg")
+        return evidence("snapshots", stream_id, name, SNAPSHOT_NAME, "image/jpeg")
+
+    @app.get("/api/clips/{stream_id}/{name}", tags=["tracks"], dependencies=readers, response_class=FileResponse,
+             responses={200: {"content": {"video/mp4": {}}}})
+    def clip(stream_id: str, name: str) -> FileResponse:
+        """An event clip, as `clip.saved` names it (clips/<stream>/<UTC start>_<trigger>.mp4), with
+        `output.clips` on; whole files only (a clip being written is a .part)."""
+        return evidence("clips", stream_id, name, CLIP_NAME, "video/mp4")
 
     @app.get("/metrics", tags=["status"], dependencies=readers)
     def metrics() -> Response:

@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 import av
+import httpx
 import pytest
 
 from roadwatch.streams import SourceSpec
@@ -53,12 +54,18 @@ def clips_config(out: Path, **clips) -> dict:
     }
 
 
-def start_pipeline(out: Path, detector, url: str) -> Running:
+def start_pipeline(out: Path, detector, url: str, http: bool = False) -> tuple[Running, object]:
+    """The pipeline on the camera, in a thread; with `http`, its HTTP API too (the server is returned)."""
+    from roadwatch.api import HttpServer
     from roadwatch.config import Config
     from roadwatch.pipeline import Pipeline
 
-    cfg = Config.model_validate(clips_config(out))
-    return Running(Pipeline(cfg, [SourceSpec.from_uri(url, "cam")], {}, detector, None, out))
+    cfg = Config.model_validate(clips_config(out) | ({"http": {"listen": "127.0.0.1:0"}} if http else {}))
+    pipeline = Pipeline(cfg, [SourceSpec.from_uri(url, "cam")], {}, detector, None, out)
+    server = HttpServer(pipeline, cfg.http) if http else None
+    if server is not None:
+        server.start()
+    return Running(pipeline), server
 
 
 def parameter_sets(extradata: bytes) -> list[bytes]:
@@ -99,7 +106,7 @@ def decode_clip(path: Path) -> tuple[dict, list]:
 def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whole(tmp_path, camera, cpu_detector):
     out = tmp_path / "out"
     out.mkdir()
-    running = start_pipeline(out, cpu_detector, camera.url)
+    running, server = start_pipeline(out, cpu_detector, camera.url, http=True)
 
     def triggers_of(clip: dict) -> list[dict]:
         ids = set(clip["event_ids"])
@@ -111,8 +118,15 @@ def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whol
 
     try:
         wait_until(late_complete_clip, 90, "a clip triggered well into the stream, written whole")
+        with httpx.Client(base_url=server.url, timeout=10) as client:  # each clip, as its event names it
+            for clip in (e for e in events_of(out) if e["type"] == "clip.saved"):
+                got = client.get("/api/" + clip["path"])
+                assert got.status_code == 200 and got.headers["content-type"] == "video/mp4"
+                assert got.content == (out / clip["path"]).read_bytes()
+            assert client.get("/api/clips/cam/..%2F..%2Fevents.jsonl").status_code == 404
     finally:
         running.end()
+        server.close()
     events = events_of(out)
     assert_valid_events(events)
     camera_info = camera_stream(camera.url)
@@ -140,7 +154,7 @@ def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whol
 def test_a_camera_killed_mid_clip_leaves_a_clip_that_plays(tmp_path, camera, cpu_detector):
     out = tmp_path / "out"
     out.mkdir()
-    running = start_pipeline(out, cpu_detector, camera.url)
+    running, _ = start_pipeline(out, cpu_detector, camera.url)
     of = lambda kind: [e for e in events_of(out) if e["type"] == kind]  # noqa: E731
     try:
         wait_until(lambda: of("track.started"), 60, "a track confirmed: a clip open")
