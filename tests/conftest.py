@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from support.helpers import CITY, MODEL, cut_clip, require
+from support.rtsp import RtspServer, unavailable_reason
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -25,3 +26,14 @@ def model_path() -> Path:
 def city_clip(tmp_path_factory) -> Path:
     """40 frames (1.6 s) of the city-street CCTV clip: cars, a bus, pedestrians."""
     return cut_clip(require(CITY), tmp_path_factory.mktemp("clips") / "city40.mp4", 40)
+
+
+@pytest.fixture
+def rtsp_server():
+    """A real RTSP camera on loopback (gst-rtsp-server) replaying the city clip; skipped where it cannot run."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    server = RtspServer(require(CITY)).start()
+    yield server
+    server.kill()

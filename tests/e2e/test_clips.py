@@ -13,22 +13,11 @@ import pytest
 
 from roadwatch.streams import SourceSpec
 
-from support.helpers import CITY, assert_valid_events, free_endpoint, require, spawned, wait_until
-from support.rtsp import RtspServer, unavailable_reason
+from support.helpers import assert_valid_events, free_endpoint, spawned, wait_until
 from support.running import Running
 
 PRE_S, POST_S = 2.0, 1.0
 CITY_GOP_S = 5.12  # the city clip has a keyframe every 128 frames at 25 frames/s
-
-
-@pytest.fixture
-def camera():
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    server = RtspServer(require(CITY)).start()
-    yield server
-    server.kill()
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +92,10 @@ def decode_clip(path: Path) -> tuple[dict, list]:
     return info | {"packets": len(packets), "first_keyframe": packets[0].is_keyframe, "duration": duration}, frames
 
 
-def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whole(tmp_path, camera, cpu_detector):
+def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whole(tmp_path, rtsp_server, cpu_detector):
     out = tmp_path / "out"
     out.mkdir()
-    running, server = start_pipeline(out, cpu_detector, camera.url, http=True)
+    running, server = start_pipeline(out, cpu_detector, rtsp_server.url, http=True)
 
     def triggers_of(clip: dict) -> list[dict]:
         ids = set(clip["event_ids"])
@@ -129,7 +118,7 @@ def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whol
         server.close()
     events = events_of(out)
     assert_valid_events(events)
-    camera_info = camera_stream(camera.url)
+    camera_info = camera_stream(rtsp_server.url)
     saved = [e for e in events if e["type"] == "clip.saved"]
     for clip in saved:
         path = out / clip["path"]
@@ -151,14 +140,14 @@ def test_clips_cut_from_the_cameras_packets_cover_their_triggers_and_decode_whol
     assert not list(out.glob("clips/**/*.part"))
 
 
-def test_a_camera_killed_mid_clip_leaves_a_clip_that_plays(tmp_path, camera, cpu_detector):
+def test_a_camera_killed_mid_clip_leaves_a_clip_that_plays(tmp_path, rtsp_server, cpu_detector):
     out = tmp_path / "out"
     out.mkdir()
-    running, _ = start_pipeline(out, cpu_detector, camera.url)
+    running, _ = start_pipeline(out, cpu_detector, rtsp_server.url)
     of = lambda kind: [e for e in events_of(out) if e["type"] == kind]  # noqa: E731
     try:
         wait_until(lambda: of("track.started"), 60, "a track confirmed: a clip open")
-        camera.kill()
+        rtsp_server.kill()
         wait_until(lambda: of("clip.saved"), 30, "the clip closed after the camera went away")
         assert of("stream.down") or of("stream.stalled")
     finally:
@@ -172,11 +161,11 @@ def test_a_camera_killed_mid_clip_leaves_a_clip_that_plays(tmp_path, camera, cpu
     assert_valid_events(events_of(out))
 
 
-def test_a_killed_pipeline_leaves_no_clip_under_a_final_name_that_does_not_play(tmp_path, camera, model_path):
+def test_a_killed_pipeline_leaves_no_clip_under_a_final_name_that_does_not_play(tmp_path, rtsp_server, model_path):
     out = tmp_path / "out"
     config = tmp_path / "clips.yaml"
     settings = clips_config(out, post_capture_s=30.0)  # a long post-roll: a clip is being written when it is killed
-    settings["sources"] = [{"uri": camera.url, "id": "cam"}]
+    settings["sources"] = [{"uri": rtsp_server.url, "id": "cam"}]
     config.write_text(json.dumps(settings))
     with spawned("run", "--config", str(config), "--model", str(model_path), "--events", free_endpoint(),
                  "--device", "cpu") as proc:

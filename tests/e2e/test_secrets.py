@@ -7,15 +7,14 @@ import json
 from pathlib import Path
 
 import msgpack
-import pytest
 
 from roadwatch.events.snapshots import request_snapshot
 from roadwatch.streams import SourceSpec
 from roadwatch.streams.redact import mask_uri, redact
 
 from support.event_tap import EventTap
-from support.helpers import CITY, free_endpoint, read_jsonl, require, spawned, stop, wait_until
-from support.rtsp import RtspServer, free_port, unavailable_reason
+from support.helpers import free_endpoint, read_jsonl, spawned, stop, wait_until
+from support.rtsp import free_port
 
 SECRETS = ("Sup3rSecretPw", "0therPassw0rd", "QueryT0kenXyz")
 
@@ -32,16 +31,6 @@ def test_mask_uri_hides_userinfo_passwords_and_secret_query_values():
         "cannot open rtsp://u:***@h/x: auth *** refused (exit code 1)"
     )
     assert "PASSWORD" not in repr(SourceSpec.from_uri("rtsp://a:PASSWORD@h/x", "cam"))
-
-
-@pytest.fixture
-def rtsp_server():
-    reason = unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    server = RtspServer(require(CITY)).start()
-    yield server
-    server.kill()
 
 
 
