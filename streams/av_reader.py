@@ -65,11 +65,13 @@ class PyAVReader:
             if packet.size == 0:
                 continue  # the demuxer's flush at the end
             now = time.monotonic() - self._clock_origin
-            self._packets.push(packet, now)
             try:
-                self._decoded.extend(packet.decode())
+                decoded = packet.decode()
             except self._error:
-                continue  # a damaged packet: the decoder recovers at the next keyframe, as OpenCV's does
+                decoded = []  # a damaged packet: the decoder recovers at the next keyframe, as OpenCV's does
+            # into the ring only once decoded: from there the clip writer may move it to its file's stream
+            self._packets.push(packet, now)
+            self._decoded.extend(decoded)
         frame = self._decoded.popleft()
         return frame.to_ndarray(format="bgr24"), time.monotonic() - self._clock_origin
 
