@@ -12,7 +12,7 @@ RUN_ARGS ?= --config configs/default.yaml $(if $(DEFAULT_SOURCE),--source $(DEFA
             $(if $(DEFAULT_MODEL),--model $(DEFAULT_MODEL)) --output runs/default
 
 .PHONY: run test lint test-deps venv clean bench bench-streams bench-tracking bench-events bench-detector bench-host \
-	bench-schedule bench-capacity bench-counts bench-http bench-clips
+	bench-schedule bench-capacity bench-counts bench-http bench-clips bench-plates
 
 venv: $(STAMP)
 
@@ -43,6 +43,10 @@ bench-streams: $(STAMP)
 
 bench-http: $(STAMP)
 	$(BIN)/python bench/http_bench.py
+
+# Plates end to end on 108 labelled European photos: found, exact text, CER, time; the stage as it was, same run.
+bench-plates: $(STAMP)
+	$(BIN)/python bench/plates_bench.py
 
 # Event clips: PyAV against OpenCV decoding, the pipeline on two RTSP cameras with clips off and on, ring memory.
 bench-clips: $(STAMP) test-deps

@@ -58,6 +58,7 @@ def load_models(cfg, console: Console):
     """The detector and, when configured, the plate stage; both load before any frame is read."""
     from roadwatch.detector import CategoryMap
     from roadwatch.detector.ocr import OcrUnavailable, RapidPlateOcr
+    from roadwatch.detector.plate_text import PlateFormats
     from roadwatch.detector.plates import PlateReader
     from roadwatch.detector.yolo import YoloDetector
 
@@ -76,7 +77,8 @@ def load_models(cfg, console: Console):
         except OcrUnavailable as exc:
             raise UserError(str(exc)) from exc
         plates = PlateReader(p.model, device=d.device, imgsz=p.imgsz, conf=p.conf, half=d.half,
-                             max_area_fraction=p.max_area_fraction, ocr=ocr)
+                             max_area_fraction=p.max_area_fraction, ocr=ocr, crop_pad=p.crop_pad,
+                             whole_frame_fraction=p.whole_frame_fraction, formats=PlateFormats(p.formats))
     return detector, plates
 
 
@@ -139,10 +141,15 @@ def _run(cfg, out_dir: Path, source, config_path, events, signals: JobSignals) -
         pipeline = Pipeline(cfg, specs, infos, detector, publisher, out_dir, plates=plates)
         if e.snapshot_endpoint:
             snapshots = pipeline.snapshots = SnapshotServer(e.snapshot_endpoint, e.snapshot_curve())
+        reloads = []  # what SIGHUP does
         if config_path is not None and not source:
-            # SIGHUP re-reads the config's source list: new ones start, missing ones stop, the rest go on.
+            # the config's source list re-read: new ones start, missing ones stop, the rest go on
             pipeline.reload_sources_hook = lambda: load_config(config_path).sources
-            signals.reload_with(pipeline.request_reload)
+            reloads.append(pipeline.request_reload)
+        if pipeline.plates is not None and pipeline.plates.watchlist is not None:
+            reloads.append(pipeline.plates.watchlist.reload)  # the watched plates re-read
+        if reloads:
+            signals.reload_with(lambda: [reload() for reload in reloads])
         if cfg.http.listen:
             http = HttpServer(pipeline, cfg.http)
             http.start()

@@ -41,6 +41,7 @@ class EventType(str, Enum):
     ZONE_EXITED = "zone.exited"
     LINE_CROSSED = "line.crossed"
     PLATE_READ = "plate.read"
+    PLATE_MATCHED = "plate.matched"  # a track's agreed plate is on the watchlist
     RULE_SPEEDING = "rule.speeding"
     RULE_WRONG_WAY = "rule.wrong_way"
     ZONE_DWELL = "zone.dwell"
@@ -58,8 +59,8 @@ HEARTBEAT = EventType.HEARTBEAT.value
 # what a late subscriber's live state keeps: the latest event of each active track, and of each stream
 TRACK_STATE_TYPES = frozenset(_VALUES[t] for t in (
     EventType.TRACK_STARTED, EventType.TRACK_UPDATED, EventType.ZONE_ENTERED, EventType.ZONE_EXITED,
-    EventType.LINE_CROSSED, EventType.PLATE_READ, EventType.RULE_SPEEDING, EventType.RULE_WRONG_WAY,
-    EventType.ZONE_DWELL))
+    EventType.LINE_CROSSED, EventType.PLATE_READ, EventType.PLATE_MATCHED, EventType.RULE_SPEEDING,
+    EventType.RULE_WRONG_WAY, EventType.ZONE_DWELL))
 STREAM_TYPES = frozenset(_VALUES[t] for t in (EventType.STREAM_UP, EventType.STREAM_DOWN, EventType.STREAM_STALLED))
 
 

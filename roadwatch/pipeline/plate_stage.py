@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from roadwatch.config import PlatesConfig
-from roadwatch.detector.plates import PlateReader, PlateReading
-from roadwatch.pipeline.plate_schedule import PlateSchedule
+from roadwatch.detector.plates import PlateReader
+from roadwatch.pipeline.plate_schedule import PlateNews, PlateSchedule
+from roadwatch.pipeline.plate_watchlist import Watchlist
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.streams import Frame
 from roadwatch.trackers import TrackView
@@ -19,12 +20,15 @@ class PlateStage:
     def __init__(self, reader: PlateReader, config: PlatesConfig, category_names: list[str]) -> None:
         self.reader = reader
         self.config = config
+        self.watchlist = Watchlist(config.watchlist, config.watchlist_max_edits) if config.watchlist else None
         # plates are searched on vehicle tracks only; a category map without vehicles turns the stage off
         self.vehicle = category_names.index("vehicle") if "vehicle" in category_names else None
 
     def schedule(self) -> PlateSchedule:
         """A new stream's per-track plate state."""
-        return PlateSchedule(self.config.every_n_frames, self.config.min_vehicle_px)
+        c = self.config
+        return PlateSchedule(c.every_n_frames, c.min_vehicle_px, self.reader.ocr is not None, c.min_chars,
+                             c.agree_reads)
 
     def searches(self, frame: Frame, visible: list[TrackView], state: StreamState) -> list[Search]:
         """The vehicle tracks of a frame whose box is due a search."""
@@ -36,7 +40,7 @@ class PlateStage:
         ]
 
     def read(self, searches: list[Search], streams: Mapping[str, StreamState],
-             on_news: Callable[[Frame, TrackView, StreamState, PlateReading], None]) -> None:
+             on_news: Callable[[Frame, TrackView, StreamState, PlateNews], None]) -> None:
         """All vehicle crops of a batch through the plate model at once; news goes to `on_news`."""
         readings = self.reader.read([frame.image for frame, _ in searches], [t.xyxy for _, t in searches])
         for (frame, track), reading in zip(searches, readings):
@@ -44,5 +48,8 @@ class PlateStage:
             # a track that ended later in this batch has been forgotten: no event may bring it back
             if reading is None or state.finished or track.track_id not in state.plates.tracks:
                 continue
-            if state.plates.offer(track.track_id, reading):
-                on_news(frame, track, state, reading)
+            news = state.plates.offer(track.track_id, reading)
+            if news is not None:
+                if self.watchlist is not None and news.reading.text is not None:
+                    news.matched = self.watchlist.match(news.reading.text)
+                on_news(frame, track, state, news)

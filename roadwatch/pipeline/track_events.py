@@ -12,8 +12,8 @@ from collections.abc import Callable, Mapping
 import cv2
 import numpy as np
 
-from roadwatch.detector.plates import PlateReading
 from roadwatch.events.schema import Event, EventFactory, EventType, FrameFields, fields_of
+from roadwatch.pipeline.plate_schedule import PlateNews
 from roadwatch.pipeline.road_step import forget_track, road_step
 from roadwatch.pipeline.stream_state import StreamState
 from roadwatch.streams import Frame
@@ -117,15 +117,22 @@ class TrackEvents:
             state.plates.forget(track.track_id)
         self._emit(EventType.TRACK_ENDED, frame, track, state, fields, reason=reason, **extra)
 
-    def plate_read(self, frame: Frame, track: TrackView, state: StreamState, reading: PlateReading) -> None:
+    def plate_read(self, frame: Frame, track: TrackView, state: StreamState, news: PlateNews) -> None:
         size = (frame.image.shape[1], frame.image.shape[0])
+        reading = news.reading
+        extra = {"plate_reads": news.reads} if news.reads is not None else {}
         self._emit(
             EventType.PLATE_READ, frame, track, state, fields_of(track, size, self.horizon_s),
             plate_bbox=[round(float(v), 2) for v in reading.xyxy],
             plate_confidence=round(reading.confidence, 4),
             plate_text=reading.text,
             plate_score=None if reading.text_confidence is None else round(reading.text_confidence, 4),
+            **extra,
         )
+        if news.matched is not None:
+            self._emit(EventType.PLATE_MATCHED, frame, track, state, fields_of(track, size, self.horizon_s),
+                       plate_text=reading.text, watch_plate=news.matched.plate, watch_label=news.matched.label,
+                       edits=news.matched.edits)
 
     def labels(self, tracks: list[TrackView], state: StreamState) -> list[str]:
         """The annotated video's label of each track: its class, and its plate once read."""
