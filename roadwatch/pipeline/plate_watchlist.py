@@ -12,6 +12,8 @@ from pathlib import Path
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from roadwatch.errors import UserError
+
 log = logging.getLogger(__name__)
 NOT_PLATE = re.compile(r"[^A-Z0-9]")
 
@@ -47,7 +49,8 @@ class Watchlist:
         try:
             self._watched = read_watchlist(self.path)
         except (OSError, UnicodeDecodeError) as exc:
-            raise ValueError(f"plate watchlist '{path}' cannot be read: {exc}") from None
+            raise UserError(f"plate watchlist '{path}' cannot be read ({exc.__class__.__name__}: "
+                            f"{getattr(exc, 'strerror', None) or exc}); check detector.plates.watchlist") from None
 
     def reload(self) -> None:
         """Re-read the file; a file that cannot be read leaves the list as it was (logged)."""

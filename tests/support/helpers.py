@@ -30,6 +30,7 @@ CROWD_TRUNCATED = VIDEOS / "crowd_overhead_1280x720_truncated.avi"
 HIGHWAY = VIDEOS / "fixedcam_highway_cars_1280x720.mp4"
 PLATE_MODEL = SHARED / "models" / "plate_yolov8n_v0.pt"
 PLATES_TEST = SHARED / "datasets" / "plates" / "test"
+PLATES_EU = SHARED / "datasets" / "plates_eu_text"  # real photos, one labelled plate each with its text
 
 # Ultralytics must never try the network in tests (there is none in CI).
 os.environ.setdefault("YOLO_OFFLINE", "1")

@@ -1,0 +1,52 @@
+"""`roadwatch run` on real photos of European cars shown as a camera would (each held for a second, a folder
+source): every car's plate.read carries its true text, agreed over its reads, and a plate on the watchlist one
+edit away is matched while one two edits away is not."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from support.helpers import MODEL, PLATE_MODEL, PLATES_EU, assert_valid_events, read_jsonl, require, roadwatch
+
+CARS = ("test_001", "test_013", "test_059")  # PP587AO, RK857AI, BA302OZ: Slovak plates
+FRAMES_EACH = 10  # one second at the folder's 10 frames/s
+
+
+def test_run_reads_each_cars_plate_as_its_true_text_and_matches_the_watchlist(tmp_path):
+    pytest.importorskip("rapidocr_onnxruntime", reason="plate OCR needs the ocr extra (make installs it)")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    truths = []
+    for n, car in enumerate(CARS):
+        photo = cv2.imread(str(require(PLATES_EU / f"{car}.jpg")))
+        truths.append((PLATES_EU / f"{car}.txt").read_text().split("\t")[-1].strip())
+        canvas = np.zeros((480, 1280, 3), np.uint8)  # each car somewhere else: a new car, not the last one moved
+        canvas[: photo.shape[0], 430 * n : 430 * n + photo.shape[1]] = photo
+        for k in range(FRAMES_EACH):
+            cv2.imwrite(str(frames / f"{n:02d}_{k:02d}.png"), canvas)
+    watchlist = tmp_path / "watch.txt"
+    watchlist.write_text(f"{truths[0][:-1]}X, one edit off\n{truths[1][:-2]}XX, two edits off\n")
+    config = tmp_path / "plates.yaml"
+    config.write_text(json.dumps({
+        "detector": {"plates": {"model": str(require(PLATE_MODEL)), "ocr": True, "every_n_frames": 1,
+                                "formats": ["[A-Z]{2}[0-9]{3}[A-Z]{2}"], "watchlist": str(watchlist)}},
+        "output": {"video": False},
+    }))
+    out = tmp_path / "out"
+    result = roadwatch("run", "--config", str(config), "--source", str(frames), "--model", str(require(MODEL)),
+                       "--device", "cpu", "--output", str(out), timeout=300)
+    assert result.returncode == 0, result.stderr
+    events = read_jsonl(out / "events.jsonl")
+    assert_valid_events(events)
+    reads = [e for e in events if e["type"] == "plate.read"]
+    assert {e["plate_text"] for e in reads} == set(truths), reads  # every car, its true text, nothing else
+    assert all(e["plate_reads"] >= 2 for e in reads)
+    matched = [e for e in events if e["type"] == "plate.matched"]
+    assert [(e["plate_text"], e["watch_plate"], e["edits"], e["watch_label"]) for e in matched] == [
+        (truths[0], f"{truths[0][:-1]}X", 1, "one edit off")]
+    read_of = {e["track_id"]: e["seq"] for e in reads}
+    assert all(e["seq"] > read_of[e["track_id"]] for e in matched)  # right after the read it matches
