@@ -139,6 +139,11 @@ def write_report(stream_dir: Path, thumbnails: dict[int, bytes] | None = None, l
         f'<tr><td><a href="{esc(e["path"])}">{esc(Path(e["path"]).name)}</a></td><td>{e["start_pts"]:.1f}-'
         f'{e["end_pts"]:.1f} s</td><td>{esc(", ".join(e["reasons"]))}</td><td>{len(e["event_ids"])}</td></tr>'
         for e in events if e["type"] == "clip.saved")
+    plates = "".join(
+        f"<tr><td>{esc(p['plate_text'])}</td><td>#{p['track_id']}</td><td>{p['pts']:.1f} s</td>"
+        f"<td>{esc(p['watch_plate'] or '')}</td></tr>" for p in summary.get("plates", []))
+    plates = (f"<h2>Plates read</h2><table><tr><th>plate</th><th>track</th><th>video time</th><th>watchlist</th>"
+              f"</tr>{plates}</table>" if plates else "")
     clips = (f"<h2>Clips</h2><table><tr><th>clip</th><th>video time</th><th>triggers</th><th>events</th></tr>{clips}"
              "</table>" if clips else "")
     notes = "".join(f'<p class="warn">{esc(stream[k])}</p>' for k in ("warning", "error") if stream.get(k))
@@ -174,6 +179,7 @@ figure img, video {{ max-width: 100%; }}
 <table><tr><th>category</th><th>tracks</th></tr>{rows}</table>
 {counts_tables(summary)}
 {video}
+{plates}
 {clips}
 <h2>Plots</h2>
 {plots}

@@ -11,6 +11,8 @@ from roadwatch.events.schema import Event, EventType
 TRACK_STARTED, LINE_CROSSED = EventType.TRACK_STARTED.value, EventType.LINE_CROSSED.value
 TRACK_ENDED, ZONE_ENTERED = EventType.TRACK_ENDED.value, EventType.ZONE_ENTERED.value
 ZONE_TYPES = (ZONE_ENTERED, EventType.ZONE_EXITED.value)
+PLATE_READ, PLATE_MATCHED = EventType.PLATE_READ.value, EventType.PLATE_MATCHED.value
+MAX_PLATES = 10_000  # plates kept in summary.json (the latest); a 24/7 run's are all in its events files
 
 
 class RunSummary:
@@ -27,6 +29,7 @@ class RunSummary:
         self.od: dict[str, Counter[str]] = {}  # first zone entered -> last zone entered -> tracks (when they end)
         self._paths: dict[tuple[str, int], list[str | None]] = {}  # a live track's [first zone in, last zone in]
         self.output_errors: list[str] = []  # outputs that could not be written, one line each
+        self.plates: dict[tuple[str, int], dict[str, Any]] = {}  # a vehicle track's agreed plate, the latest kept
 
     def add_output_error(self, error: str) -> None:
         if error not in self.output_errors:
@@ -53,6 +56,17 @@ class RunSummary:
             self.lines.setdefault(event["line_id"], Counter())[event["direction"]] += 1
             by_class = self.line_classes.setdefault(event["line_id"], {}).setdefault(event["direction"], Counter())
             by_class[event["class"]] += 1
+        elif kind == PLATE_READ and event.get("plate_text"):
+            key = (event["stream_id"], event["track_id"])
+            self.plates.pop(key, None)
+            self.plates[key] = {"stream_id": key[0], "track_id": key[1], "plate_text": event["plate_text"],
+                                "pts": event["pts"], "ts": event["ts"], "watch_plate": None}
+            if len(self.plates) > MAX_PLATES:
+                del self.plates[next(iter(self.plates))]
+        elif kind == PLATE_MATCHED:
+            plate = self.plates.get((event["stream_id"], event["track_id"]))
+            if plate is not None:
+                plate["watch_plate"] = event["watch_plate"]
         elif kind == TRACK_ENDED:
             origin, destination = self._paths.pop((event["stream_id"], event["track_id"]), (None, None))
             if origin is not None and destination is not None and origin != destination:
@@ -72,5 +86,6 @@ class RunSummary:
             "lines": {line: dict(counts) for line, counts in self.lines.items()},
             "line_classes": {line: {d: dict(c) for d, c in by.items()} for line, by in self.line_classes.items()},
             "od": {origin: dict(to) for origin, to in self.od.items()},
+            "plates": list(self.plates.values()),
             "output_errors": list(self.output_errors),
         }

@@ -50,3 +50,8 @@ def test_run_reads_each_cars_plate_as_its_true_text_and_matches_the_watchlist(tm
         (truths[0], f"{truths[0][:-1]}X", 1, "one edit off")]
     read_of = {e["track_id"]: e["seq"] for e in reads}
     assert all(e["seq"] > read_of[e["track_id"]] for e in matched)  # right after the read it matches
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted((p["plate_text"], p["watch_plate"]) for p in summary["plates"]) == sorted(
+        [(truths[0], f"{truths[0][:-1]}X"), (truths[1], None), (truths[2], None)])
+    ended = {e["track_id"]: e.get("plate_text") for e in events if e["type"] == "track.ended"}
+    assert all(ended[e["track_id"]] == e["plate_text"] for e in reads)  # the agreed text, again as it ends
