@@ -305,7 +305,15 @@ def essence(events: list[dict]) -> list[tuple]:
     ]
 
 
-def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, model_path, city_clip):
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory, model_path, city_clip) -> list[dict]:
+    """The clip's events with detection inline and capture in a thread (the CPU defaults): what the two runs
+    below must equal."""
+    config = "detector: {overlap: false}\nstreams: {capture: thread}\noutput: {video: false}\n"
+    return run_with_config(tmp_path_factory.mktemp("plain"), model_path, city_clip, config, name="plain")[1]
+
+
+def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, model_path, city_clip, plain_run):
     """The threaded detector (the default on CUDA) is forced on here: on a file it must not change a
     thing, and two files sharing batches must each lose no frame."""
 
@@ -314,7 +322,7 @@ def test_detection_in_its_own_thread_gives_the_same_events_as_inline(tmp_path, m
         out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
         return json.loads((out / "summary.json").read_text()), events
 
-    _, inline = run("inline", False, city_clip)
+    inline = plain_run
     summary, threaded = run("threaded", True, city_clip)
     assert essence(threaded) == essence(inline) and len(essence(inline)) > 10
     assert_valid_events(threaded)
@@ -339,7 +347,7 @@ def test_a_batch_is_tracked_in_rounds_of_one_frame_per_stream_in_order():
     assert [detected for _, _, detected in got] == [[True, True, False], [False, True], [True]]
 
 
-def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, model_path, city_clip):
+def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, model_path, city_clip, plain_run):
     """`streams.capture: process` decodes in child processes and hands frames over through shared memory:
     the pipeline must not see a difference, and two streams must each lose no frame."""
 
@@ -348,7 +356,7 @@ def test_capture_in_processes_gives_the_same_events_as_in_threads(tmp_path, mode
         out, events = run_with_config(tmp_path, model_path, sources, config, name=name)
         return json.loads((out / "summary.json").read_text()), events
 
-    _, threads = run("threads", "thread", city_clip)
+    threads = plain_run
     summary, processes = run("processes", "process", city_clip)
     assert essence(processes) == essence(threads) and len(essence(threads)) > 10
     assert [s["frames"] for s in summary["streams"].values()] == [40]

@@ -68,7 +68,7 @@ def test_a_reload_that_changes_a_uri_restarts_that_stream_and_an_id_can_come_bac
     assert summary["streams"]["other"]["status"] == "stopped"
 
 
-def test_300_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(tmp_path, small_detector):
+def test_150_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(tmp_path, small_detector):
     pipeline = make_pipeline(tmp_path, small_detector, {"steady": replay(CITY)})
     running = Running(pipeline)
     process = psutil.Process()
@@ -80,11 +80,11 @@ def test_300_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(
         wait_until(lambda: sid not in pipeline.streams, 30, f"{sid} to be forgotten")
 
     try:
-        for i in range(50):  # warm-up: allocator pools, tracker arrays, thread stacks
+        for i in range(30):  # warm-up: allocator pools, tracker arrays, thread stacks
             cycle(i)
         gc.collect()
         rss_before = process.memory_info().rss
-        for i in range(50, 300):
+        for i in range(30, 150):
             cycle(i)
         gc.collect()
         grown = process.memory_info().rss - rss_before
@@ -93,8 +93,8 @@ def test_300_add_remove_cycles_leave_memory_flat_and_forget_the_removed_streams(
         assert frames_of(pipeline, "steady") > 0
     finally:
         summary = running.end()
-    assert grown < 40 * 2**20, f"memory grew by {grown / 2**20:.0f} MB over 250 add/remove cycles"
-    assert summary["streams"]["visitor299"]["status"] == "stopped"  # the run's record keeps every stream
+    assert grown < 40 * 2**20, f"memory grew by {grown / 2**20:.0f} MB over 120 add/remove cycles"
+    assert summary["streams"]["visitor149"]["status"] == "stopped"  # the run's record keeps every stream
 
 
 def test_a_reload_that_changes_a_sources_schedule_applies_it_without_restarting_the_camera(tmp_path, small_detector):
