@@ -148,12 +148,16 @@ def _pretty(event: dict) -> str:
 
 def _pretty_line(event: dict) -> str:
     """Time, stream, type, then what matters for that type."""
-    from roadwatch.events.schema import HEARTBEAT
+    from roadwatch.events.schema import HEARTBEAT, EventType
 
     head = f"{event['ts']:.3f} {event.get('stream_id', '-'):<12} {event['type']:<14}"
     if "track_id" in event:
-        extra = " ".join(f"{k}={event[k]}" for k in ("zone_id", "line_id", "direction", "reason") if k in event)
+        keys = ("zone_id", "line_id", "direction", "reason", "rule_id", "plate_text", "watch_plate")
+        extra = " ".join(f"{k}={event[k]}" for k in keys if event.get(k) is not None)
         return f"{head} #{event['track_id']} {event['class']} {event['confidence']:.2f} {extra}".rstrip()
+    if event["type"] == EventType.CLIP_SAVED.value:
+        return (f"{head} {event['path']} {event['duration_s']:.1f} s, {len(event['event_ids'])} events "
+                f"({event['closed']})")
     if event["type"] == HEARTBEAT:
         overflows = event.get("subscriber_overflows", 0)
         lossy = f", {overflows} subscriber overflows" if overflows else ""

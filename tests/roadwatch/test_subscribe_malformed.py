@@ -135,3 +135,14 @@ def test_a_stream_filter_matches_whole_ids():
     assert proc.returncode == 0, stderr
     assert {json.loads(line)["stream_id"] for line in out.lines} == {"cam1"}
     assert len(out.lines) >= 3
+
+
+def test_pretty_lines_say_what_a_clip_and_a_watchlist_match_are():
+    from roadwatch.cli_events import _pretty
+
+    clip = {"type": "clip.saved", "ts": 1795568301.5, "stream_id": "cam", "path": "clips/cam/x.mp4",
+            "duration_s": 9.25, "event_ids": ["a" * 32, "b" * 32], "closed": "outage"}
+    assert _pretty(clip).endswith("clips/cam/x.mp4 9.2 s, 2 events (outage)")
+    matched = {"type": "plate.matched", "ts": 1.0, "stream_id": "cam", "track_id": 3, "class": "car",
+               "confidence": 0.9, "plate_text": "PP587AO", "watch_plate": "PP587AX", "watch_label": None}
+    assert _pretty(matched).endswith("#3 car 0.90 plate_text=PP587AO watch_plate=PP587AX")
