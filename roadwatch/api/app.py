@@ -25,7 +25,7 @@ from roadwatch.streams.redact import mask_uri
 
 PAGE = Path(__file__).parent / "static"
 SNAPSHOT_NAME = re.compile(r"[0-9]+(_frame)?\.jpg")
-CLIP_NAME = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{3}Z_[a-z_]+(~[0-9]+)?\.mp4")
+CLIP_NAME = re.compile(r"([0-9]{8}T[0-9]{6}\.[0-9]{3}Z|[0-9]{5,}\.[0-9]{2}s)_[a-z_]+(~[0-9]+)?\.mp4")  # camera, file
 ALIVE_WITHIN_S = 5.0  # the loop posts every 0.25 s while it runs; silence this long means it is stuck or over
 
 
