@@ -36,10 +36,6 @@ class PlateText:
     char_confidences: tuple[float, ...]
     formatted: bool = False
 
-    @property
-    def confidence(self) -> float:
-        return min(self.char_confidences, default=0.0)
-
 
 class PlateFormats:
     """The plate formats of the region(s) a camera sees, and how a reading is made to fit one."""
@@ -70,11 +66,11 @@ class PlateFormats:
                 dropped.append((drop_cost(confs[i]) + SWAP_COST * fitted[1], fitted[0]))
         return min(dropped, key=lambda d: d[0])[1] if dropped else reading
 
-    def _swapped(self, text: str, confs: tuple[float, ...]) -> tuple[PlateText, int, float] | None:
-        """`text` with the fewest look-alikes swapped (the least confident ones first) that fits a format, how
-        many were swapped and the confidence they had."""
+    def _swapped(self, text: str, confs: tuple[float, ...]) -> tuple[PlateText, int] | None:
+        """`text` with the fewest look-alikes swapped (the least confident ones first) that fits a format, and how
+        many were swapped."""
         if self.fits(text):
-            return PlateText(text, confs, True), 0, 0.0
+            return PlateText(text, confs, True), 0
         where = sorted((i for i, c in enumerate(text) if c in SWAPS), key=lambda i: confs[i])
         for count in range(1, min(MAX_SWAPS, len(where)) + 1):
             for chosen in itertools.combinations(where, count):
@@ -83,5 +79,5 @@ class PlateFormats:
                     chars[i] = SWAPS[chars[i]]
                 candidate = "".join(chars)
                 if self.fits(candidate):
-                    return PlateText(candidate, confs, True), count, sum(confs[i] for i in chosen)
+                    return PlateText(candidate, confs, True), count
         return None

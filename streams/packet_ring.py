@@ -115,8 +115,3 @@ class PacketRing:
     @property
     def bytes(self) -> int:
         return self._bytes
-
-    @property
-    def newest_at(self) -> float | None:
-        with self._lock:
-            return self._packets[-1].at if self._packets else None

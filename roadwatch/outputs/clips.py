@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from roadwatch.streams import CodecTemplate, Packet
@@ -125,7 +125,6 @@ def cut_file(path: Path, source: str, start_s: float, end_s: float) -> ClipResul
 class _Job:
     file: ClipFile | None = None
     error: str | None = None
-    done: Future | None = field(default=None)
 
 
 class ClipWriter:
@@ -145,8 +144,7 @@ class ClipWriter:
 
     def finish(self, job: _Job) -> Future:
         """The ClipResult, once everything asked before is written."""
-        job.done = self._pool.submit(self._finish, job)
-        return job.done
+        return self._pool.submit(self._finish, job)
 
     def cut(self, path: Path, source: str, start_s: float, end_s: float) -> Future:
         """A clip of a file (`cut_file`), in the writer's turn."""

@@ -82,7 +82,7 @@ class ClipRecorder:
         at = float(event["pts"])
         if self.open is not None and at - self.open.start_at >= self.config.max_clip_s:
             self.close("max_length")
-        elif self.open is not None and self.open.job is None and at > self.open.end_at:
+        elif self.open is not None and self.ring is None and at > self.open.end_at:
             self.close("complete")  # a file's clip: its end has passed
         if self.open is None and not self._start(at, event):
             return
@@ -123,7 +123,7 @@ class ClipRecorder:
     def pump(self) -> None:
         """Hand the writer the packets that came since, up to the clip's end; close it there."""
         clip = self.open
-        if clip is None or clip.job is None:
+        if clip is None or self.ring is None:
             return
         if self.ring.connection != clip.connection:
             self.close("outage")
@@ -146,7 +146,7 @@ class ClipRecorder:
         clip = self.open
         if clip is None:
             return
-        if clip.job is None:
+        if self.ring is None:
             end = clip.end_at if why != "max_length" else clip.start_at + self.config.max_clip_s
             done = self.writer.cut(clip.path, self.source, clip.start_at, end)
         else:

@@ -30,7 +30,7 @@ class PlateNews:
 class _TrackPlate:
     votes: PlateVotes
     frames_since_search: int = 0
-    best: PlateReading | None = None  # the most confident box (no OCR)
+    found: bool = False  # a plate box was found (the news without OCR, once)
     sent: str | None = None  # the agreed text last sent
 
 
@@ -66,9 +66,7 @@ class PlateSchedule:
         """A search's reading of this track's plate; the news to send, if it makes any."""
         state = self._track(track_id)
         if not self.reads_text:
-            first = state.best is None
-            if first or reading.confidence > state.best.confidence:
-                state.best = reading
+            first, state.found = not state.found, True
             return PlateNews(reading) if first else None
         state.votes.add(reading)
         agreed = state.votes.agreed()
